@@ -1,0 +1,36 @@
+# jsonevent: every task starts here. `make help` lists the targets.
+GO ?= go
+
+.PHONY: help run test test-race check bench fuzz golden tidy build
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+run: ## run the service with configs/jsonevent.yaml (embedded SQLite, demo trigger)
+	$(GO) run ./cmd/jsonevent serve
+
+build: ## build bin/jsonevent
+	$(GO) build -o bin/jsonevent ./cmd/jsonevent
+
+test: ## run every test (what CI runs), installing what the tests need
+	./.ci/test
+
+test-race: ## tests with the race detector
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+check: ## gofmt + go vet
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+bench: ## benchmarks
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+fuzz: ## each fuzz target for 20s
+	@for t in $$($(GO) test -list '^Fuzz' ./core/jsonpath | grep ^Fuzz); do \
+		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=20s ./core/jsonpath || exit 1; done
+
+golden: ## rewrite golden files
+	GOLDEN_UPDATE=1 $(GO) test ./adapters/...
+
+tidy: ## go mod tidy
+	$(GO) mod tidy

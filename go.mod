@@ -1,0 +1,3 @@
+module github.com/jsonevent/jsonevent
+
+go 1.26.8
