@@ -34,7 +34,9 @@ func (a *Authenticator) Authenticate(apiToken, authorization string) (Principal,
 }
 
 // NewToken returns a fresh random token and its hex SHA-256.
-func NewToken() (token, sha256hex string, err error) { return "", "", errors.New("auth: not built yet") }
+func NewToken() (token, sha256hex string, err error) {
+	return "", "", errors.New("auth: not built yet")
+}
 
 // HashToken returns the hex SHA-256 of token.
 func HashToken(token string) string { return "" }
