@@ -191,6 +191,7 @@ func (p *parser) parseQuery() (*query, error) {
 		}
 		q.segs = append(q.segs, seg)
 	}
+	q.computeRuns()
 	return q, nil
 }
 
