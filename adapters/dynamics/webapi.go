@@ -56,7 +56,13 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 	if len(rows) > 0 {
 		record = rows[0]
 	}
-	entity, recordID := n.identify(record, entityOpt, str(odata["context"]))
+	lookups := map[string]bool{}
+	for k := range rawFirstRow(top) {
+		if m := lookupRe.FindStringSubmatch(k); m != nil {
+			lookups[m[1]] = true
+		}
+	}
+	entity, recordID := n.identify(record, lookups, entityOpt, str(odata["context"]))
 	if len(rows) > 1 {
 		n.warn("the body holds %d rows; record is the first, all are in records", len(rows))
 	}
@@ -66,7 +72,7 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 	}
 	changed := []any{}
 	if len(rows) > 0 {
-		changed = columns(top, len(rows) > 1)
+		changed = columns(top)
 	}
 	runID := req.Header.Get("x-ms-workflow-run-id")
 	vendorID := runID
@@ -128,14 +134,8 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 
 // columns lists the columns a row sent (lookups by their base name,
 // without annotations): for a collection, those of the first row.
-func columns(top map[string]any, collection bool) []any {
-	row := top
-	if list, ok := top["value"].([]any); ok && top["@odata.context"] != nil {
-		row = nil
-		if len(list) > 0 {
-			row, _ = list[0].(map[string]any)
-		}
-	}
+func columns(top map[string]any) []any {
+	row := rawFirstRow(top)
 	out := []any{}
 	for _, k := range sortedKeys(row) {
 		if strings.Contains(k, "@") {
@@ -147,6 +147,18 @@ func columns(top map[string]any, collection bool) []any {
 		out = append(out, k)
 	}
 	return out
+}
+
+// rawFirstRow returns top, or the first row of a collection.
+func rawFirstRow(top map[string]any) map[string]any {
+	if list, ok := top["value"].([]any); ok && top["@odata.context"] != nil {
+		if len(list) > 0 {
+			row, _ := list[0].(map[string]any)
+			return row
+		}
+		return nil
+	}
+	return top
 }
 
 // row normalises one Web API row: @odata.* members go to the returned
@@ -214,7 +226,7 @@ func (n *normalizer) nested(v any) any {
 // identify finds the row's entity and id: the entity option, else the
 // entity set in @odata.context ("…$metadata#accounts/$entity"), else the
 // only GUID column named <entity>id.
-func (n *normalizer) identify(record map[string]any, entityOpt, context string) (string, string) {
+func (n *normalizer) identify(record map[string]any, lookups map[string]bool, entityOpt, context string) (string, string) {
 	try := func(entity string) (string, bool) {
 		id, ok := record[entity+"id"].(string)
 		return id, ok && id != ""
@@ -240,10 +252,7 @@ func (n *normalizer) identify(record map[string]any, entityOpt, context string) 
 		if !ok || !strings.HasSuffix(k, "id") || len(k) < 3 || notPrimaryKeys[k] || !guidRe.MatchString(s) {
 			continue
 		}
-		if _, isLookup := record[k+"_entity"]; isLookup {
-			continue
-		}
-		if _, isLookup := record[k+"_name"]; isLookup {
+		if lookups[k] {
 			continue
 		}
 		found = append(found, k)

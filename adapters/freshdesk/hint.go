@@ -54,12 +54,12 @@ func (Adapter) InvalidJSONHint(body []byte, offset int64) string {
 	}
 	const fix = `put double quotes around every placeholder in the advanced content, e.g. "subject": "{{ticket.subject}}", or switch the webhook to simple content`
 	switch {
-	case prev == ':' && (bad == ',' || bad == '}' || bad == ']' || at >= len(body)):
+	case prev == ':' && (bad == ',' || bad == '}' || bad == ']' || int(offset) >= len(body)):
 		return "the value" + key + " is empty: an unquoted placeholder had no value; " + fix
+	case int(offset) >= len(body):
+		return "the body ends early (a closing quote or brace is missing); " + fix
 	case prev == ':' && bad != '"':
 		return "the value" + key + " is unquoted text: Freshdesk inserts placeholder values as they are; " + fix
-	case at >= len(body):
-		return "the body ends early; " + fix
 	default:
 		return "the value" + key + " probably contains a double quote or a line break that Freshdesk inserted without escaping; leave that placeholder out of the advanced content or switch the webhook to simple content, which escapes values"
 	}

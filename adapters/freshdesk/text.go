@@ -39,8 +39,10 @@ func htmlToText(s string) string {
 				}
 				continue
 			}
-			if blockTags[tag] {
+			if tag == "br" {
 				b.WriteByte('\n')
+			} else if blockTags[tag] {
+				newline(&b)
 			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
@@ -49,11 +51,21 @@ func htmlToText(s string) string {
 				skip--
 				continue
 			}
-			if blockTags[tag] {
-				b.WriteByte('\n')
+			if blockTags[tag] && tag != "br" {
+				newline(&b)
 			}
 		}
 	}
+}
+
+// newline ends the current line unless it is empty, so that
+// "</div><div>" gives one line break while "<br>" always gives one.
+func newline(b *strings.Builder) {
+	s := strings.TrimRight(b.String(), " \t\r")
+	if s == "" || strings.HasSuffix(s, "\n") {
+		return
+	}
+	b.WriteByte('\n')
 }
 
 // tidyLines collapses spaces inside lines, drops blank lines at the ends and
