@@ -68,6 +68,14 @@ func TestValidateCommand(t *testing.T) {
 		}
 	}
 
+	// Workflow problems (found by workflow.Validate) are located too.
+	wf := cmdConfig + "    workflows:\n      - id: notify\n        tasks:\n          - id: call\n            type: http\n            url: \"https://example.com/{{ .fields.nope }}\"\n"
+	bad = writeFile(t, wf)
+	code, _, errOut = runCmd(t, "validate", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, bad+":13: triggers[0].workflows[0].tasks[0].url: template names .fields.nope") {
+		t.Errorf("workflow problem: code %d, stderr %q", code, errOut)
+	}
+
 	if code, _, errOut := runCmd(t, "validate", "--config", filepath.Join(t.TempDir(), "nope.yaml")); code != 1 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing file: code %d, stderr %q", code, errOut)
 	}
