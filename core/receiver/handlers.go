@@ -50,7 +50,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		label = triggerID
 	}
 	refuse := func(status int, code core.Code, msg string) error {
-		return s.refuse(c, trig, label, status, code, msg)
+		return s.refuse(c, trig, label, triggerID, status, code, msg)
 	}
 
 	// 1. Size, before anything is buffered beyond the limit.
@@ -77,7 +77,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	authorization := string(c.Request().Header.Peek("Authorization"))
 	p, err := rt.auth.Authenticate(apiToken, authorization)
 	if err != nil {
-		return s.refuseErr(c, trig, label, err)
+		return s.refuseErr(c, trig, label, triggerID, err)
 	}
 
 	// 4. Trigger, owned by the caller's account.
@@ -120,7 +120,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	}
 	norm, err := trig.adapter.Normalize(ctx, req)
 	if err != nil {
-		return s.refuseErr(c, trig, label, err)
+		return s.refuseErr(c, trig, label, triggerID, err)
 	}
 	if norm == nil || (len(norm.Body) > 0 && !sameSlice(norm.Body, body) && !json.Valid(norm.Body)) || len(norm.Body) == 0 {
 		s.log.Error("adapter returned an invalid document", "adapter", trig.adapter.Name(), "trigger_id", label)
@@ -158,7 +158,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		jobs, err = s.jobs(ctx, trig.cfg, ev)
 		if err != nil {
 			s.log.Error("planning workflow jobs failed", "trigger_id", label, "err", err)
-			return s.refuseErr(c, trig, label, err)
+			return s.refuseErr(c, trig, label, triggerID, err)
 		}
 	}
 	id, dup, err := s.store.InsertEvent(ctx, ev, jobs...)
@@ -166,7 +166,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		if core.ErrorCode(err) == core.CodeUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
-		return s.refuseErr(c, trig, label, err)
+		return s.refuseErr(c, trig, label, triggerID, err)
 	}
 	if dup {
 		s.m.duplicates.Inc()
@@ -193,17 +193,17 @@ type acceptedBody struct {
 }
 
 // refuseErr refuses with the status and message err's code calls for.
-func (s *Server) refuseErr(c *fiber.Ctx, trig *trigger, label string, err error) error {
+func (s *Server) refuseErr(c *fiber.Ctx, trig *trigger, label, triggerID string, err error) error {
 	code := core.ErrorCode(err)
 	if code == core.CodeInternal {
 		s.log.Error("internal error", "trigger_id", label, "err", err)
 	}
-	return s.refuse(c, trig, label, HTTPStatus(err), code, core.ErrorMessage(err))
+	return s.refuse(c, trig, label, triggerID, HTTPStatus(err), code, core.ErrorMessage(err))
 }
 
 // refuse sends the JSON error (shaped by the trigger's adapter when it is a
 // Responder), counts it and logs one line without token, headers or body.
-func (s *Server) refuse(c *fiber.Ctx, trig *trigger, label string, status int, code core.Code, msg string) error {
+func (s *Server) refuse(c *fiber.Ctx, trig *trigger, label, triggerID string, status int, code core.Code, msg string) error {
 	body := marshalError(code, msg)
 	sendStatus := status
 	if trig != nil && trig.responder != nil {
@@ -223,18 +223,11 @@ func (s *Server) refuse(c *fiber.Ctx, trig *trigger, label string, status int, c
 		slog.String("message", msg),
 		slog.String("method", c.Method()),
 		slog.String("path", c.Path()),
-		slog.String("trigger_id", truncate(triggerParam(c), 100)),
+		slog.String("trigger_id", truncate(triggerID, 100)),
 		slog.String("remote_ip", c.IP()),
 	)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Status(sendStatus).Send(body)
-}
-
-func triggerParam(c *fiber.Ctx) string {
-	if id := c.Params("triggerId"); id != "" {
-		return id
-	}
-	return string(c.Request().URI().QueryArgs().Peek("triggerId"))
 }
 
 // readBody reads the streamed body up to limit bytes, plus one to tell
@@ -403,11 +396,11 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	rt := s.rt.Load()
 	p, err := rt.auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
 	if err != nil {
-		return s.refuseErr(c, nil, "", err)
+		return s.refuseErr(c, nil, "", "", err)
 	}
 	ev, err := s.store.GetEvent(c.UserContext(), p.AccountID, strings.Clone(c.Params("eventId")))
 	if err != nil {
-		return s.refuseErr(c, nil, "", err)
+		return s.refuseErr(c, nil, "", "", err)
 	}
 	return c.Status(http.StatusOK).JSON(EventView(ev))
 }

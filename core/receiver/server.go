@@ -193,5 +193,5 @@ func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 			msg = fe.Message
 		}
 	}
-	return s.refuse(c, nil, "", status, code, msg)
+	return s.refuse(c, nil, "", "", status, code, msg)
 }
