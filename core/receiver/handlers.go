@@ -25,9 +25,10 @@ import (
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 255
 
-// drainLimit is how much of a refused body the server reads and drops so
-// that the client gets the answer before the connection closes.
-const drainLimit = 1 << 20
+// drainLimit is how much of a refused body the server reads and drops
+// (never keeps) so that the client gets the answer before the connection
+// closes; a client sending more sees the connection reset.
+const drainLimit = 8 << 20
 
 // postEvent is the JSON event endpoint. The checks run in the order of the
 // wire contract: size, media type, credentials, trigger, rate, JSON, then
