@@ -602,5 +602,3 @@ func TestConcurrentAccepted(t *testing.T) {
 		t.Fatalf("%d distinct stored ids, want %d", len(seen), n)
 	}
 }
-
-
