@@ -56,6 +56,10 @@ func (r *Registry) Get(name string) (Adapter, bool) {
 	return a, ok
 }
 
+// Lookup is Get under the name core/receiver's Adapters interface uses, so
+// a *Registry can be passed to receiver.Options as it is.
+func (r *Registry) Lookup(name string) (Adapter, bool) { return r.Get(name) }
+
 // Names returns the registered names, sorted; config validation uses them
 // (config.Options.Adapters).
 func (r *Registry) Names() []string {

@@ -1,22 +1,11 @@
-// Package jsonpath compiles JSONPath expressions (RFC 9535, plus the Goessner
-// forms users paste from older docs) once and evaluates them many times
-// directly over raw JSON bytes with gjson.
-//
-// CONTRACT (other packages code against exactly this API; the engine issue
-// fills in the bodies):
-//
-//	func Compile(expr string) (*Path, error)        // *SyntaxError on bad input
-//	func MustCompile(expr string) *Path
-//	func (p *Path) String() string                  // the source text
-//	func (p *Path) Values(doc []byte) [][]byte      // raw JSON of each node, RFC order
-//	func (p *Path) Nodes(doc []byte) []Node         // values with normalized paths
-//	func CompileFilter(expr string) (*Filter, error) // a filter expression, @ = document root
-//	func (f *Filter) Match(doc []byte) bool
-//
-// doc must be valid JSON (callers validate first); results alias doc.
 package jsonpath
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"unsafe"
+)
 
 // Node is one result of a query.
 type Node struct {
@@ -33,38 +22,27 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return "invalid JSONPath at column " + itoa(e.Column) + ": " + e.Msg
+	return "invalid JSONPath at column " + strconv.Itoa(e.Column) + ": " + e.Msg
 }
 
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
+// ErrTooMuchWork is returned by Query when an evaluation exceeds MaxWork
+// or MaxPathBytes.
+var ErrTooMuchWork = errors.New("jsonpath: evaluation exceeded its work budget")
+
+// Path is a compiled JSONPath query. It is safe for concurrent use.
+type Path struct {
+	src string
+	q   *query
 }
 
-var errUnimplemented = errors.New("jsonpath: engine not built yet")
-
-// Path is a compiled JSONPath query.
-type Path struct{ src string }
-
-// Compile parses expr.
-func Compile(expr string) (*Path, error) { return nil, errUnimplemented }
+// Compile parses expr. On invalid input the error is a *SyntaxError.
+func Compile(expr string) (*Path, error) {
+	q, err := parseRoot(expr)
+	if err != nil {
+		return nil, err
+	}
+	return &Path{src: expr, q: q}, nil
+}
 
 // MustCompile is Compile that panics; for tests and constants only.
 func MustCompile(expr string) *Path {
@@ -78,19 +56,221 @@ func MustCompile(expr string) *Path {
 // String returns the source text of p.
 func (p *Path) String() string { return p.src }
 
-// Values returns the raw JSON of every node p selects in doc.
-func (p *Path) Values(doc []byte) [][]byte { return nil }
+// Values returns the raw JSON of every node p selects in doc, in RFC 9535
+// order. The slices alias doc. It returns nil when nothing is selected or
+// when the evaluation exceeds its work budget.
+func (p *Path) Values(doc []byte) [][]byte {
+	root, ok := rootOf(doc)
+	if !ok {
+		return nil
+	}
+	e := getEvaluator(root, false)
+	defer putEvaluator(e)
+	if p.q.singular {
+		raw, ok := e.lookup(p.q.segs, root, nil)
+		if !ok {
+			return nil
+		}
+		return [][]byte{sub(doc, raw)}
+	}
+	ns := e.run(p.q.segs, node{raw: root, path: -1})
+	if len(ns) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(ns))
+	for i, n := range ns {
+		out[i] = sub(doc, n.raw)
+	}
+	return out
+}
 
-// Nodes returns every node p selects in doc with its normalized path.
-func (p *Path) Nodes(doc []byte) []Node { return nil }
+// Nodes returns every node p selects in doc with its normalized path. It
+// returns nil when nothing is selected or when the evaluation exceeds its
+// work budget.
+func (p *Path) Nodes(doc []byte) []Node {
+	ns, _ := p.Query(doc)
+	return ns
+}
+
+// Query is Nodes that reports ErrTooMuchWork instead of returning nil when
+// the evaluation exceeds its budget.
+func (p *Path) Query(doc []byte) ([]Node, error) {
+	root, ok := rootOf(doc)
+	if !ok {
+		return nil, nil
+	}
+	e := getEvaluator(root, true)
+	defer putEvaluator(e)
+	if p.q.singular {
+		var idxBuf [16]int
+		idxs := idxBuf[:0]
+		if len(p.q.segs) <= len(idxBuf) {
+			idxs = idxBuf[:len(p.q.segs)]
+		} else {
+			idxs = make([]int, len(p.q.segs))
+		}
+		raw, ok := e.lookup(p.q.segs, root, idxs)
+		if *e.over {
+			return nil, ErrTooMuchWork
+		}
+		if !ok {
+			return nil, nil
+		}
+		var b strings.Builder
+		b.WriteByte('$')
+		for i := range p.q.segs {
+			s := &p.q.segs[i].sels[0]
+			if s.kind == selName {
+				appendName(&b, s.name)
+			} else {
+				appendIndex(&b, idxs[i])
+			}
+		}
+		return []Node{{Path: b.String(), Value: sub(doc, raw)}}, nil
+	}
+	ns := e.run(p.q.segs, node{raw: root, path: -1})
+	if *e.over {
+		return nil, ErrTooMuchWork
+	}
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	out := make([]Node, len(ns))
+	total := 0
+	var chain []int32
+	var b strings.Builder
+	for i, n := range ns {
+		chain = chain[:0]
+		for at := n.path; at >= 0; at = e.paths[at].parent {
+			chain = append(chain, at)
+		}
+		b.Reset()
+		b.WriteByte('$')
+		for j := len(chain) - 1; j >= 0; j-- {
+			pe := &e.paths[chain[j]]
+			if pe.isIdx {
+				appendIndex(&b, pe.idx)
+			} else {
+				appendName(&b, pe.name)
+			}
+		}
+		total += b.Len()
+		if total > MaxPathBytes {
+			return nil, ErrTooMuchWork
+		}
+		out[i] = Node{Path: b.String(), Value: sub(doc, n.raw)}
+	}
+	return out, nil
+}
+
+// rootOf returns doc without surrounding blank space, as a string sharing
+// doc's memory.
+func rootOf(doc []byte) (string, bool) {
+	i, j := 0, len(doc)
+	for i < j && isBlank(doc[i]) {
+		i++
+	}
+	for j > i && isBlank(doc[j-1]) {
+		j--
+	}
+	if i == j {
+		return "", false
+	}
+	return unsafe.String(&doc[i], j-i), true
+}
+
+// sub returns raw, a substring of doc's memory, as a sub-slice of doc
+// (capacity-limited so appending never writes into doc).
+func sub(doc []byte, raw string) []byte {
+	if len(raw) == 0 {
+		return nil
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(doc)))
+	at := uintptr(unsafe.Pointer(unsafe.StringData(raw)))
+	if at >= base && at+uintptr(len(raw)) <= base+uintptr(len(doc)) {
+		off := int(at - base)
+		return doc[off : off+len(raw) : off+len(raw)]
+	}
+	return []byte(raw)
+}
+
+func appendIndex(b *strings.Builder, i int) {
+	b.WriteByte('[')
+	var buf [20]byte
+	b.Write(strconv.AppendInt(buf[:0], int64(i), 10))
+	b.WriteByte(']')
+}
+
+// appendName writes ['name'] with the escaping of RFC 9535 §2.7.
+func appendName(b *strings.Builder, name string) {
+	b.WriteString("['")
+	const hex = "0123456789abcdef"
+	start := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x20 && c != '\'' && c != '\\' {
+			continue
+		}
+		b.WriteString(name[start:i])
+		start = i + 1
+		switch c {
+		case '\'':
+			b.WriteString(`\'`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		}
+	}
+	b.WriteString(name[start:])
+	b.WriteString("']")
+}
 
 // Filter is a compiled filter expression (the part inside ?(...)), evaluated
-// with @ bound to a whole document; workflows use it for `when`.
-type Filter struct{ src string }
+// with @ bound to a whole document; workflows use it for `when`. It is safe
+// for concurrent use.
+type Filter struct {
+	src string
+	e   lexpr
+}
 
 // CompileFilter parses a filter expression such as
-// "@.fields.priority == 'Urgent' && @.fields.total > 1000".
-func CompileFilter(expr string) (*Filter, error) { return nil, errUnimplemented }
+// "@.fields.priority == 'Urgent' && @.fields.total > 1000". Blank space
+// around the expression is ignored; the Goessner operators === and !== are
+// accepted. On invalid input the error is a *SyntaxError.
+func CompileFilter(expr string) (*Filter, error) {
+	e, err := parseFilter(expr)
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{src: expr, e: e}, nil
+}
 
-// Match reports whether doc satisfies f.
-func (f *Filter) Match(doc []byte) bool { return false }
+// String returns the source text of f.
+func (f *Filter) String() string { return f.src }
+
+// Match reports whether doc satisfies f, with both @ and $ bound to the
+// document. An evaluation that exceeds the work budget does not match.
+func (f *Filter) Match(doc []byte) bool {
+	root, ok := rootOf(doc)
+	if !ok {
+		return false
+	}
+	e := getEvaluator(root, false)
+	defer putEvaluator(e)
+	s := e.subEvaluator()
+	m := s.test(f.e, root)
+	return m && !*e.over
+}

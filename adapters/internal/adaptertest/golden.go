@@ -132,8 +132,9 @@ func EngineReady() bool {
 	return err == nil
 }
 
-// Extract evaluates fields over doc the way the receiver stores them: no
-// node → the field is absent, one node → its value, several → a list.
+// Extract evaluates fields over doc the way the receiver stores them
+// (core/receiver extract): no node → null, one node → its value, several →
+// a list of them.
 func Extract(t testing.TB, doc []byte, fields map[string]string) map[string]json.RawMessage {
 	t.Helper()
 	out := map[string]json.RawMessage{}
@@ -145,6 +146,7 @@ func Extract(t testing.TB, doc []byte, fields map[string]string) map[string]json
 		vals := p.Values(doc)
 		switch len(vals) {
 		case 0:
+			out[name] = json.RawMessage("null")
 		case 1:
 			out[name] = append(json.RawMessage(nil), vals[0]...)
 		default:
@@ -285,7 +287,8 @@ func checkTarget(t testing.TB, f *Fixture, got map[string]json.RawMessage) {
 		want := f.ExpectFields[k]
 		g, ok := got[k]
 		if !ok {
-			g = json.RawMessage("null") // an absent field reads as null
+			t.Errorf("field %s is not extracted (not in the preset nor the fixture's fields)", k)
+			continue
 		}
 		if !jsonEqual(g, want) {
 			t.Errorf("field %s = %s, want %s", k, g, want)

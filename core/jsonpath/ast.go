@@ -1,0 +1,142 @@
+package jsonpath
+
+import "regexp"
+
+// A query is a compiled JSONPath query: absolute ($...) or relative (@...).
+type query struct {
+	relative bool
+	segs     []segment
+	// singular is true when every segment is a child segment with exactly
+	// one name or index selector, so the query selects at most one node.
+	singular bool
+}
+
+// A segment is a child segment ([...]) or a descendant segment (..[...]).
+type segment struct {
+	descendant bool
+	spaced     bool // blank space inside the brackets
+	sels       []selector
+}
+
+type selKind uint8
+
+const (
+	selName selKind = iota
+	selWildcard
+	selIndex
+	selSlice
+	selFilter
+	selNever // a Goessner (@.length-0) script, which never selects anything
+)
+
+// A selector is one selector of a segment.
+type selector struct {
+	kind selKind
+	name string // selName: the member name, unescaped
+	key  string // selName: the name escaped for gjson paths; "" if a path cannot express it
+	idx  int64  // selIndex
+	// selSlice: start, end, step with presence flags.
+	start, end, step       int64
+	hasStart, hasEnd, hasS bool
+	filter                 lexpr // selFilter
+}
+
+// lexpr is a node of a logical (filter) expression.
+type lexpr interface{ isLexpr() }
+
+type orExpr struct{ terms []lexpr }
+type andExpr struct{ terms []lexpr }
+type notExpr struct{ e lexpr }
+
+// existExpr tests that a filter query selects at least one node.
+type existExpr struct{ q *query }
+
+// funcTest is a function expression used as a test: its LogicalType result,
+// or for NodesType results whether the node list is non-empty.
+type funcTest struct{ f *funcCall }
+
+type cmpOp uint8
+
+const (
+	opEq cmpOp = iota
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+)
+
+// cmpExpr compares two comparables.
+type cmpExpr struct {
+	op   cmpOp
+	l, r operand
+}
+
+func (orExpr) isLexpr()    {}
+func (andExpr) isLexpr()   {}
+func (notExpr) isLexpr()   {}
+func (existExpr) isLexpr() {}
+func (funcTest) isLexpr()  {}
+func (cmpExpr) isLexpr()   {}
+
+type operandKind uint8
+
+const (
+	opndLiteral operandKind = iota
+	opndQuery               // a singular query (ValueType) or any query (NodesType)
+	opndFunc
+	opndLogical
+)
+
+// An operand is a comparable or a function argument.
+type operand struct {
+	kind operandKind
+	lit  value
+	q    *query
+	f    *funcCall
+	l    lexpr
+}
+
+type fnType uint8
+
+const (
+	typeValue fnType = iota
+	typeLogical
+	typeNodes
+)
+
+type fnID uint8
+
+const (
+	fnLength fnID = iota
+	fnCount
+	fnMatch
+	fnSearch
+	fnValue
+)
+
+type fnSig struct {
+	id     fnID
+	params []fnType
+	result fnType
+}
+
+var functions = map[string]fnSig{
+	"length": {fnLength, []fnType{typeValue}, typeValue},
+	"count":  {fnCount, []fnType{typeNodes}, typeValue},
+	"match":  {fnMatch, []fnType{typeValue, typeValue}, typeLogical},
+	"search": {fnSearch, []fnType{typeValue, typeValue}, typeLogical},
+	"value":  {fnValue, []fnType{typeNodes}, typeValue},
+}
+
+// funcCall is a call of a function extension.
+type funcCall struct {
+	name string
+	sig  fnSig
+	args []operand
+	// re is the compiled regular expression of match/search when the
+	// pattern is a string literal; reBad means that literal is not a valid
+	// I-Regexp, so the function is always false.
+	re    *regexp.Regexp
+	reBad bool
+}

@@ -1,0 +1,432 @@
+package jsonpath
+
+import (
+	"sync"
+
+	"github.com/tidwall/gjson"
+)
+
+// MaxWork bounds the work of one evaluation, counted in visited values,
+// filter evaluations and compared values. An evaluation that exceeds it
+// stops: Values and Nodes return nil and Query returns ErrTooMuchWork.
+const MaxWork = 1 << 24
+
+// MaxPathBytes bounds the total size of the normalized paths one call of
+// Nodes or Query renders.
+const MaxPathBytes = 64 << 20
+
+// node is one node of a node list: its raw JSON (a substring of the
+// document) and, when paths are tracked, the index of its location in
+// evaluator.paths (-1 for the root or when not tracking).
+type node struct {
+	raw  string
+	path int32
+}
+
+// pathElem is one step of a normalized path, linked to its parent.
+type pathElem struct {
+	parent int32
+	isIdx  bool
+	idx    int
+	name   string
+}
+
+type kid struct {
+	key string
+	raw string
+}
+
+// evaluator holds the scratch state of one evaluation. Filters evaluate
+// their queries in a sub-evaluator so buffers are never shared between
+// nesting levels.
+type evaluator struct {
+	root  string
+	track bool
+	paths []pathElem
+	cur   []node
+	next  []node
+	stack []node
+	kids  []kid
+	work  *int
+	over  *bool
+	sub   *evaluator
+	// own holds the budget of a top-level evaluator.
+	ownWork int
+	ownOver bool
+}
+
+var evaluators = sync.Pool{New: func() any { return new(evaluator) }}
+
+func getEvaluator(root string, track bool) *evaluator {
+	e := evaluators.Get().(*evaluator)
+	e.reset(root, track)
+	e.ownWork, e.ownOver = 0, false
+	e.work, e.over = &e.ownWork, &e.ownOver
+	return e
+}
+
+func putEvaluator(e *evaluator) {
+	if cap(e.cur) > 4096 || cap(e.next) > 4096 || cap(e.paths) > 4096 || cap(e.stack) > 4096 || cap(e.kids) > 4096 {
+		return // don't keep big buffers alive
+	}
+	e.root = ""
+	for s := e; s != nil; s = s.sub {
+		clear(s.cur[:cap(s.cur)])
+		clear(s.next[:cap(s.next)])
+		clear(s.stack[:cap(s.stack)])
+		clear(s.kids[:cap(s.kids)])
+		clear(s.paths[:cap(s.paths)])
+	}
+	evaluators.Put(e)
+}
+
+func (e *evaluator) reset(root string, track bool) {
+	e.root = root
+	e.track = track
+	e.paths = e.paths[:0]
+	e.cur = e.cur[:0]
+	e.next = e.next[:0]
+	e.stack = e.stack[:0]
+	e.kids = e.kids[:0]
+}
+
+// subEvaluator returns the evaluator for queries nested one level deeper,
+// sharing the budget.
+func (e *evaluator) subEvaluator() *evaluator {
+	if e.sub == nil {
+		e.sub = new(evaluator)
+	}
+	s := e.sub
+	s.reset(e.root, false)
+	s.work, s.over = e.work, e.over
+	return s
+}
+
+// spend charges n units of work and reports whether the budget allows
+// going on.
+func (e *evaluator) spend(n int) bool {
+	if *e.over {
+		return false
+	}
+	*e.work += n
+	if *e.work > MaxWork {
+		*e.over = true
+		return false
+	}
+	return true
+}
+
+func (e *evaluator) child(parent node, name string, idx int, isIdx bool, raw string) node {
+	if !e.track {
+		return node{raw: raw, path: -1}
+	}
+	e.paths = append(e.paths, pathElem{parent: parent.path, isIdx: isIdx, idx: idx, name: name})
+	return node{raw: raw, path: int32(len(e.paths) - 1)}
+}
+
+func isContainer(raw string) bool { return raw != "" && (raw[0] == '{' || raw[0] == '[') }
+
+// run evaluates the segments of q starting at start and returns the
+// resulting node list (in e.cur, valid until e is used again).
+func (e *evaluator) run(segs []segment, start node) []node {
+	e.cur = append(e.cur[:0], start)
+	for i := range segs {
+		seg := &segs[i]
+		e.next = e.next[:0]
+		for _, n := range e.cur {
+			if *e.over {
+				return nil
+			}
+			if seg.descendant {
+				e.next = e.descend(seg, n, e.next)
+			} else {
+				e.next = e.apply(seg, n, e.next, nil)
+			}
+		}
+		e.cur, e.next = e.next, e.cur
+		if len(e.cur) == 0 {
+			break
+		}
+	}
+	if *e.over {
+		return nil
+	}
+	return e.cur
+}
+
+// enumerate lists the children of a container into dst.
+func enumerate(raw string, dst []kid) []kid {
+	gjson.Parse(raw).ForEach(func(k, v gjson.Result) bool {
+		dst = append(dst, kid{k.Str, v.Raw})
+		return true
+	})
+	return dst
+}
+
+// apply applies the selectors of seg to n, appending to out. kids, when not
+// nil, are the already enumerated children of n.
+func (e *evaluator) apply(seg *segment, n node, out []node, kids []kid) []node {
+	if !isContainer(n.raw) {
+		return out
+	}
+	isObj := n.raw[0] == '{'
+	kidsBase := -1
+	for si := range seg.sels {
+		s := &seg.sels[si]
+		switch s.kind {
+		case selName:
+			if !isObj {
+				continue
+			}
+			if kids == nil && s.key != "" {
+				if !e.spend(1) {
+					return out
+				}
+				r := gjson.Get(n.raw, s.key)
+				if r.Exists() {
+					out = append(out, e.child(n, s.name, 0, false, r.Raw))
+				}
+				continue
+			}
+		case selIndex:
+			if isObj {
+				continue
+			}
+			if kids == nil && s.idx >= 0 {
+				if raw, ok := e.elementAt(n.raw, int(s.idx)); ok {
+					out = append(out, e.child(n, "", int(s.idx), true, raw))
+				}
+				continue
+			}
+		case selNever:
+			continue
+		}
+		if kids == nil {
+			kidsBase = len(e.kids)
+			e.kids = enumerate(n.raw, e.kids)
+			kids = e.kids[kidsBase:]
+			if !e.spend(len(kids) + 1) {
+				return out
+			}
+		}
+		out = e.selectFrom(s, n, isObj, kids, out)
+	}
+	if kidsBase >= 0 {
+		clear(e.kids[kidsBase:])
+		e.kids = e.kids[:kidsBase]
+	}
+	return out
+}
+
+// selectFrom applies one selector to the enumerated children of n.
+func (e *evaluator) selectFrom(s *selector, n node, isObj bool, kids []kid, out []node) []node {
+	switch s.kind {
+	case selName:
+		if !isObj {
+			return out
+		}
+		for _, k := range kids {
+			if k.key == s.name {
+				return append(out, e.child(n, k.key, 0, false, k.raw))
+			}
+		}
+	case selWildcard:
+		for i, k := range kids {
+			out = append(out, e.child(n, k.key, i, !isObj, k.raw))
+		}
+	case selIndex:
+		if isObj {
+			return out
+		}
+		i := s.idx
+		if i < 0 {
+			i += int64(len(kids))
+		}
+		if i >= 0 && i < int64(len(kids)) {
+			out = append(out, e.child(n, "", int(i), true, kids[i].raw))
+		}
+	case selSlice:
+		if isObj {
+			return out
+		}
+		lo, hi, step := sliceBounds(s, int64(len(kids)))
+		if step > 0 {
+			for i := lo; i < hi; i += step {
+				out = append(out, e.child(n, "", int(i), true, kids[i].raw))
+			}
+		} else if step < 0 {
+			for i := hi; lo < i; i += step {
+				out = append(out, e.child(n, "", int(i), true, kids[i].raw))
+			}
+		}
+	case selFilter:
+		sub := e.subEvaluator()
+		for i, k := range kids {
+			if !e.spend(1) {
+				return out
+			}
+			if sub.test(s.filter, k.raw) {
+				out = append(out, e.child(n, k.key, i, !isObj, k.raw))
+			}
+		}
+	}
+	return out
+}
+
+// sliceBounds implements RFC 9535 §2.3.4.2.2. For a positive step it
+// returns [lo, hi); for a negative step it returns (lo, hi].
+func sliceBounds(s *selector, n int64) (lo, hi, step int64) {
+	step = 1
+	if s.hasS {
+		step = s.step
+	}
+	if step == 0 {
+		return 0, 0, 0
+	}
+	norm := func(i int64) int64 {
+		if i >= 0 {
+			return i
+		}
+		return n + i
+	}
+	if step > 0 {
+		start, end := int64(0), n
+		if s.hasStart {
+			start = norm(s.start)
+		}
+		if s.hasEnd {
+			end = norm(s.end)
+		}
+		lo = min(max(start, 0), n)
+		hi = min(max(end, 0), n)
+		return lo, hi, step
+	}
+	start, end := n-1, -n-1
+	if s.hasStart {
+		start = norm(s.start)
+	}
+	if s.hasEnd {
+		end = norm(s.end)
+	}
+	hi = min(max(start, -1), n-1)
+	lo = min(max(end, -1), n-1)
+	return lo, hi, step
+}
+
+// elementAt returns element i (i >= 0) of the array raw.
+func (e *evaluator) elementAt(raw string, i int) (string, bool) {
+	var out string
+	found := false
+	j := 0
+	gjson.Parse(raw).ForEach(func(_, v gjson.Result) bool {
+		if j == i {
+			out = v.Raw
+			found = true
+			return false
+		}
+		j++
+		return true
+	})
+	e.spend(j + 1)
+	return out, found
+}
+
+// descend applies a descendant segment to n: its selectors are applied to
+// n and to every descendant of n, in document order (pre-order). The walk
+// uses an explicit stack, so nesting depth cannot exhaust the goroutine
+// stack.
+func (e *evaluator) descend(seg *segment, n node, out []node) []node {
+	base := len(e.stack)
+	e.stack = append(e.stack, n)
+	for len(e.stack) > base {
+		t := e.stack[len(e.stack)-1]
+		e.stack = e.stack[:len(e.stack)-1]
+		if !isContainer(t.raw) {
+			continue
+		}
+		kb := len(e.kids)
+		e.kids = enumerate(t.raw, e.kids)
+		kids := e.kids[kb:]
+		if !e.spend(len(kids) + 1) {
+			break
+		}
+		out = e.apply(seg, t, out, kids)
+		isArr := t.raw[0] == '['
+		for i := len(kids) - 1; i >= 0; i-- {
+			if isContainer(kids[i].raw) {
+				e.stack = append(e.stack, e.child(t, kids[i].key, i, isArr, kids[i].raw))
+			}
+		}
+		clear(e.kids[kb:])
+		e.kids = e.kids[:kb]
+	}
+	e.stack = e.stack[:base]
+	return out
+}
+
+// lookup evaluates a singular query from start without allocating. It
+// returns the raw value and, for paths, the resolved index of each index
+// step is written to idxs when idxs is not nil.
+func (e *evaluator) lookup(segs []segment, start string, idxs []int) (string, bool) {
+	cur := start
+	for i := range segs {
+		s := &segs[i].sels[0]
+		if !isContainer(cur) {
+			return "", false
+		}
+		if !e.spend(1) {
+			return "", false
+		}
+		if s.kind == selName {
+			if cur[0] != '{' {
+				return "", false
+			}
+			if s.key != "" {
+				r := gjson.Get(cur, s.key)
+				if !r.Exists() {
+					return "", false
+				}
+				cur = r.Raw
+				continue
+			}
+			found := false
+			gjson.Parse(cur).ForEach(func(k, v gjson.Result) bool {
+				if k.Str == s.name {
+					cur = v.Raw
+					found = true
+					return false
+				}
+				return true
+			})
+			if !found {
+				return "", false
+			}
+			continue
+		}
+		if cur[0] != '[' {
+			return "", false
+		}
+		idx := int(s.idx)
+		if idx < 0 {
+			n := 0
+			gjson.Parse(cur).ForEach(func(_, _ gjson.Result) bool {
+				n++
+				return true
+			})
+			e.spend(n)
+			idx += n
+			if idx < 0 {
+				return "", false
+			}
+		}
+		raw, ok := e.elementAt(cur, idx)
+		if !ok {
+			return "", false
+		}
+		if idxs != nil {
+			idxs[i] = idx
+		}
+		cur = raw
+	}
+	return cur, true
+}

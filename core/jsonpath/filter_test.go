@@ -1,0 +1,93 @@
+package jsonpath
+
+import (
+	"errors"
+	"testing"
+)
+
+const ticketDoc = `{"id": 42, "fields": {"priority": "Urgent", "total": 1500, "tags": ["vip", "eu"], "owner": null}}`
+
+// TestCompileFilter checks workflow conditions evaluated on a whole document.
+func TestCompileFilter(t *testing.T) {
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`@.fields.priority == 'Urgent' && @.fields.total > 1000`, true},
+		{`@.fields.priority === 'Urgent' && @.fields.total > 2000`, false},
+		{`  @.fields.priority !== 'Low'  `, true},
+		{`(@.fields.priority == 'Low' || @.fields.total >= 1500)`, true},
+		{`?(@.fields.priority == 'Urgent')`, false}, // refused below, never reached
+		{`@.fields.owner == null`, true},
+		{`@.fields.missing == null`, false},
+		{`@.fields.tags[0] == 'vip'`, true},
+		{`count(@.fields.tags[*]) == 2`, true},
+		{`length(@.fields.priority) == 6`, true},
+		{`match(@.fields.priority, 'Urg.*')`, true},
+		{`search(@.fields.priority, 'gen')`, true},
+		{`!@.fields.closed`, true},
+		{`$.id == 42.0`, true},
+		{`@.fields.tags == ['vip', 'eu']`, false}, // array literals are not JSONPath
+	}
+	for _, tt := range tests {
+		f, err := CompileFilter(tt.expr)
+		if tt.expr == `?(@.fields.priority == 'Urgent')` || tt.expr == `@.fields.tags == ['vip', 'eu']` {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Errorf("CompileFilter(%q) = %v; want a syntax error", tt.expr, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("CompileFilter(%q): %v", tt.expr, err)
+			continue
+		}
+		if got := f.Match([]byte(ticketDoc)); got != tt.want {
+			t.Errorf("CompileFilter(%q).Match = %v, want %v", tt.expr, got, tt.want)
+		}
+		if f.String() != tt.expr {
+			t.Errorf("String() = %q, want %q", f.String(), tt.expr)
+		}
+	}
+	if f, err := CompileFilter(`@.a`); err != nil || f.Match([]byte("  ")) {
+		t.Errorf("a filter must not match an empty document (err %v)", err)
+	}
+	for _, bad := range []string{``, `   `, `@.a ==`, `@.a == 1 extra`, `1`, `length(@.a)`} {
+		if _, err := CompileFilter(bad); err == nil {
+			t.Errorf("CompileFilter(%q) succeeded; want an error", bad)
+		}
+	}
+}
+
+// TestNodesPaths checks normalized paths, including §2.7 escaping.
+func TestNodesPaths(t *testing.T) {
+	doc := []byte(`{"a'b": {"c\\d": [10, 20, 30]}, "ctl\u0001\n": 1, "x": [{"y": 1}, {"y": 2}]}`)
+	tests := []struct {
+		expr string
+		want []string
+	}{
+		{`$["a'b"]['c\\d'][-1]`, []string{`$['a\'b']['c\\d'][2]`}},
+		{`$["a'b"]['c\\d'][0:2]`, []string{`$['a\'b']['c\\d'][0]`, `$['a\'b']['c\\d'][1]`}},
+		{`$['ctl\u0001\n']`, []string{`$['ctl\u0001\n']`}},
+		{`$.x[*].y`, []string{`$['x'][0]['y']`, `$['x'][1]['y']`}},
+		{`$..y`, []string{`$['x'][0]['y']`, `$['x'][1]['y']`}},
+		{`$`, []string{`$`}},
+	}
+	for _, tt := range tests {
+		ns := MustCompile(tt.expr).Nodes(doc)
+		var got []string
+		for _, n := range ns {
+			got = append(got, n.Path)
+		}
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: paths %q, want %q", tt.expr, got, tt.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("%s: paths %q, want %q", tt.expr, got, tt.want)
+				break
+			}
+		}
+	}
+}

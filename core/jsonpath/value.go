@@ -1,0 +1,220 @@
+package jsonpath
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+type kind uint8
+
+const (
+	kNothing kind = iota // the special result Nothing (no value)
+	kNull
+	kTrue
+	kFalse
+	kNumber
+	kString
+	kArray
+	kObject
+)
+
+// value is a JSON value as filter expressions see it. Scalars are decoded;
+// arrays and objects keep their raw JSON.
+type value struct {
+	kind kind
+	num  float64
+	str  string
+	raw  string
+}
+
+func stringValue(s string) value { return value{kind: kString, str: s} }
+
+// valueOf decodes the raw JSON of one value (no surrounding blank space).
+func valueOf(raw string) value {
+	if raw == "" {
+		return value{}
+	}
+	switch raw[0] {
+	case '"':
+		return stringValue(decodeString(raw))
+	case '{':
+		return value{kind: kObject, raw: raw}
+	case '[':
+		return value{kind: kArray, raw: raw}
+	case 't':
+		return value{kind: kTrue}
+	case 'f':
+		return value{kind: kFalse}
+	case 'n':
+		return value{kind: kNull}
+	}
+	f, _ := strconv.ParseFloat(raw, 64)
+	return value{kind: kNumber, num: f}
+}
+
+// decodeString returns the value of a raw JSON string.
+func decodeString(raw string) string {
+	if len(raw) < 2 {
+		return ""
+	}
+	inner := raw[1 : len(raw)-1]
+	if strings.IndexByte(inner, '\\') < 0 {
+		return inner
+	}
+	return gjson.Parse(raw).Str
+}
+
+// maxCompareDepth bounds the recursion of comparing arrays and objects by
+// value; deeper structures compare equal only if their raw JSON is
+// identical.
+const maxCompareDepth = 256
+
+func (e *evaluator) equal(a, b value) bool {
+	if a.kind == kNothing || b.kind == kNothing {
+		return a.kind == b.kind
+	}
+	if a.kind != b.kind {
+		return false
+	}
+	switch a.kind {
+	case kNumber:
+		return a.num == b.num
+	case kString:
+		return a.str == b.str
+	case kArray, kObject:
+		return e.deepEqual(a.raw, b.raw, 0)
+	}
+	return true // null, true, false
+}
+
+func less(a, b value) bool {
+	switch {
+	case a.kind == kNumber && b.kind == kNumber:
+		return a.num < b.num
+	case a.kind == kString && b.kind == kString:
+		return a.str < b.str // UTF-8 byte order is code point order
+	}
+	return false
+}
+
+func (e *evaluator) compare(op cmpOp, a, b value) bool {
+	switch op {
+	case opEq:
+		return e.equal(a, b)
+	case opNe:
+		return !e.equal(a, b)
+	case opLt:
+		return less(a, b)
+	case opLe:
+		return less(a, b) || e.equal(a, b)
+	case opGt:
+		return less(b, a)
+	case opGe:
+		return less(b, a) || e.equal(a, b)
+	}
+	return false
+}
+
+type member struct {
+	key string
+	raw string
+}
+
+func members(raw string, dst []member) []member {
+	gjson.Parse(raw).ForEach(func(k, v gjson.Result) bool {
+		dst = append(dst, member{k.Str, v.Raw})
+		return true
+	})
+	return dst
+}
+
+// deepEqual compares two arrays or objects (or scalars) by value.
+func (e *evaluator) deepEqual(a, b string, depth int) bool {
+	if !e.spend(1) {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	if depth > maxCompareDepth {
+		return false
+	}
+	if a == "" || b == "" {
+		return false
+	}
+	ca, cb := a[0], b[0]
+	if ca != '[' && ca != '{' || cb != '[' && cb != '{' {
+		va, vb := valueOf(a), valueOf(b)
+		if va.kind == kArray || va.kind == kObject || vb.kind == kArray || vb.kind == kObject {
+			return false
+		}
+		return e.equal(va, vb)
+	}
+	if ca != cb {
+		return false
+	}
+	ma := members(a, nil)
+	mb := members(b, nil)
+	if len(ma) != len(mb) {
+		return false
+	}
+	if ca == '[' {
+		for i := range ma {
+			if !e.deepEqual(ma[i].raw, mb[i].raw, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(ma) > 16 {
+		idx := make(map[string]string, len(mb))
+		for _, m := range mb {
+			idx[m.key] = m.raw
+		}
+		if len(idx) != len(mb) {
+			return false // duplicate member names: not comparable by value
+		}
+		for _, m := range ma {
+			r, ok := idx[m.key]
+			if !ok || !e.deepEqual(m.raw, r, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, m := range ma {
+		found := false
+		for _, n := range mb {
+			if n.key == m.key {
+				if !e.deepEqual(m.raw, n.raw, depth+1) {
+					return false
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// length implements the length() function extension.
+func length(v value) value {
+	switch v.kind {
+	case kString:
+		return value{kind: kNumber, num: float64(utf8.RuneCountInString(v.str))}
+	case kArray, kObject:
+		n := 0
+		gjson.Parse(v.raw).ForEach(func(_, _ gjson.Result) bool {
+			n++
+			return true
+		})
+		return value{kind: kNumber, num: float64(n)}
+	}
+	return value{}
+}

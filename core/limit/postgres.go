@@ -1,0 +1,182 @@
+package limit
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres is an exact sliding-log Limiter shared by every node that uses
+// the same PostgreSQL database, so that several nodes together admit a
+// token's limit once, not once per node.
+//
+// Each admission is one row (key, seq, at) of an UNLOGGED table, where seq
+// counts a key's admissions and at is the database's clock, so that nodes
+// with skewed clocks still agree. One Allow is one round trip carrying two
+// statements in one implicit transaction (a pgx batch): a transaction-level
+// advisory lock on the key, which serialises the deciders of one key across
+// nodes (and nothing else), then one statement that reads the window through
+// index point look-ups on the primary key (the newest seq, the oldest seq
+// still in the window), inserts the admission when the window holds fewer
+// than limit, and deletes that key's expired rows. The work per request is
+// therefore independent of the limit (O(log n), not O(limit)), writes one
+// small row without WAL, and holds the key's lock for one statement.
+//
+// Keys that stop sending keep their last window's rows until a sweep, which
+// each instance runs at most once per window, piggybacked on an Allow.
+//
+// UNLOGGED means the table is emptied if PostgreSQL crashes: a crash of the
+// database forgets the current window, which at worst admits one extra
+// window's worth of requests; it never refuses wrongly.
+type Postgres struct {
+	pool      *pgxpool.Pool
+	window    time.Duration
+	lastSweep atomic.Int64 // unix nanoseconds of this instance's last sweep
+}
+
+// postgresTable is the limiter's table. Keys are token ids, never secrets.
+const postgresTable = "jsonevent_rate_admissions"
+
+// lockClass is the first half of the two-int advisory lock key, the second
+// being a hash of the limiter key. PostgreSQL keeps two-int advisory keys
+// apart from the single-bigint keys that river uses.
+const lockClass = 0x6a65 // "je"
+
+const createSQL = `
+CREATE UNLOGGED TABLE IF NOT EXISTS ` + postgresTable + ` (
+	key text        NOT NULL,
+	seq bigint      NOT NULL,
+	at  timestamptz NOT NULL,
+	PRIMARY KEY (key, seq)
+)`
+
+// allowSQL decides for one key while the caller holds the key's advisory
+// lock. $1 key, $2 limit, $3 window. It returns whether the request was
+// admitted, how many admissions the window held before it, the database's
+// time, the oldest admission in the window and, when refused, the admission
+// whose expiry frees a slot.
+//
+// It relies on at growing with seq for one key, which the advisory lock and
+// clock_timestamp() (read after the lock is held) guarantee on one server.
+const allowSQL = `
+WITH n AS (
+	SELECT clock_timestamp() AS t
+), last AS (
+	SELECT coalesce((SELECT seq FROM ` + postgresTable + ` WHERE key = $1 ORDER BY seq DESC LIMIT 1), 0) AS seq
+), first AS (
+	SELECT a.seq, a.at FROM ` + postgresTable + ` a, n
+	WHERE a.key = $1 AND a.at > n.t - $3::interval ORDER BY a.seq LIMIT 1
+), st AS (
+	SELECT n.t, last.seq AS last, first.seq AS first, first.at AS oldest,
+		CASE WHEN first.seq IS NULL THEN 0 ELSE last.seq - first.seq + 1 END AS used
+	FROM n CROSS JOIN last LEFT JOIN first ON true
+), ins AS (
+	INSERT INTO ` + postgresTable + ` (key, seq, at)
+	SELECT $1, st.last + 1, st.t FROM st WHERE st.used < $2
+	RETURNING seq
+), del AS (
+	DELETE FROM ` + postgresTable + `
+	WHERE key = $1 AND seq < (SELECT coalesce(st.first, st.last + 1) FROM st)
+)
+SELECT EXISTS (SELECT 1 FROM ins), st.used, st.t, st.oldest,
+	(SELECT at FROM ` + postgresTable + ` WHERE key = $1 AND seq = st.last - $2 + 1)
+FROM st`
+
+// sweepSQL deletes every key's expired admissions.
+const sweepSQL = `DELETE FROM ` + postgresTable + ` WHERE at <= clock_timestamp() - $1::interval`
+
+// NewPostgres returns a shared limiter on pool, creating its table when
+// missing. Several nodes may call it at once.
+func NewPostgres(ctx context.Context, pool *pgxpool.Pool) (*Postgres, error) {
+	p := &Postgres{pool: pool, window: Window}
+	p.lastSweep.Store(time.Now().UnixNano())
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Concurrent CREATE TABLE IF NOT EXISTS can still collide in the
+		// catalog; one creator at a time.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, 0)", int32(lockClass)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, createSQL)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create rate limit table %s: %w", postgresTable, err)
+	}
+	return p, nil
+}
+
+// Allow implements Limiter. It costs one round trip to the database; an
+// error means the database could not be reached or refused the statement.
+func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, error) {
+	if limit <= 0 {
+		return Decision{Allowed: false, Limit: limit, Reset: p.window, RetryAfter: p.window}, nil
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	var b pgx.Batch
+	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", int32(lockClass), int32(h.Sum32()))
+	b.Queue(allowSQL, key, int64(limit), p.window)
+
+	var (
+		admitted bool
+		used     int64
+		now      time.Time
+		oldest   *time.Time
+		blocker  *time.Time
+	)
+	br := p.pool.SendBatch(ctx, &b)
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&admitted, &used, &now, &oldest, &blocker)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("rate limit %q: %w", key, err)
+	}
+
+	d := Decision{Allowed: admitted, Limit: limit}
+	if admitted {
+		d.Remaining = limit - int(used) - 1
+		if oldest != nil {
+			d.Reset = oldest.Add(p.window).Sub(now)
+		} else {
+			d.Reset = p.window
+		}
+	} else {
+		d.Remaining = 0
+		free := now.Add(time.Millisecond) // the slot frees as we speak
+		if blocker != nil {
+			free = blocker.Add(p.window)
+		} else if oldest != nil {
+			free = oldest.Add(p.window)
+		}
+		d.RetryAfter = max(free.Sub(now), time.Millisecond)
+		d.Reset = d.RetryAfter
+	}
+
+	if last := p.lastSweep.Load(); time.Since(time.Unix(0, last)) > p.window &&
+		p.lastSweep.CompareAndSwap(last, time.Now().UnixNano()) {
+		// A failed sweep costs nothing but space; the next window retries.
+		_, _ = p.Sweep(ctx)
+	}
+	return d, nil
+}
+
+// Sweep deletes the expired admissions of every key and returns how many
+// rows it removed. Allow calls it about once per window per instance.
+func (p *Postgres) Sweep(ctx context.Context) (int64, error) {
+	tag, err := p.pool.Exec(ctx, sweepSQL, p.window)
+	if err != nil {
+		return 0, fmt.Errorf("sweep rate limit table: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+var _ Limiter = (*Postgres)(nil)

@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/riverqueue/river"
+
+	"github.com/jsonevent/jsonevent/core"
+)
+
+// EventIDPrefix starts every event id.
+const EventIDPrefix = "evt_"
+
+// IdempotencyWindow is how long an Idempotency-Key (or vendor delivery id)
+// keeps returning the first event.
+const IdempotencyWindow = 24 * time.Hour
+
+// NewEventID returns a fresh, time-ordered event id ("evt_" + ULID).
+func NewEventID() string { return EventIDPrefix + ulid.Make().String() }
+
+// secretHeaders are never stored.
+var secretHeaders = []string{"Authorization", "X-Api-Token", "Cookie", "Proxy-Authorization"}
+
+// StripSecrets returns a copy of h without the headers that carry
+// credentials (Authorization, X-API-TOKEN, Cookie, Proxy-Authorization).
+func StripSecrets(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		out[http.CanonicalHeaderKey(k)] = append([]string(nil), v...)
+	}
+	for _, k := range secretHeaders {
+		delete(out, k)
+	}
+	return out
+}
+
+// Event is one accepted inbound request as stored.
+type Event struct {
+	ID        string // "evt_…"; InsertEvent assigns one when empty
+	AccountID string
+	TriggerID string
+	ContextID string
+	UserID    string
+	BrandID   string
+	// Query holds every query parameter of the request.
+	Query map[string]string
+	// Header is stored without secrets (see StripSecrets).
+	Header http.Header
+	// Body is the request body exactly as received.
+	Body []byte
+	// NormalizedBody is the adapter's document the fields come from.
+	NormalizedBody []byte
+	// Fields are the extracted values as raw JSON by name (null when a path
+	// selected nothing).
+	Fields   map[string]json.RawMessage
+	Warnings []string
+	// ReceivedAt is when the request arrived; InsertEvent uses now when zero.
+	ReceivedAt time.Time
+	// IdempotencyKey (the Idempotency-Key header, else the vendor delivery
+	// id) de-duplicates within IdempotencyWindow; "" disables it.
+	IdempotencyKey string
+	// ReplayOf is the id of the event this one replays, "" otherwise.
+	ReplayOf string
+}
+
+// InsertEvent commits ev together with jobs (river jobs for its workflows)
+// in one transaction shared with concurrent callers, and returns once that
+// transaction is durably committed. When ev.IdempotencyKey repeats a key of
+// the same account and trigger within IdempotencyWindow, nothing is stored
+// (neither the event nor the jobs) and the first event's id is returned
+// with duplicate true. A database that cannot commit yields a *core.Error
+// with core.CodeUnavailable.
+func (s *Store) InsertEvent(ctx context.Context, ev *Event, jobs ...river.InsertManyParams) (id string, duplicate bool, err error) {
+	if ev.ID == "" {
+		ev.ID = NewEventID()
+	}
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = time.Now()
+	}
+	row, err := encodeEvent(ev)
+	if err != nil {
+		return "", false, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	req := &writeReq{ctx: ctx, ev: row, jobs: jobs, done: make(chan writeRes, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return "", false, core.Errorf(core.CodeUnavailable, "the event store is shutting down; nothing was stored, retry later")
+	}
+	s.queue <- req
+	s.mu.RUnlock()
+	select {
+	case res := <-req.done:
+		return res.id, res.duplicate, res.err
+	case <-ctx.Done():
+		return "", false, &core.Error{Code: core.CodeUnavailable, Message: "gave up waiting for the event store; the event may or may not be stored, retry with the same Idempotency-Key", Err: ctx.Err()}
+	}
+}
+
+// eventRow is an Event encoded for its columns.
+type eventRow struct {
+	id, accountID, triggerID, contextID, userID, brandID string
+	query, headers, fields, warnings                     string
+	body, normalized                                     []byte
+	receivedAt                                           int64
+	idemKey, replayOf                                    string
+}
+
+func encodeEvent(ev *Event) (*eventRow, error) {
+	q := ev.Query
+	if q == nil {
+		q = map[string]string{}
+	}
+	query, err := json.Marshal(q)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	headers, err := json.Marshal(StripSecrets(ev.Header))
+	if err != nil {
+		return nil, fmt.Errorf("headers: %w", err)
+	}
+	f := ev.Fields
+	if f == nil {
+		f = map[string]json.RawMessage{}
+	}
+	fields, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("fields: %w", err)
+	}
+	w := ev.Warnings
+	if w == nil {
+		w = []string{}
+	}
+	warnings, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("warnings: %w", err)
+	}
+	body := ev.Body
+	if body == nil {
+		body = []byte{}
+	}
+	norm := ev.NormalizedBody
+	if norm == nil {
+		norm = body
+	}
+	return &eventRow{
+		id: ev.ID, accountID: ev.AccountID, triggerID: ev.TriggerID,
+		contextID: ev.ContextID, userID: ev.UserID, brandID: ev.BrandID,
+		query: string(query), headers: string(headers), fields: string(fields), warnings: string(warnings),
+		body: body, normalized: norm, receivedAt: ev.ReceivedAt.UnixMicro(),
+		idemKey: ev.IdempotencyKey, replayOf: ev.ReplayOf,
+	}, nil
+}
+
+// claimKey records r's idempotency key, or finds the live event that holds
+// it. One upsert: a key older than the window is taken over, a live one is
+// left alone and its event id returned.
+const claimKeySQL = `INSERT INTO idempotency_keys (account_id, trigger_id, idem_key, event_id, created_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (account_id, trigger_id, idem_key) DO UPDATE SET
+    event_id   = CASE WHEN idempotency_keys.created_at < $6 THEN excluded.event_id   ELSE idempotency_keys.event_id   END,
+    created_at = CASE WHEN idempotency_keys.created_at < $6 THEN excluded.created_at ELSE idempotency_keys.created_at END
+RETURNING event_id`
+
+const insertEventSQL = `INSERT INTO events (id, account_id, trigger_id, context_id, user_id, brand_id,
+    query_json, headers_json, body, normalized_body, fields_json, warnings_json,
+    received_at, idempotency_key, replay_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+
+// insertOne writes one event (and its jobs) in tx.
+func insertOne(ctx context.Context, tx Tx, r *eventRow, jobs []river.InsertManyParams, window time.Duration) (string, bool, error) {
+	if r.idemKey != "" {
+		var holder string
+		err := tx.QueryRow(ctx, claimKeySQL, r.accountID, r.triggerID, r.idemKey, r.id, r.receivedAt,
+			r.receivedAt-window.Microseconds()).Scan(&holder)
+		if err != nil {
+			return "", false, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		if holder != r.id {
+			return holder, true, nil
+		}
+	}
+	_, err := tx.Exec(ctx, insertEventSQL, r.id, r.accountID, r.triggerID, r.contextID, r.userID, r.brandID,
+		r.query, r.headers, r.body, r.normalized, r.fields, r.warnings, r.receivedAt, r.idemKey, r.replayOf)
+	if err != nil {
+		return "", false, fmt.Errorf("insert event: %w", err)
+	}
+	if err := tx.InsertJobs(ctx, jobs); err != nil {
+		return "", false, err
+	}
+	return r.id, false, nil
+}
+
+// GetEvent returns the event id of account accountID. Another account's
+// event, like a missing one, is a *core.Error with core.CodeNotFound.
+func (s *Store) GetEvent(ctx context.Context, accountID, id string) (*Event, error) {
+	var (
+		r        eventRow
+		notFound = core.Errorf(core.CodeNotFound, "no event %q for this account", id)
+	)
+	err := s.b.reader().QueryRow(ctx, `SELECT id, account_id, trigger_id, context_id, user_id, brand_id,
+    query_json, headers_json, body, normalized_body, fields_json, warnings_json,
+    received_at, idempotency_key, replay_of
+FROM events WHERE id = $1 AND account_id = $2`, id, accountID).Scan(
+		&r.id, &r.accountID, &r.triggerID, &r.contextID, &r.userID, &r.brandID,
+		&r.query, &r.headers, &r.body, &r.normalized, &r.fields, &r.warnings,
+		&r.receivedAt, &r.idemKey, &r.replayOf)
+	if errors.Is(err, ErrNoRows) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("get event %s: %w", id, err))
+	}
+	ev := &Event{
+		ID: r.id, AccountID: r.accountID, TriggerID: r.triggerID,
+		ContextID: r.contextID, UserID: r.userID, BrandID: r.brandID,
+		Body: r.body, NormalizedBody: r.normalized,
+		ReceivedAt:     time.UnixMicro(r.receivedAt).UTC(),
+		IdempotencyKey: r.idemKey, ReplayOf: r.replayOf,
+	}
+	for _, d := range []struct {
+		src string
+		dst any
+	}{{r.query, &ev.Query}, {r.headers, &ev.Header}, {r.fields, &ev.Fields}, {r.warnings, &ev.Warnings}} {
+		if err := json.Unmarshal([]byte(d.src), d.dst); err != nil {
+			return nil, fmt.Errorf("decode event %s: %w", id, err)
+		}
+	}
+	return ev, nil
+}

@@ -1,0 +1,172 @@
+// Package store keeps events durably: river's schema and jobs plus
+// jsonevent's own tables, on SQLite (riversqlite on modernc.org/sqlite, WAL,
+// synchronous=FULL) and later PostgreSQL, with the same portable SQL.
+//
+// Writes from concurrent callers are group-committed: one writer goroutine
+// takes everything queued, commits it in one transaction (one fsync), and
+// only then answers each caller. An event and the river jobs it starts
+// commit in the same transaction.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/config"
+)
+
+// Options tunes Open.
+type Options struct {
+	// River is the base configuration of the river client (Workers, Queues,
+	// ErrorHandler…). Nil means an insert-only client.
+	River *river.Config
+	// MaxBatch caps how many writes share one commit; default 512.
+	MaxBatch int
+	// IdempotencyWindow overrides the de-duplication window (tests).
+	IdempotencyWindow time.Duration
+}
+
+// Store is the durable event store. It is safe for concurrent use.
+type Store struct {
+	b   backend
+	log *slog.Logger
+
+	maxBatch int
+	window   time.Duration
+	mu       sync.RWMutex // guards closed against sends on queue
+	closed   bool
+	queue    chan *writeReq
+	done     chan struct{} // closed when the writer has drained and exited
+
+	commits atomic.Uint64 // group commits that succeeded
+	stored  atomic.Uint64 // events they stored (duplicates excluded)
+}
+
+// Stats reports how many group commits succeeded and how many events they
+// stored since Open; stored/commits is the mean batch size.
+func (s *Store) Stats() (commits, stored uint64) {
+	return s.commits.Load(), s.stored.Load()
+}
+
+// Open opens (creating if needed) the database cfg names, applies river's
+// and jsonevent's migrations and starts the group-commit writer.
+func Open(ctx context.Context, cfg config.Store, log *slog.Logger, opts ...Options) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var opt Options
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
+	var (
+		b   backend
+		err error
+	)
+	switch cfg.Driver {
+	case "", "sqlite":
+		dsn := cfg.DSN
+		if dsn == "" {
+			dsn = "data/jsonevent.db"
+		}
+		b, err = openSQLite(ctx, dsn, opt.River)
+	default:
+		return nil, fmt.Errorf("store driver %q is not supported (use sqlite)", cfg.Driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newStore(ctx, b, log, opt)
+}
+
+// newStore migrates b and starts the writer; it is the driver-neutral half
+// of Open.
+func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*Store, error) {
+	if err := migrate(ctx, b); err != nil {
+		_ = b.close()
+		return nil, err
+	}
+	s := &Store{
+		b:        b,
+		log:      log,
+		maxBatch: opt.MaxBatch,
+		window:   opt.IdempotencyWindow,
+		queue:    make(chan *writeReq, 4096),
+		done:     make(chan struct{}),
+	}
+	if s.window <= 0 {
+		s.window = IdempotencyWindow
+	}
+	if s.maxBatch <= 0 {
+		s.maxBatch = 512
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Queue returns the river client (start it to work jobs; the workers come
+// from Options.River).
+func (s *Store) Queue() Queue { return s.b.queue() }
+
+// Reader returns a querier for reads outside the write path.
+func (s *Store) Reader() Querier { return s.b.reader() }
+
+// Write runs fn in its own write transaction (not group-committed) and
+// commits it. Errors the database raises are *core.Error unavailable.
+func (s *Store) Write(ctx context.Context, fn func(Tx) error) error {
+	if err := s.b.write(ctx, fn); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return core.Errorf(core.CodeUnavailable, "the event store is closed")
+	}
+	if err := s.b.ping(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Close stops accepting writes, commits everything already queued, then
+// closes the database. The river client must be stopped first by whoever
+// started it.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.queue)
+	s.mu.Unlock()
+	<-s.done
+	return s.b.close()
+}
+
+// unavailable wraps a database failure as the error the receiver answers
+// 503 with: the sender should retry, nothing was stored.
+func unavailable(err error) error {
+	var ce *core.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &core.Error{
+		Code:    core.CodeUnavailable,
+		Message: "the event store cannot commit right now; nothing was stored, retry later",
+		Err:     err,
+	}
+}
