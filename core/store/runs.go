@@ -427,3 +427,15 @@ func (b *Batcher) commit(batch []*batchReq) {
 		b.commit([]*batchReq{r})
 	}
 }
+
+// MarkRunPending sets a failed run back to pending in tx (for a manual
+// retry) and reports whether it was failed; a run in any other state is
+// left alone, so two retries racing start one job.
+func MarkRunPending(ctx context.Context, tx Querier, id string) (bool, error) {
+	n, err := tx.Exec(ctx, `UPDATE workflow_runs SET status = $1, next_at = 0, finished_at = 0, updated_at = $2
+WHERE id = $3 AND status = $4`, RunPending, time.Now().UnixMicro(), id, RunFailed)
+	if err != nil {
+		return false, fmt.Errorf("mark run %s pending: %w", id, err)
+	}
+	return n == 1, nil
+}

@@ -25,6 +25,10 @@ type engineEnv struct {
 }
 
 func startEngine(t *testing.T, cfg *config.Config) *engineEnv {
+	return newEngineEnv(t, cfg, true)
+}
+
+func newEngineEnv(t *testing.T, cfg *config.Config, start bool) *engineEnv {
 	t.Helper()
 	e, err := NewEngine(cfg, EngineOptions{})
 	if err != nil {
@@ -40,8 +44,10 @@ func startEngine(t *testing.T, cfg *config.Config) *engineEnv {
 		t.Fatalf("store.Open: %v", err)
 	}
 	e.Attach(st)
-	if err := st.Queue().Start(ctx); err != nil {
-		t.Fatalf("river start: %v", err)
+	if start {
+		if err := st.Queue().Start(ctx); err != nil {
+			t.Fatalf("river start: %v", err)
+		}
 	}
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -242,5 +248,73 @@ func TestEngineExhaustedRunNotifies(t *testing.T) {
 	_, subject, body := parseMail(t, m.Data)
 	if m.To[0] != "ops@example.com" || !strings.Contains(subject, "failed") || !strings.Contains(body, id) {
 		t.Errorf("notification mail to %v: %q\n%s", m.To, subject, body)
+	}
+}
+
+func TestEngineRetryRunResumes(t *testing.T) {
+	var mu sync.Mutex
+	status := http.StatusBadRequest
+	calls := 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		w.WriteHeader(status)
+	}))
+	defer sink.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{
+		{ID: "open", Type: "ticket", Title: "t"},
+		{ID: "post", Type: "http", URL: sink.URL},
+	}})
+	env := startEngine(t, cfg)
+	ctx := context.Background()
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1, store.RunFailed)[0]
+	if len(run.Attempts) != 1 || !run.Attempts[0].Permanent {
+		t.Fatalf("a 400 should fail at once: %+v", run.Attempts)
+	}
+	if _, err := env.e.RetryRun(ctx, "other", run.ID); err == nil {
+		t.Error("another account retried the run")
+	}
+	mu.Lock()
+	status = http.StatusOK
+	mu.Unlock()
+	retried, err := env.e.RetryRun(ctx, "demo", run.ID)
+	if err != nil || retried.Status != store.RunPending {
+		t.Fatalf("RetryRun = %+v, %v", retried, err)
+	}
+	if _, err := env.e.RetryRun(ctx, "demo", run.ID); err == nil || !strings.Contains(err.Error(), "only a failed run") {
+		t.Errorf("second retry: %v", err)
+	}
+	run = env.waitRuns(t, id, 1, store.RunSucceeded)[0]
+	if len(run.Attempts) != 2 || run.Attempts[1].Number != 2 || run.Attempts[1].Error != "" {
+		t.Errorf("attempts after retry = %+v", run.Attempts)
+	}
+	tickets, _, _ := env.st.ListTickets(ctx, store.TicketFilter{AccountID: "demo"})
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 || len(tickets) != 1 {
+		t.Errorf("sink calls = %d, tickets = %d; want 2 and 1", calls, len(tickets))
+	}
+}
+
+func TestEngineShowsQueuedRunsAsPending(t *testing.T) {
+	cfg := testConfig(
+		config.Workflow{ID: "a", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "t"}}},
+		config.Workflow{ID: "b", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "t"}}},
+	)
+	env := newEngineEnv(t, cfg, false) // nothing works the queue
+	id := env.fire(t, `{"subject":"x"}`)
+	runs, err := env.e.EventRuns(context.Background(), "demo", id)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("EventRuns = %d, %v", len(runs), err)
+	}
+	for _, r := range runs {
+		if r.Status != store.RunPending || r.EventID != id || r.JobID == 0 || r.MaxAttempts != 8 {
+			t.Errorf("queued run = %+v", r)
+		}
+	}
+	if other, _ := env.e.EventRuns(context.Background(), "other", id); len(other) != 0 {
+		t.Errorf("another account sees %d runs", len(other))
 	}
 }
