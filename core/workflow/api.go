@@ -94,3 +94,43 @@ func (e *Engine) RetryRun(ctx context.Context, accountID, runID string) (*store.
 	}
 	return run, nil
 }
+
+// GetRun returns one run of an account (queued runs included).
+func (e *Engine) GetRun(ctx context.Context, accountID, runID string) (*store.Run, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	return e.st.GetRun(ctx, accountID, runID)
+}
+
+// ListRuns pages through an account's runs, newest first.
+func (e *Engine) ListRuns(ctx context.Context, f store.RunFilter) ([]*store.Run, string, error) {
+	if e.st == nil {
+		return nil, "", errors.New("workflow engine has no store attached")
+	}
+	return e.st.ListRuns(ctx, f)
+}
+
+// ListTickets pages through an account's tickets, newest first.
+func (e *Engine) ListTickets(ctx context.Context, f store.TicketFilter) ([]*store.Ticket, string, error) {
+	if e.st == nil {
+		return nil, "", errors.New("workflow engine has no store attached")
+	}
+	return e.st.ListTickets(ctx, f)
+}
+
+// GetTicket returns one ticket of an account.
+func (e *Engine) GetTicket(ctx context.Context, accountID, id string) (*store.Ticket, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	return e.st.GetTicket(ctx, accountID, id)
+}
+
+// UpdateTicket changes a ticket's status or assignee.
+func (e *Engine) UpdateTicket(ctx context.Context, accountID, id string, p store.TicketPatch) (*store.Ticket, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	return e.st.UpdateTicket(ctx, accountID, id, p)
+}

@@ -26,11 +26,11 @@ const (
 
 // RunArgs are the arguments of the one river job per (event, workflow).
 type RunArgs struct {
-	EventID    string `json:"event_id"`
-	AccountID  string `json:"account_id"`
-	TriggerID  string `json:"trigger_id"`
-	WorkflowID string `json:"workflow_id"`
-	RunID      string `json:"run_id"`
+	EventID    string `json:"eventId"`
+	AccountID  string `json:"accountId"`
+	TriggerID  string `json:"triggerId"`
+	WorkflowID string `json:"workflowId"`
+	RunID      string `json:"runId"`
 }
 
 // Kind implements river.JobArgs.
@@ -40,15 +40,15 @@ func (RunArgs) Kind() string { return RunKind }
 // channel, so a failing webhook never re-sends the e-mail).
 type NotifyArgs struct {
 	Channel    string    `json:"channel"` // webhook or email
-	AccountID  string    `json:"account_id"`
-	EventID    string    `json:"event_id"`
-	TriggerID  string    `json:"trigger_id"`
-	WorkflowID string    `json:"workflow_id"`
-	RunID      string    `json:"run_id"`
+	AccountID  string    `json:"accountId"`
+	EventID    string    `json:"eventId"`
+	TriggerID  string    `json:"triggerId"`
+	WorkflowID string    `json:"workflowId"`
+	RunID      string    `json:"runId"`
 	Task       string    `json:"task"`
 	Error      string    `json:"error"`
 	Attempts   int       `json:"attempts"`
-	FailedAt   time.Time `json:"failed_at"`
+	FailedAt   time.Time `json:"failedAt"`
 }
 
 // Kind implements river.JobArgs.

@@ -16,15 +16,15 @@ import (
 // a run fails for good.
 type Notification struct {
 	Type       string    `json:"type"` // "workflow.failed"
-	AccountID  string    `json:"account_id"`
-	EventID    string    `json:"event_id"`
-	TriggerID  string    `json:"trigger_id"`
-	WorkflowID string    `json:"workflow_id"`
-	RunID      string    `json:"run_id"`
+	AccountID  string    `json:"accountId"`
+	EventID    string    `json:"eventId"`
+	TriggerID  string    `json:"triggerId"`
+	WorkflowID string    `json:"workflowId"`
+	RunID      string    `json:"runId"`
 	Task       string    `json:"task"`
 	Error      string    `json:"error"`
 	Attempts   int       `json:"attempts"`
-	FailedAt   time.Time `json:"failed_at"`
+	FailedAt   time.Time `json:"failedAt"`
 }
 
 // notifyTimeout bounds one notification attempt.

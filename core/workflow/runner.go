@@ -19,8 +19,8 @@ type Result struct {
 	// that got one).
 	Response *Response `json:"response,omitempty"`
 	// TicketID, MessageID identify what a ticket or email task made.
-	TicketID  string `json:"ticket_id,omitempty"`
-	MessageID string `json:"message_id,omitempty"`
+	TicketID  string `json:"ticketId,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
 }
 
 // Response records an HTTP response: status, headers and the first 4 KB of
