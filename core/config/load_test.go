@@ -536,3 +536,22 @@ func TestValidatorKeysLocated(t *testing.T) {
 	requireProblem(t, err, path+": triggers[ghost].id: unresolvable stays as written", "")
 	requireProblem(t, err, path+": smtp (needed by x): host is required", "")
 }
+
+// Ensure a document of nested aliases is refused quickly instead of being
+// expanded.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	path := writeConfig(t, b.String())
+	start := time.Now()
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	if err == nil {
+		t.Fatal("loaded an alias bomb")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
