@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/jsonevent/jsonevent/adapters"
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/workflow"
 )
@@ -25,6 +26,7 @@ func init() {
 func configOptions(presetsDir string) config.Options {
 	return config.Options{
 		PresetsDir: presetsDir,
+		Adapters:   adapters.Default().Names(),
 		Validators: []func(*config.Config) error{workflow.Validate},
 	}
 }
