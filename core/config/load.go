@@ -82,6 +82,7 @@ func Load(path string, opt Options) (*Config, error) {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		ps.loc.lines = lines
+		dropNulls(m)
 		if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
@@ -142,6 +143,26 @@ func Load(path string, opt Options) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// dropNulls removes keys whose value is null, so that a section whose
+// keys are all commented out (`server:` alone) keeps its defaults instead
+// of erasing them.
+func dropNulls(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			dropNulls(v)
+		case []any:
+			for _, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					dropNulls(em)
+				}
+			}
+		}
+	}
 }
 
 // defaultPresetsDir is presets/ beside the config file: configs/presets

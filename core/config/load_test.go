@@ -555,3 +555,16 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatalf("took %v", d)
 	}
 }
+
+// Ensure a section whose keys are all commented out keeps its defaults.
+func TestEmptySectionsKeepDefaults(t *testing.T) {
+	path := writeConfig(t, base+"server:\n  # listen: \"0.0.0.0:80\"\nlimits:\n  body_bytes:\nsmtp:\n")
+	cfg, err := config.Load(path, config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Server.ShutdownTimeout != 30*time.Second ||
+		cfg.Limits.BodyBytes != 102400 || cfg.Limits.RequestsPerMinute != 3000 || cfg.SMTP.TLS != "starttls" {
+		t.Fatalf("defaults lost: %+v %+v %+v", cfg.Server, cfg.Limits, cfg.SMTP)
+	}
+}
