@@ -416,7 +416,13 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}
-	return c.Status(http.StatusOK).JSON(EventView(ev))
+	view := EventView(ev)
+	if s.wf != nil {
+		if view.Runs, err = s.wf.EventRuns(c.UserContext(), p.AccountID, ev.ID); err != nil {
+			return s.refuseErr(c, nil, "", "", err)
+		}
+	}
+	return c.Status(http.StatusOK).JSON(view)
 }
 
 // EventJSON is the JSON form of a stored event (GET /v1/events/{id}).
@@ -436,6 +442,8 @@ type EventJSON struct {
 	Warnings       []string                   `json:"warnings,omitempty"`
 	IdempotencyKey string                     `json:"idempotencyKey,omitempty"`
 	ReplayOf       string                     `json:"replayOf,omitempty"`
+	// Runs are the event's workflow runs (when workflows are enabled).
+	Runs []*store.Run `json:"runs,omitempty"`
 }
 
 // EventView converts a stored event to its JSON form.

@@ -45,6 +45,8 @@ type Options struct {
 	Log      *slog.Logger
 	// Jobs, when set, plans the jobs of each accepted event.
 	Jobs JobPlanner
+	// Workflows, when set, serves runs, tickets and replays (workflow_routes.go).
+	Workflows Workflows
 	// Registry receives the metrics; nil makes a private one served on
 	// /metrics.
 	Registry *prometheus.Registry
@@ -61,6 +63,7 @@ type Server struct {
 	adapter Adapters
 	log     *slog.Logger
 	jobs    JobPlanner
+	wf      Workflows // nil: the run and ticket routes answer 404
 	m       *metrics
 	now     func() time.Time
 }
@@ -84,6 +87,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		adapter: opt.Adapters,
 		log:     opt.Log,
 		jobs:    opt.Jobs,
+		wf:      opt.Workflows,
 		now:     opt.Now,
 	}
 	if s.limiter == nil {
@@ -121,6 +125,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		return s.postEvent(c, "triggers")
 	})
 	s.app.Get("/v1/events/:eventId", s.getEvent)
+	s.workflowRoutes()
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.Status(http.StatusOK).JSON(fiber.Map{"status": "ok"})
 	})
