@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jsonevent/jsonevent/adapters"
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/limit"
@@ -64,8 +65,8 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) error {
-	reg := newAdapters()
-	opt := config.Options{PresetsDir: presets, Adapters: reg.names()}
+	reg := adapters.Default()
+	opt := config.Options{PresetsDir: presets, Adapters: reg.Names()}
 	cfg, err := config.Load(path, opt)
 	if err != nil {
 		return err
@@ -85,10 +86,12 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	}()
 
 	srv, err := receiver.New(cfg, receiver.Options{
-		Store:    st,
-		Limiter:  limit.NewMemory(),
-		Adapters: reg,
-		Log:      log,
+		Store:   st,
+		Limiter: limit.NewMemory(),
+		Adapters: receiver.AdapterFunc(func(name string, options map[string]any) (core.Adapter, error) {
+			return reg.ForTrigger(name, options, core.AdapterDeps{})
+		}),
+		Log: log,
 	})
 	if err != nil {
 		return err
@@ -127,34 +130,4 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	stopWatch()
 	log.Info("stopped")
 	return nil
-}
-
-// adapterSet is the adapters the binary knows. Until the vendor adapters
-// registry lands, it holds the generic pass-through adapter only.
-type adapterSet map[string]core.Adapter
-
-func newAdapters() adapterSet {
-	return adapterSet{"generic": genericAdapter{}}
-}
-
-func (a adapterSet) names() []string {
-	out := make([]string, 0, len(a))
-	for n := range a {
-		out = append(out, n)
-	}
-	return out
-}
-
-// ForTrigger implements receiver.Adapters.
-func (a adapterSet) ForTrigger(name string, options map[string]any) (core.Adapter, error) {
-	return receiver.AdapterMap(a).ForTrigger(name, options)
-}
-
-// genericAdapter takes any JSON document as it is.
-type genericAdapter struct{}
-
-func (genericAdapter) Name() string { return "generic" }
-
-func (genericAdapter) Normalize(_ context.Context, r *core.Request) (*core.Normalized, error) {
-	return &core.Normalized{Body: r.Body}, nil
 }
