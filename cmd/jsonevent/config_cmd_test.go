@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jsonevent/jsonevent/adapters"
+	"github.com/jsonevent/jsonevent/core/auth"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/jsonpath"
+)
+
+// runCmd runs the CLI in-process with JSONEVENT_* cleared.
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, config.EnvPrefix) {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jsonevent.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const cmdConfig = `accounts:
+  - id: demo
+    username: demo@example.com
+    tokens: [ { sha256: "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc" } ]
+triggers:
+  - id: OC_demo
+    account: demo
+`
+
+func TestValidateCommand(t *testing.T) {
+	good := writeFile(t, cmdConfig)
+	code, out, errOut := runCmd(t, "validate", "--config", good)
+	if code != 0 || out != "ok\n" || errOut != "" {
+		t.Fatalf("valid config: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	bad := writeFile(t, cmdConfig+"    colour: red\nlimits: { body_bytes: 0 }\n")
+	code, out, errOut = runCmd(t, "validate", "--config", bad)
+	if code != 1 || out != "" {
+		t.Fatalf("invalid config: code %d, stdout %q", code, out)
+	}
+	for _, want := range []string{
+		"config: 2 problems:",
+		bad + ":8: triggers[0].colour: unknown key",
+		bad + ":9: limits.body_bytes: 0 is out of range",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q does not contain %q", errOut, want)
+		}
+	}
+
+	// Workflow problems (found by workflow.Validate) are located too.
+	wf := cmdConfig + "    workflows:\n      - id: notify\n        tasks:\n          - id: call\n            type: http\n            url: \"https://example.com/{{ .fields.nope }}\"\n"
+	bad = writeFile(t, wf)
+	code, _, errOut = runCmd(t, "validate", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, bad+":13: triggers[0].workflows[0].tasks[0].url: template names .fields.nope") {
+		t.Errorf("workflow problem: code %d, stderr %q", code, errOut)
+	}
+
+	if code, _, errOut := runCmd(t, "validate", "--config", filepath.Join(t.TempDir(), "nope.yaml")); code != 1 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing file: code %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := runCmd(t, "validate", "extra"); code != 2 {
+		t.Errorf("stray argument: code %d, want 2", code)
+	}
+}
+
+// Ensure every shipped preset loads under the strict loader: one trigger
+// per registered adapter, with the repository's presets, inherits fields.
+func TestShippedPresets(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(cmdConfig)
+	names := adapters.Default().Names()
+	for _, n := range names {
+		fmt.Fprintf(&b, "  - id: t_%s\n    account: demo\n    adapter: %s\n", n, n)
+	}
+	b.WriteString("  - id: t_unknown\n    account: demo\n    adapter: zendesk\n")
+	path := writeFile(t, b.String())
+	opt := configOptions("../../configs/presets")
+	opt.Environ = func() []string { return nil }
+	_, err := config.Load(path, opt)
+	if err == nil || !strings.Contains(err.Error(), `triggers[`+strconv.Itoa(len(names)+1)+`].adapter: unknown adapter "zendesk"`) {
+		t.Fatalf("unknown adapter not refused: %v", err)
+	}
+	path = writeFile(t, strings.TrimSuffix(b.String(), "  - id: t_unknown\n    account: demo\n    adapter: zendesk\n"))
+	cfg, err := config.Load(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range cfg.Triggers[1:] {
+		if tr.Adapter != "generic" && len(tr.PresetFields) == 0 {
+			t.Errorf("trigger %s (adapter %s) inherited no preset fields", tr.ID, tr.Adapter)
+		}
+	}
+}
+
+// Ensure the shipped sample config validates through the command.
+func TestValidateSampleConfig(t *testing.T) {
+	if _, err := jsonpath.Compile("$.a"); err != nil {
+		t.Skipf("JSONPath engine not available yet: %v", err)
+	}
+	code, out, errOut := runCmd(t, "validate", "--config", "../../configs/jsonevent.yaml")
+	if code != 0 || out != "ok\n" {
+		t.Fatalf("sample config: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestTokenNewCommand(t *testing.T) {
+	code, out, errOut := runCmd(t, "token", "new", "--account", "demo")
+	if code != 0 {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	tok := regexp.MustCompile(`(?m)^    (jse_[A-Za-z0-9_-]{43})$`).FindStringSubmatch(out)
+	hash := regexp.MustCompile(`tokens: \[ \{ sha256: "([0-9a-f]{64})" \} \]`).FindStringSubmatch(out)
+	if tok == nil || hash == nil {
+		t.Fatalf("output lacks the token or the hash line:\n%s", out)
+	}
+	if auth.HashToken(tok[1]) != hash[1] {
+		t.Fatal("the printed hash is not the SHA-256 of the printed token")
+	}
+	if strings.Count(out, tok[1]) != 1 {
+		t.Error("the token is printed more than once")
+	}
+
+	// The printed line, pasted into a config, authenticates the token.
+	path := writeFile(t, strings.Replace(cmdConfig, `tokens: [ { sha256: "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc" } ]`, strings.TrimSpace(hash[0]), 1))
+	cfg, err := config.Load(path, config.Options{Environ: func() []string { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := auth.New(cfg.Accounts).Authenticate("", "Basic "+basic64("demo@example.com:"+tok[1]))
+	if err != nil || p.AccountID != "demo" {
+		t.Fatalf("pasted token does not authenticate: %+v %v", p, err)
+	}
+
+	// With --config the account must exist, and existing tokens are noted.
+	code, out, _ = runCmd(t, "token", "new", "--account", "demo", "--config", path)
+	if code != 0 || !strings.Contains(out, "already has 1 token(s)") {
+		t.Errorf("existing account: code %d, out %q", code, out)
+	}
+	code, out, errOut = runCmd(t, "token", "new", "--account", "ghost", "--config", path)
+	if code != 1 || out != "" || !strings.Contains(errOut, `account "ghost" is not in`) {
+		t.Errorf("unknown account: code %d, out %q, err %q", code, out, errOut)
+	}
+	for _, args := range [][]string{{"token"}, {"token", "new"}, {"token", "old", "--account", "x"}} {
+		if code, _, _ := runCmd(t, args...); code != 2 {
+			t.Errorf("%v: code %d, want 2", args, code)
+		}
+	}
+}
+
+func basic64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -1,0 +1,570 @@
+package config_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core/auth"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/jsonpath"
+)
+
+// needEngine skips a test that compiles JSONPath while the engine is still
+// the contract stub; with the engine built, every such test runs.
+func needEngine(t *testing.T) {
+	t.Helper()
+	if _, err := jsonpath.Compile("$.a"); err != nil {
+		t.Skipf("JSONPath engine not available yet: %v", err)
+	}
+}
+
+// noEnv is an empty environment, so the machine's JSONEVENT_* variables
+// never leak into a test.
+func noEnv() []string { return nil }
+
+func env(kv ...string) func() []string { return func() []string { return kv } }
+
+// writeConfig writes body to a fresh directory and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jsonevent.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// lineOf returns the 1-based line of the first line of body containing s,
+// or of the last one when s starts with "LAST:".
+func lineOf(t *testing.T, body, s string) int {
+	t.Helper()
+	last := strings.HasPrefix(s, "LAST:")
+	s = strings.TrimPrefix(s, "LAST:")
+	found := 0
+	for i, l := range strings.Split(body, "\n") {
+		if strings.Contains(l, s) {
+			found = i + 1
+			if !last {
+				return found
+			}
+		}
+	}
+	if found > 0 {
+		return found
+	}
+	t.Fatalf("%q not in config", s)
+	return 0
+}
+
+const demoHash = "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc"
+
+// base is a valid config without JSONPath fields, so it loads without the
+// engine; tests append to it.
+const base = `
+accounts:
+  - id: demo
+    username: demo@example.com
+    tokens: [ { sha256: "` + demoHash + `" } ]
+triggers:
+  - id: OC_demo
+    account: demo
+`
+
+func TestDefaults(t *testing.T) {
+	path := writeConfig(t, base+`    workflows:
+      - id: notify
+        tasks:
+          - id: call
+            type: http
+            url: "https://example.com/hook"
+`)
+	cfg, err := config.Load(path, config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		Server: config.Server{Listen: "127.0.0.1:8080", ShutdownTimeout: 30 * time.Second},
+		Store:  config.Store{Driver: "sqlite", DSN: "data/jsonevent.db"},
+		Limits: config.Limits{BodyBytes: 102400, RequestsPerMinute: 3000, ManualFields: 10},
+		SMTP:   config.SMTP{Port: 587, TLS: "starttls"},
+		Accounts: []config.Account{{ID: "demo", Username: "demo@example.com",
+			Tokens: []config.Token{{SHA256: demoHash}}}},
+		Triggers: []config.Trigger{{ID: "OC_demo", Account: "demo", Adapter: "generic",
+			Workflows: []config.Workflow{{ID: "notify",
+				Retry: config.Retry{Attempts: 8, MinBackoff: time.Second, MaxBackoff: 15 * time.Minute},
+				Tasks: []config.Task{{ID: "call", Type: "http", Timeout: 10 * time.Second,
+					URL: "https://example.com/hook"}},
+			}},
+		}},
+	}
+	if !reflect.DeepEqual(*cfg, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", *cfg, want)
+	}
+}
+
+// Ensure an empty path loads the built-in defaults and the environment.
+func TestNoFile(t *testing.T) {
+	cfg, err := config.Load("", config.Options{Environ: env("JSONEVENT_SERVER__LISTEN=:9000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != ":9000" || cfg.Limits.BodyBytes != 102400 || len(cfg.Triggers) != 0 {
+		t.Fatalf("got %+v", cfg)
+	}
+}
+
+// Ensure the file overrides defaults and the environment overrides the
+// file, with __ between nesting levels and values typed like the key.
+func TestFileThenEnvironment(t *testing.T) {
+	path := writeConfig(t, base+`
+server:
+  listen: "0.0.0.0:8081"
+  shutdown_timeout: "1m30s"
+store: { driver: postgres, dsn: "postgres://file" }
+limits: { requests_per_minute: 60 }
+smtp: { host: smtp.example.com, password: "from-file", tls: tls, port: 465 }
+`)
+	cfg, err := config.Load(path, config.Options{Environ: env(
+		"JSONEVENT_SERVER__LISTEN=127.0.0.1:9999",
+		"JSONEVENT_STORE__DSN=postgres://env",
+		"JSONEVENT_SMTP__PASSWORD=s3cret",
+		"JSONEVENT_LIMITS__BODY_BYTES=262144",
+		"JSONEVENT_SERVER__SHUTDOWN_TIMEOUT=5s",
+		"OTHER_SERVER__LISTEN=ignored",
+	)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"server.listen", cfg.Server.Listen, "127.0.0.1:9999"},
+		{"server.shutdown_timeout", cfg.Server.ShutdownTimeout, 5 * time.Second},
+		{"store.driver", cfg.Store.Driver, "postgres"},
+		{"store.dsn", cfg.Store.DSN, "postgres://env"},
+		{"limits.body_bytes", cfg.Limits.BodyBytes, 262144},
+		{"limits.requests_per_minute", cfg.Limits.RequestsPerMinute, 60},
+		{"limits.manual_fields", cfg.Limits.ManualFields, 10},
+		{"smtp.password", cfg.SMTP.Password, "s3cret"},
+		{"smtp.port", cfg.SMTP.Port, 465},
+		{"smtp.tls", cfg.SMTP.TLS, "tls"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// requireProblem fails unless err has a line starting with prefix (the
+// location and key) that also contains msg.
+func requireProblem(t *testing.T, err error, prefix, msg string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error; want %s ... %s", prefix, msg)
+	}
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "config: ")
+		if strings.HasPrefix(l, prefix) && strings.Contains(l, msg) {
+			return
+		}
+	}
+	t.Fatalf("error\n%v\nhas no line starting %q containing %q", err, prefix, msg)
+}
+
+// Ensure an unknown key anywhere is an error naming the full key and its
+// line.
+func TestUnknownKeys(t *testing.T) {
+	deep := base + `    workflows: [ { id: w0, tasks: [ { id: t0, type: ticket, title: x } ] } ]
+  - id: t1
+    account: demo
+  - id: t2
+    account: demo
+  - id: t3
+    account: demo
+    workflows:
+      - id: w
+        tasks:
+          - id: a
+            type: ticket
+            title: first
+          - id: b
+            type: ticket
+            title: second
+            priorty: high
+`
+	tests := []struct {
+		name, body, marker, key, msg string
+	}{
+		{"top level", base + "servers:\n  listen: x\n", "servers:", "servers", `did you mean "server"?`},
+		{"nested", base + "server:\n  listn: \":80\"\n", "listn", "server.listn", `did you mean "listen"?`},
+		{"case slip", base + "limits:\n  Body_Bytes: 5\n", "Body_Bytes", "limits.Body_Bytes", `did you mean "body_bytes"?`},
+		{"account", base + "    colour: red\n", "colour", "triggers[0].colour", "unknown key (known keys here: account, adapter, body_bytes, fields, id, options, workflows)"},
+		{"deep task", deep, "priorty", "triggers[3].workflows[0].tasks[1].priorty", `did you mean "priority"?`},
+		{"token", strings.Replace(base, `sha256: "`, `sha: "x", sha256: "`, 1), "sha:", "accounts[0].tokens[0].sha", "unknown key"},
+		{"preset-only key", base + "    preset_fields: {a: b}\n", "preset_fields", "triggers[0].preset_fields", "unknown key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.body)
+			_, err := config.Load(path, config.Options{Environ: noEnv})
+			if err == nil {
+				t.Fatal("loaded a config with an unknown key")
+			}
+			requireProblem(t, err, fmt.Sprintf("%s:%d: %s: ", path, lineOf(t, tc.body, tc.marker), tc.key), tc.msg)
+		})
+	}
+}
+
+// Ensure each validation rule reports its key and line.
+func TestValidationProblems(t *testing.T) {
+	task := func(extra string) string {
+		return base + "    workflows:\n      - id: w\n        tasks:\n          - id: t\n" + extra
+	}
+	tests := []struct {
+		name, body, marker, key, msg string
+		opt                          config.Options
+	}{
+		{"token not a hash", strings.Replace(base, demoHash, "jse_demo_token_change_me", 1), "sha256", "accounts[0].tokens[0].sha256", "must be the 64 hex characters", config.Options{}},
+		{"token too short", strings.Replace(base, demoHash, demoHash[:63], 1), "sha256", "accounts[0].tokens[0].sha256", "must be the 64 hex characters", config.Options{}},
+		{"duplicate account", strings.Replace(base, "triggers:", "  - id: demo\ntriggers:", 1), "LAST:  - id: demo", "accounts[1].id", `duplicate account id "demo" (first at line 3)`, config.Options{}},
+		{"duplicate trigger", base + "  - id: OC_demo\n    account: demo\n", "LAST:  - id: OC_demo", "triggers[1].id", `duplicate trigger id "OC_demo" (first at line 7)`, config.Options{}},
+		{"duplicate workflow", base + "    workflows:\n      - { id: w, tasks: [ { id: a, type: ticket, title: x } ] }\n      - { id: w, tasks: [ { id: a, type: ticket, title: x } ] }\n", "LAST:      - { id: w,", "triggers[0].workflows[1].id", `duplicate workflow id "w"`, config.Options{}},
+		{"duplicate task", task("            type: ticket\n            title: a\n          - id: t\n            type: ticket\n            title: b\n"), "LAST:- id: t", "triggers[0].workflows[0].tasks[1].id", `duplicate task id "t"`, config.Options{}},
+		{"unknown account", strings.Replace(base, "    account: demo", "    account: nobody", 1), "account: nobody", "triggers[0].account", `unknown account "nobody"`, config.Options{}},
+		{"missing account", strings.Replace(base, "    account: demo\n", "    adapter: generic\n", 1), "OC_demo", "triggers[0].account", "is missing", config.Options{}},
+		{"unknown adapter", base + "    adapter: zendesk\n", "zendesk", "triggers[0].adapter", `unknown adapter "zendesk": use one of generic, freshdesk`, config.Options{Adapters: []string{"generic", "freshdesk"}}},
+		{"body_bytes zero", base + "limits: { body_bytes: 0 }\n", "limits:", "limits.body_bytes", "0 is out of range 1..10485760", config.Options{}},
+		{"body_bytes huge", base + "limits:\n  body_bytes: 10485761\n", "10485761", "limits.body_bytes", "out of range 1..10485760", config.Options{}},
+		{"trigger body_bytes", base + "    body_bytes: -1\n", "body_bytes", "triggers[0].body_bytes", "out of range", config.Options{}},
+		{"requests_per_minute", base + "limits:\n  requests_per_minute: 0\n", "requests_per_minute", "limits.requests_per_minute", "out of range", config.Options{}},
+		{"smtp tls", base + "smtp:\n  tls: ssl\n", "tls:", "smtp.tls", `"ssl" is not one of none, starttls, tls`, config.Options{}},
+		{"task type", task("            type: sms\n"), "type: sms", "triggers[0].workflows[0].tasks[0].type", `"sms" is not a task type: use http, ticket or email`, config.Options{}},
+		{"task key of another type", task("            type: ticket\n            title: x\n            url: https://x\n"), "url:", "triggers[0].workflows[0].tasks[0].url", "does not apply to ticket tasks", config.Options{}},
+		{"http without url", task("            type: http\n"), "- id: t", "triggers[0].workflows[0].tasks[0].url", "is missing", config.Options{}},
+		{"email without smtp", task("            type: email\n            to: a@example.com\n            subject: hi\n"), "", "smtp.host", "is empty, but triggers[0].workflows[0].tasks[0] sends e-mail", config.Options{}},
+		{"bare duration", task("            type: ticket\n            title: x\n            timeout: 10\n"), "timeout", "triggers[0].workflows[0].tasks[0].timeout", `has no unit: write a Go duration string such as "10s"`, config.Options{}},
+		{"bad duration", base + "server:\n  shutdown_timeout: soon\n", "shutdown_timeout", "server.shutdown_timeout", `invalid duration "soon"`, config.Options{}},
+		{"wrong type", base + "limits:\n  manual_fields: ten\n", "manual_fields", "limits.manual_fields", `expected an integer, got "ten"`, config.Options{}},
+		{"retry", task("            type: ticket\n            title: x\n        retry: { attempts: 0, min_backoff: 1m, max_backoff: 1s }\n"), "retry:", "triggers[0].workflows[0].retry.max_backoff", "less than min_backoff", config.Options{}},
+		{"listen", base + "server: { listen: localhost }\n", "server:", "server.listen", "is not host:port", config.Options{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.body)
+			opt := tc.opt
+			opt.Environ = noEnv
+			_, err := config.Load(path, opt)
+			if err == nil {
+				t.Fatal("loaded an invalid config")
+			}
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not a *config.Error: %v", err, err)
+			}
+			prefix := fmt.Sprintf("%s: %s: ", path, tc.key)
+			if tc.marker != "" {
+				prefix = fmt.Sprintf("%s:%d: %s: ", path, lineOf(t, tc.body, tc.marker), tc.key)
+			}
+			requireProblem(t, err, prefix, tc.msg)
+		})
+	}
+}
+
+// Ensure every problem is reported at once, in line order, each located.
+func TestAllProblemsCollected(t *testing.T) {
+	body := `
+server:
+  listen: "127.0.0.1:8080"
+  shutdown_timeout: 30s
+limits:
+  body_bytes: 0
+accounts:
+  - id: demo
+    tokens: [ { sha256: "nope" } ]
+triggers:
+  - id: OC_demo
+    account: ghost
+    colour: red
+`
+	path := writeConfig(t, body)
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	wantKeys := []string{"limits.body_bytes", "accounts[0].tokens[0].sha256", "triggers[0].account", "triggers[0].colour"}
+	if len(ce.Problems) != len(wantKeys) {
+		t.Fatalf("%d problems, want %d:\n%v", len(ce.Problems), len(wantKeys), err)
+	}
+	for i, p := range ce.Problems {
+		if p.Key != wantKeys[i] {
+			t.Errorf("problem %d key = %q, want %q", i, p.Key, wantKeys[i])
+		}
+		if p.File != path || p.Line == 0 {
+			t.Errorf("problem %d not located: %+v", i, p)
+		}
+	}
+	if !strings.HasPrefix(err.Error(), "config: 4 problems:\n  "+path+":6: limits.body_bytes:") {
+		t.Errorf("message starts %q", err.Error())
+	}
+}
+
+// Ensure problems that come from the environment name the variable.
+func TestEnvironmentProblems(t *testing.T) {
+	path := writeConfig(t, base)
+	_, err := config.Load(path, config.Options{Environ: env(
+		"JSONEVENT_LIMITS__MANUAL_FIELDS=many",
+		"JSONEVENT_SERVR__LISTEN=:80",
+		"JSONEVENT_LIMITS__BODY_BYTES=0",
+		"JSONEVENT_TEST_PG_DSN=postgres://tooling", // not a config key: ignored
+		"JSONEVENT_SERVER__=x",
+	)})
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	if strings.Contains(err.Error(), "TEST_PG_DSN") {
+		t.Errorf("a non-config JSONEVENT_ variable was reported: %v", err)
+	}
+	for _, want := range []string{
+		`environment variable JSONEVENT_LIMITS__MANUAL_FIELDS: limits.manual_fields: expected an integer, got "many"`,
+		`environment variable JSONEVENT_SERVR__LISTEN: servr: unknown key (did you mean "server"?)`,
+		`environment variable JSONEVENT_SERVER__: malformed override name`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error\n%v\ndoes not contain\n%s", err, want)
+		}
+	}
+	_, err = config.Load(path, config.Options{Environ: env("JSONEVENT_LIMITS__BODY_BYTES=0")})
+	want := "environment variable JSONEVENT_LIMITS__BODY_BYTES: limits.body_bytes: 0 is out of range"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v does not contain %s", err, want)
+	}
+}
+
+func TestSyntaxAndFileErrors(t *testing.T) {
+	path := writeConfig(t, "server:\n  listen: [unclosed\n")
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line") {
+		t.Errorf("syntax error not located: %v", err)
+	}
+	path = writeConfig(t, "- just\n- a list\n")
+	_, err = config.Load(path, config.Options{Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), path+":1: the file must be a YAML mapping") {
+		t.Errorf("list document: %v", err)
+	}
+	path = writeConfig(t, "server:\n  listen: a\nserver:\n  listen: b\n")
+	_, err = config.Load(path, config.Options{Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), "already defined") {
+		t.Errorf("duplicate key: %v", err)
+	}
+	_, err = config.Load(filepath.Join(t.TempDir(), "missing.yaml"), config.Options{Environ: noEnv})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// Ensure Options.Validators run, and a *Problem they return is located.
+func TestValidators(t *testing.T) {
+	path := writeConfig(t, base)
+	called := 0
+	_, err := config.Load(path, config.Options{Environ: noEnv, Validators: []func(*config.Config) error{
+		func(c *config.Config) error {
+			called++
+			return errors.Join(
+				config.Problemf("triggers[0].account", "account %q may not have triggers today", c.Triggers[0].Account),
+				errors.New("plain failure"),
+			)
+		},
+	}})
+	if called != 1 {
+		t.Fatalf("validator called %d times", called)
+	}
+	want := fmt.Sprintf(`%s:%d: triggers[0].account: account "demo" may not have triggers today`, path, lineOf(t, base, "account: demo"))
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "plain failure") {
+		t.Fatalf("error\n%v\nwant %s and the plain failure", err, want)
+	}
+}
+
+// Ensure presets are inherited into PresetFields, hand-written fields of
+// the same name win, and preset fields do not count against the limit.
+func TestPresets(t *testing.T) {
+	needEngine(t)
+	dir := t.TempDir()
+	presets := filepath.Join(dir, "presets")
+	if err := os.MkdirAll(presets, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	preset := "fields:\n  ticket_id: \"$.ticket.id\"\n  subject: \"$.ticket.subject\"\n  priority: \"$.ticket.priority\"\n"
+	if err := os.WriteFile(filepath.Join(presets, "freshdesk.yaml"), []byte(preset), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := base + `    adapter: freshdesk
+    fields:
+      subject: "$.ticket.title"
+  - id: other
+    account: demo
+`
+	path := filepath.Join(dir, "jsonevent.yaml")
+	if err := os.WriteFile(path, []byte(body+"limits: { manual_fields: 1 }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := cfg.Triggers[0]
+	if want := map[string]string{"subject": "$.ticket.title"}; !reflect.DeepEqual(tr.Fields, want) {
+		t.Errorf("Fields = %v, want %v", tr.Fields, want)
+	}
+	if want := map[string]string{"ticket_id": "$.ticket.id", "priority": "$.ticket.priority"}; !reflect.DeepEqual(tr.PresetFields, want) {
+		t.Errorf("PresetFields = %v, want %v", tr.PresetFields, want)
+	}
+	if cfg.Triggers[1].Adapter != "generic" || cfg.Triggers[1].PresetFields != nil {
+		t.Errorf("generic trigger without a preset file: %+v", cfg.Triggers[1])
+	}
+}
+
+// Ensure a bad preset is reported at its own file and line.
+func TestBadPreset(t *testing.T) {
+	dir := t.TempDir()
+	presetsDir := filepath.Join(dir, "p")
+	if err := os.MkdirAll(presetsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	preset := "## preset\nfeilds:\n  a: \"$.a\"\n"
+	presetPath := filepath.Join(presetsDir, "generic.yaml")
+	if err := os.WriteFile(presetPath, []byte(preset), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, base)
+	_, err := config.Load(path, config.Options{Environ: noEnv, PresetsDir: presetsDir})
+	want := presetPath + `:2: feilds: unknown key (did you mean "fields"?)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v does not contain %s", err, want)
+	}
+}
+
+// Ensure JSONPath errors and the field limit name the key and line.
+func TestFieldProblems(t *testing.T) {
+	needEngine(t)
+	body := base + `    fields:
+      good: "$.stores[0].name"
+      bad: "$.stores[?(@.total >"
+      empty: ""
+limits: { manual_fields: 2 }
+`
+	path := writeConfig(t, body)
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`%s:%d: triggers[0].fields.bad: bad JSONPath "$.stores[?(@.total >": invalid JSONPath at column`, path, lineOf(t, body, "bad:")),
+		fmt.Sprintf(`%s:%d: triggers[0].fields.empty: has no JSONPath`, path, lineOf(t, body, "empty:")),
+		fmt.Sprintf(`%s:%d: triggers[0].fields: has 3 hand-written fields; the limit is limits.manual_fields = 2`, path, lineOf(t, body, "fields:")),
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error\n%v\ndoes not contain\n%s", err, want)
+		}
+	}
+	body = base + "    workflows:\n      - id: w\n        when: \"@.fields.total >\"\n        tasks: [ { id: t, type: ticket, title: x } ]\n"
+	path = writeConfig(t, body)
+	_, err = config.Load(path, config.Options{Environ: noEnv})
+	want := fmt.Sprintf(`%s:%d: triggers[0].workflows[0].when: bad filter`, path, lineOf(t, body, "when:"))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v does not contain %s", err, want)
+	}
+}
+
+// Ensure the shipped sample config is valid, its demo token is the one the
+// README documents, and the demo trigger extracts the documented field.
+func TestSampleConfig(t *testing.T) {
+	needEngine(t)
+	cfg, err := config.Load("../../configs/jsonevent.yaml", config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Accounts[0].Tokens[0].SHA256; got != auth.HashToken("jse_demo_token_change_me") {
+		t.Errorf("demo token hash %s is not the hash of the documented demo token", got)
+	}
+	tr := cfg.Triggers[0]
+	if tr.ID != "OC_demo" || tr.Account != "demo" || tr.Adapter != "generic" || tr.Fields["store"] != "$.stores[0].name" {
+		t.Errorf("demo trigger = %+v", tr)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Store.DSN != "data/jsonevent.db" {
+		t.Errorf("server/store = %+v %+v", cfg.Server, cfg.Store)
+	}
+}
+
+// Ensure plain validator errors that start with a key, in index or id form
+// (as the workflow compiler writes them), are located at that key's line.
+func TestValidatorKeysLocated(t *testing.T) {
+	body := base + `    workflows:
+      - id: urgent
+        tasks:
+          - id: first
+            type: ticket
+            title: a
+          - id: notify
+            type: http
+            url: "https://example.com/"
+`
+	path := writeConfig(t, body)
+	_, err := config.Load(path, config.Options{Environ: noEnv, Validators: []func(*config.Config) error{
+		func(*config.Config) error {
+			return errors.Join(
+				errors.New("triggers[OC_demo].workflows[urgent].tasks[notify].url: not reachable"),
+				errors.New("accounts[demo].username: taken"),
+				errors.New("triggers[OC_demo].workflows[urgent].tasks[notify].body.a.b: nested"),
+				errors.New("triggers[ghost].id: unresolvable stays as written"),
+				errors.New("smtp (needed by x): host is required"),
+			)
+		},
+	}})
+	requireProblem(t, err, fmt.Sprintf("%s:%d: triggers[0].workflows[0].tasks[1].url: ", path, lineOf(t, body, "url:")), "not reachable")
+	requireProblem(t, err, fmt.Sprintf("%s:%d: accounts[0].username: ", path, lineOf(t, body, "username:")), "taken")
+	requireProblem(t, err, fmt.Sprintf("%s:%d: triggers[0].workflows[0].tasks[1].body.a.b: ", path, lineOf(t, body, "- id: notify")), "nested")
+	requireProblem(t, err, path+": triggers[ghost].id: unresolvable stays as written", "")
+	requireProblem(t, err, path+": smtp (needed by x): host is required", "")
+}
+
+// Ensure a document of nested aliases is refused quickly instead of being
+// expanded.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	path := writeConfig(t, b.String())
+	start := time.Now()
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	if err == nil {
+		t.Fatal("loaded an alias bomb")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+// Ensure a section whose keys are all commented out keeps its defaults.
+func TestEmptySectionsKeepDefaults(t *testing.T) {
+	path := writeConfig(t, base+"server:\n  # listen: \"0.0.0.0:80\"\nlimits:\n  body_bytes:\nsmtp:\n")
+	cfg, err := config.Load(path, config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Server.ShutdownTimeout != 30*time.Second ||
+		cfg.Limits.BodyBytes != 102400 || cfg.Limits.RequestsPerMinute != 3000 || cfg.SMTP.TLS != "starttls" {
+		t.Fatalf("defaults lost: %+v %+v %+v", cfg.Server, cfg.Limits, cfg.SMTP)
+	}
+}

@@ -1,0 +1,222 @@
+package config_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core/config"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// eventually polls cond for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Ensure Watch applies a valid edit (also one saved by rename, as editors
+// do), refuses a bad one with an Error log while apply is not called, and
+// picks up the next good edit.
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jsonevent.yaml")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(base + "limits: { requests_per_minute: 100 }\n")
+
+	var mu sync.Mutex
+	var applied []*config.Config
+	last := func() (int, *config.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(applied) == 0 {
+			return 0, nil
+		}
+		return len(applied), applied[len(applied)-1]
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	opt := config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		done <- config.Watch(ctx, path, opt, func(c *config.Config) {
+			mu.Lock()
+			defer mu.Unlock()
+			applied = append(applied, c)
+		}, log)
+	}()
+	<-started
+	// The watcher registers asynchronously: repeat the first edit until it
+	// is seen.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		write(base + "limits: { requests_per_minute: 200 }\n")
+		time.Sleep(100 * time.Millisecond)
+		if _, c := last(); c != nil && c.Limits.RequestsPerMinute == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first edit was never applied")
+		}
+	}
+
+	// A bad edit: unknown key. apply must not run; an Error is logged.
+	n, _ := last()
+	write(base + "limits: { requests_per_minte: 300 }\n")
+	eventually(t, "the refusal to be logged", func() bool {
+		return strings.Contains(logs.String(), `"level":"ERROR"`)
+	})
+	if m, c := last(); m != n || c.Limits.RequestsPerMinute != 200 {
+		t.Fatalf("a bad edit was applied: %d applies, rpm %d", m, c.Limits.RequestsPerMinute)
+	}
+	if !strings.Contains(logs.String(), "limits.requests_per_minte: unknown key") {
+		t.Errorf("the log does not say what is wrong: %s", logs.String())
+	}
+
+	// A good edit saved the way editors do: write a temp file, rename it.
+	tmp := filepath.Join(dir, ".jsonevent.yaml.swp")
+	if err := os.WriteFile(tmp, []byte(base+"limits: { requests_per_minute: 400 }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the renamed file to apply", func() bool {
+		_, c := last()
+		return c.Limits.RequestsPerMinute == 400
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return after cancel")
+	}
+}
+
+// Ensure a burst of writes is debounced into few reloads.
+func TestWatchDebounce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jsonevent.yaml")
+	if err := os.WriteFile(path, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var rpm []int
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go config.Watch(ctx, path, config.Options{Environ: noEnv, Debounce: 300 * time.Millisecond}, func(c *config.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		rpm = append(rpm, c.Limits.RequestsPerMinute)
+	}, nil)
+	time.Sleep(200 * time.Millisecond) // let the watcher register
+	for i := 1; i <= 20; i++ {
+		body := fmt.Sprintf("%slimits: { requests_per_minute: %d }\n", base, 100+i)
+		if i == 20 {
+			body = base + "limits: { requests_per_minute: 77 }\n"
+		}
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	eventually(t, "the final edit to apply", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(rpm) > 0 && rpm[len(rpm)-1] == 77
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(rpm) > 3 {
+		t.Errorf("20 writes within ~100ms gave %d reloads, want them debounced", len(rpm))
+	}
+}
+
+// Ensure an atomic swap of a symlinked directory (how Kubernetes updates a
+// mounted ConfigMap) is followed.
+func TestWatchSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, rpm int) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("%slimits: { requests_per_minute: %d }\n", base, rpm)
+		if err := os.WriteFile(filepath.Join(dir, name, "jsonevent.yaml"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("..v1", 100)
+	if err := os.Symlink("..v1", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "jsonevent.yaml")
+	if err := os.Symlink(filepath.Join("..data", "jsonevent.yaml"), path); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go config.Watch(ctx, path, config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}, func(c *config.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = c.Limits.RequestsPerMinute
+	}, nil)
+	time.Sleep(200 * time.Millisecond)
+	mk("..v2", 200)
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink("..v2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the swapped config to apply", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got == 200
+	})
+}

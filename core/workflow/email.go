@@ -1,0 +1,167 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/jsonevent/jsonevent/core/config"
+)
+
+// Message is one plain-text e-mail.
+type Message struct {
+	To      string
+	Subject string
+	Text    string
+	// ID is the Message-ID without brackets; the same on every attempt, so a
+	// receiving system can drop a duplicate.
+	ID string
+}
+
+// TLSConfig, when set, is used for SMTP TLS (tests trust their own CA with
+// it); nil means the system roots and the configured host name.
+var TLSConfig *tls.Config
+
+func (r *Runner) runEmail(ctx context.Context, set *Set, w *Workflow, t *Task, d *Data, root map[string]any) (*Result, error) {
+	to, err := render(t, "to", t.to, root)
+	if err != nil {
+		return nil, err
+	}
+	subject, err := render(t, "subject", t.subject, root)
+	if err != nil {
+		return nil, err
+	}
+	text, err := render(t, "body", t.text, root)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := mail.ParseAddress(strings.TrimSpace(to))
+	if err != nil {
+		return nil, permanent(t.ID, fmt.Errorf("to: %q is not an e-mail address: %w", to, err))
+	}
+	msg := &Message{
+		To:      addr.Address,
+		Subject: subject,
+		Text:    text,
+		ID:      IdempotencyKey(d.Event.ID, w.ID, t.ID) + "@jsonevent",
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
+	defer cancel()
+	if err := SendMail(ctx, set.SMTP, msg, r.now()); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) && se.Code >= 500 {
+			return nil, permanent(t.ID, err)
+		}
+		return nil, retryable(t.ID, err)
+	}
+	return &Result{MessageID: msg.ID, Outputs: map[string]any{"message_id": msg.ID}}, nil
+}
+
+// SendMail delivers msg through the SMTP server c describes: plain, STARTTLS
+// or implicit TLS, with PLAIN auth when a username is set. A 5xx answer is
+// an *smtp.SMTPError with its Code.
+func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) error {
+	port := c.Port
+	if port == 0 {
+		switch c.TLS {
+		case "tls":
+			port = 465
+		case "starttls":
+			port = 587
+		default:
+			port = 25
+		}
+	}
+	addr := net.JoinHostPort(c.Host, strconv.Itoa(port))
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("smtp %s: %w", addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	tlsConf := &tls.Config{ServerName: c.Host, MinVersion: tls.VersionTLS12}
+	if TLSConfig != nil {
+		tlsConf = TLSConfig.Clone()
+		if tlsConf.ServerName == "" {
+			tlsConf.ServerName = c.Host
+		}
+	}
+	var cl *smtp.Client
+	switch c.TLS {
+	case "tls":
+		cl = smtp.NewClient(tls.Client(conn, tlsConf))
+	case "starttls":
+		cl, err = smtp.NewClientStartTLS(conn, tlsConf)
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("smtp %s: starttls: %w", addr, err)
+		}
+	default:
+		cl = smtp.NewClient(conn)
+	}
+	defer cl.Close()
+	if c.Username != "" {
+		if err := cl.Auth(sasl.NewPlainClient("", c.Username, c.Password)); err != nil {
+			return fmt.Errorf("smtp %s: auth: %w", addr, err)
+		}
+	}
+	from, err := mail.ParseAddress(c.From)
+	if err != nil {
+		return fmt.Errorf("smtp from %q: %w", c.From, err)
+	}
+	data, err := buildMessage(from, msg, now)
+	if err != nil {
+		return err
+	}
+	if err := cl.SendMail(from.Address, []string{msg.To}, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("smtp %s: send to %s: %w", addr, msg.To, err)
+	}
+	// The message was accepted at the final dot; a failed QUIT does not undo
+	// that, so its error is not the task's.
+	_ = cl.Quit()
+	return nil
+}
+
+// buildMessage writes an RFC 5322 message: headers encoded (no value can
+// start a new header), body quoted-printable UTF-8.
+func buildMessage(from *mail.Address, msg *Message, now time.Time) ([]byte, error) {
+	var b bytes.Buffer
+	h := func(k, v string) {
+		b.WriteString(k)
+		b.WriteString(": ")
+		b.WriteString(stripControls(v))
+		b.WriteString("\r\n")
+	}
+	h("From", from.String())
+	h("To", (&mail.Address{Address: msg.To}).String())
+	h("Subject", mime.QEncoding.Encode("utf-8", stripControls(msg.Subject)))
+	h("Date", now.Format(time.RFC1123Z))
+	h("Message-ID", "<"+msg.ID+">")
+	h("MIME-Version", "1.0")
+	h("Content-Type", "text/plain; charset=utf-8")
+	h("Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	text := strings.ReplaceAll(strings.ReplaceAll(msg.Text, "\r\n", "\n"), "\n", "\r\n")
+	if _, err := qp.Write([]byte(text)); err != nil {
+		return nil, fmt.Errorf("encode mail body: %w", err)
+	}
+	if err := qp.Close(); err != nil {
+		return nil, fmt.Errorf("encode mail body: %w", err)
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,266 @@
+package workflow
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/jsonevent/jsonevent/core/config"
+)
+
+// mailServer is a real SMTP server (emersion/go-smtp) on loopback that keeps
+// every message it accepts.
+type mailServer struct {
+	srv      *smtp.Server
+	addr     *net.TCPAddr
+	user     string
+	pass     string
+	rejectTo string // a recipient answered with 550
+
+	mu   sync.Mutex
+	msgs []receivedMail
+}
+
+type receivedMail struct {
+	From string
+	To   []string
+	Data []byte
+	Auth string // the username that logged in
+}
+
+func (m *mailServer) messages() []receivedMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]receivedMail(nil), m.msgs...)
+}
+
+func (m *mailServer) NewSession(_ *smtp.Conn) (smtp.Session, error) {
+	return &mailSession{srv: m}, nil
+}
+
+type mailSession struct {
+	srv  *mailServer
+	auth string
+	from string
+	to   []string
+}
+
+func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *mailSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != s.srv.user || pass != s.srv.pass {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "authentication failed"}
+		}
+		s.auth = user
+		return nil
+	}), nil
+}
+
+func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
+	if s.srv.user != "" && s.auth == "" {
+		return smtp.ErrAuthRequired
+	}
+	s.from = from
+	return nil
+}
+
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if to == s.srv.rejectTo {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *mailSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.srv.mu.Lock()
+	s.srv.msgs = append(s.srv.msgs, receivedMail{From: s.from, To: s.to, Data: b, Auth: s.auth})
+	s.srv.mu.Unlock()
+	return nil
+}
+
+func (s *mailSession) Reset()        { s.from, s.to = "", nil }
+func (s *mailSession) Logout() error { return nil }
+
+// startMailServer starts a server speaking mode (none, starttls or tls).
+func startMailServer(t *testing.T, mode string) (*mailServer, config.SMTP) {
+	t.Helper()
+	m := &mailServer{user: "mailer", pass: "pw"}
+	srv := smtp.NewServer(m)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout, srv.WriteTimeout = 5*time.Second, 5*time.Second
+	var l net.Listener
+	var err error
+	if mode == "none" {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	} else {
+		cert, pool := selfSigned(t)
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		old := TLSConfig
+		TLSConfig = &tls.Config{RootCAs: pool}
+		t.Cleanup(func() { TLSConfig = old })
+		if mode == "tls" {
+			l, err = tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig)
+		} else {
+			l, err = net.Listen("tcp", "127.0.0.1:0")
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.srv, m.addr = srv, l.Addr().(*net.TCPAddr)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return m, config.SMTP{Host: "127.0.0.1", Port: m.addr.Port, Username: "mailer", Password: "pw", From: "Surveys <surveys@example.com>", TLS: mode}
+}
+
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "test smtp"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// parseMail parses a received message and decodes its subject and body.
+func parseMail(t *testing.T, data []byte) (*mail.Message, string, string) {
+	t.Helper()
+	msg, err := mail.ReadMessage(strings.NewReader(string(data)))
+	if err != nil {
+		t.Fatalf("received mail does not parse: %v\n%s", err, data)
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("subject: %v", err)
+	}
+	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	return msg, subject, string(body)
+}
+
+func TestEmailTaskDelivers(t *testing.T) {
+	for _, mode := range []string{"none", "starttls", "tls"} {
+		t.Run(mode, func(t *testing.T) {
+			ms, smtpConf := startMailServer(t, mode)
+			cfg := testConfig(config.Workflow{ID: "survey", Tasks: []config.Task{{ID: "open", Type: "ticket", Title: "t"}, {
+				ID: "mail", Type: "email",
+				To:      "{{ .fields.email }}",
+				Subject: "How did we do with “{{ .fields.subject }}”? {{ .fields.evil }}",
+				Body:    "Hello,\nTell us: https://survey.example.com/s/SV_1?ticket={{ .tasks.open.id }}\n.\nBye",
+			}}})
+			cfg.SMTP = smtpConf
+			set, err := Compile(cfg)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			w := set.Workflow("OC_demo", "survey")
+			res, err := runOne(t, set, w, 1, map[string]map[string]any{"open": {"id": "T-7"}})
+			if err != nil {
+				t.Fatalf("RunTask: %v", err)
+			}
+			got := ms.messages()
+			if len(got) != 1 {
+				t.Fatalf("messages = %d, want 1", len(got))
+			}
+			m := got[0]
+			if m.From != "surveys@example.com" || len(m.To) != 1 || m.To[0] != "ann@example.com" || m.Auth != "mailer" {
+				t.Errorf("envelope = from %q to %v auth %q", m.From, m.To, m.Auth)
+			}
+			msg, subject, body := parseMail(t, m.Data)
+			wantSubject := "How did we do with “Printer on fire”? \",\"admin\":true,\"x\":\"X-Admin: yes"
+			if subject != wantSubject {
+				t.Errorf("subject = %q\nwant      %q", subject, wantSubject)
+			}
+			if msg.Header.Get("X-Admin") != "" {
+				t.Error("a field value started a new mail header")
+			}
+			wantBody := "Hello,\r\nTell us: https://survey.example.com/s/SV_1?ticket=T-7\r\n.\r\nBye\r\n" // DATA ends the message with CRLF
+			if body != wantBody {
+				t.Errorf("body = %q\nwant   %q", body, wantBody)
+			}
+			if id := msg.Header.Get("Message-Id"); id != "<01EVENT.survey.mail@jsonevent>" || res.Outputs["message_id"] != "01EVENT.survey.mail@jsonevent" {
+				t.Errorf("Message-Id = %q, outputs = %v", id, res.Outputs)
+			}
+		})
+	}
+}
+
+func TestEmailTaskErrors(t *testing.T) {
+	ms, smtpConf := startMailServer(t, "none")
+	ms.rejectTo = "nobody@example.com"
+	cfg := testConfig(config.Workflow{ID: "survey", Tasks: []config.Task{
+		{ID: "rejected", Type: "email", To: "nobody@example.com", Subject: "s", Body: "b"},
+		{ID: "bad", Type: "email", To: "{{ .fields.subject }}", Subject: "s", Body: "b"},
+	}})
+	cfg.SMTP = smtpConf
+	set, err := Compile(cfg)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	w := set.Workflow("OC_demo", "survey")
+	if _, err := runOne(t, set, w, 0, nil); !IsPermanent(err) || !strings.Contains(err.Error(), "no such user") {
+		t.Errorf("550: error = %v, want permanent", err)
+	}
+	if _, err := runOne(t, set, w, 1, nil); !IsPermanent(err) || !strings.Contains(err.Error(), "is not an e-mail address") {
+		t.Errorf("bad address: error = %v, want permanent", err)
+	}
+	// A server that is down is worth retrying.
+	ms.srv.Close()
+	time.Sleep(10 * time.Millisecond)
+	set.SMTP.Port = ms.addr.Port
+	if _, err := runOne(t, set, w, 0, nil); err == nil || IsPermanent(err) {
+		t.Errorf("server down: error = %v, want retryable", err)
+	}
+	// Wrong password: the server answers 535, a permanent failure.
+	ms2, conf2 := startMailServer(t, "none")
+	conf2.Password = "wrong"
+	set.SMTP = conf2
+	_, err = runOne(t, set, w, 0, nil)
+	if !IsPermanent(err) || len(ms2.messages()) != 0 {
+		t.Errorf("bad password: error = %v, want permanent and no mail", err)
+	}
+	if !strings.Contains(err.Error(), "auth") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("auth error = %v (must say auth, never the password)", err)
+	}
+}

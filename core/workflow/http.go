@@ -1,0 +1,146 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"unicode/utf8"
+)
+
+const (
+	// recordedBodyBytes is how much of a response body a run records.
+	recordedBodyBytes = 4 << 10
+	// maxResponseBytes bounds what is read for outputs.
+	maxResponseBytes = 1 << 20
+)
+
+func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, root map[string]any) (*Result, error) {
+	rawURL, err := render(t, "url", t.url, root)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, permanent(t.ID, fmt.Errorf("url: %q is not an absolute http(s) URL", rawURL))
+	}
+	req := r.HTTP.R().SetDoNotParseResponse(true)
+	for name, ht := range t.headers {
+		v, err := render(t, "headers."+name, ht, root)
+		if err != nil {
+			return nil, err
+		}
+		req.SetHeader(name, stripControls(v))
+	}
+	if t.body != nil {
+		b, err := t.body.render(root)
+		if err != nil {
+			return nil, permanent(t.ID, fmt.Errorf("body: %w", err))
+		}
+		req.SetHeader("Content-Type", "application/json").SetBody(b)
+	}
+	req.SetHeader("Idempotency-Key", IdempotencyKey(d.Event.ID, w.ID, t.ID))
+
+	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
+	defer cancel()
+	resp, err := req.SetContext(ctx).Execute(t.Method, u.String())
+	if err != nil {
+		// Connection refused, reset, DNS, timeout: the receiver may be back
+		// on the next attempt. *url.Error repeats the URL with its query,
+		// which may hold a token: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no response within %s: %w", t.Timeout, err)
+		}
+		return nil, retryable(t.ID, fmt.Errorf("%s %s: %w", t.Method, redactURL(u), err))
+	}
+	raw := resp.RawBody()
+	defer raw.Close()
+	body, readErr := io.ReadAll(io.LimitReader(raw, maxResponseBytes+1))
+	rec := &Response{Status: resp.StatusCode(), Headers: resp.Header().Clone()}
+	rec.Body, rec.Truncated = firstBytes(body, recordedBodyBytes)
+	if !successful(t, rec.Status) {
+		te := &TaskError{Task: t.ID, Response: rec,
+			Permanent: !w.Retry.Retryable(rec.Status),
+			Err:       fmt.Errorf("%s %s answered %d", t.Method, redactURL(u), rec.Status)}
+		return &Result{Response: rec}, te
+	}
+	res := &Result{Response: rec, Outputs: map[string]any{"status": rec.Status}}
+	if len(t.outputs) == 0 {
+		return res, nil
+	}
+	if readErr != nil {
+		return res, retryable(t.ID, fmt.Errorf("read response body: %w", readErr))
+	}
+	if len(body) > maxResponseBytes {
+		return res, permanent(t.ID, fmt.Errorf("response body over %d bytes; outputs need all of it", maxResponseBytes))
+	}
+	if !json.Valid(body) {
+		return res, permanent(t.ID, errors.New("response body is not JSON, so outputs cannot be read from it"))
+	}
+	for _, name := range sortedKeys(t.outputs) {
+		v, err := nodesValue(t.outputs[name].Values(body))
+		if err != nil {
+			return res, permanent(t.ID, fmt.Errorf("output %s: %w", name, err))
+		}
+		res.Outputs[name] = v
+	}
+	return res, nil
+}
+
+// successful reports whether status counts as success: any 2xx unless the
+// task lists its own.
+func successful(t *Task, status int) bool {
+	if len(t.Success) == 0 {
+		return status >= 200 && status < 300
+	}
+	return slices.Contains(t.Success, status)
+}
+
+// nodesValue turns JSONPath results into one value: nothing → null, one
+// node → its value, several → an array (as fields are extracted).
+func nodesValue(nodes [][]byte) (any, error) {
+	switch len(nodes) {
+	case 0:
+		return nil, nil
+	case 1:
+		return decodeJSON(nodes[0])
+	}
+	out := make([]any, 0, len(nodes))
+	for _, n := range nodes {
+		v, err := decodeJSON(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// firstBytes returns the first n bytes of b as text, without splitting a
+// UTF-8 sequence, and whether anything was cut.
+func firstBytes(b []byte, n int) (string, bool) {
+	if len(b) <= n {
+		return string(b), false
+	}
+	// Step back over continuation bytes so the cut is at a rune start.
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(b[n]); i++ {
+		n--
+	}
+	cut := b[:n]
+	return string(cut), true
+}
+
+// redactURL drops the query (it may carry tokens) for error messages.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.RawQuery = ""
+	c.User = nil
+	return c.String()
+}

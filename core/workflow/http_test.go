@@ -1,0 +1,248 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core/config"
+)
+
+// compileOne compiles a config with one trigger (fields subject, email,
+// total, priority, evil) holding the given workflow.
+func compileOne(t *testing.T, wf config.Workflow) (*Set, *Workflow) {
+	t.Helper()
+	set, err := Compile(testConfig(wf))
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return set, set.Workflow("OC_demo", wf.ID)
+}
+
+func testConfig(wfs ...config.Workflow) *config.Config {
+	return &config.Config{
+		Accounts: []config.Account{{ID: "demo", Username: "demo@example.com"}},
+		Triggers: []config.Trigger{{
+			ID: "OC_demo", Account: "demo", Adapter: "generic",
+			Fields: map[string]string{
+				"subject": "$.subject", "email": "$.email", "total": "$.total",
+				"priority": "$.priority", "evil": "$.evil", "path": "$.path",
+				"none": "$.none", "obj": "$.obj",
+			},
+			Workflows: wfs,
+		}},
+	}
+}
+
+// hookRecorder is a test receiver that records every request.
+type hookRecorder struct {
+	mu   sync.Mutex
+	reqs []recordedRequest
+}
+
+type recordedRequest struct {
+	Method, Path, RawQuery string
+	Header                 http.Header
+	Body                   []byte
+}
+
+func (h *hookRecorder) record(r *http.Request) recordedRequest {
+	b, _ := io.ReadAll(r.Body)
+	rr := recordedRequest{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: b}
+	h.mu.Lock()
+	h.reqs = append(h.reqs, rr)
+	h.mu.Unlock()
+	return rr
+}
+
+func (h *hookRecorder) all() []recordedRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]recordedRequest(nil), h.reqs...)
+}
+
+func runOne(t *testing.T, set *Set, w *Workflow, taskIdx int, tasks map[string]map[string]any) (*Result, error) {
+	t.Helper()
+	r := NewRunner(nil)
+	d := &Data{Event: testEvent(), Workflow: w.ID, Tasks: tasks}
+	return r.RunTask(context.Background(), set, w, w.Tasks[taskIdx], d)
+}
+
+func TestHTTPTaskRequestIsEscapedByPlace(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "tok")
+	rec := &hookRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r)
+		w.Header().Set("X-Remote", "yes")
+		w.WriteHeader(201)
+		io.WriteString(w, `{"id":"R-9","items":[{"n":1},{"n":2}]}`)
+	}))
+	defer srv.Close()
+	set, w := compileOne(t, config.Workflow{ID: "notify", Tasks: []config.Task{{
+		ID: "call", Type: "http", Method: "post",
+		URL:     srv.URL + "/t/{{ .fields.path }}?subject={{ .fields.subject }}&evil={{ .fields.evil }}",
+		Headers: map[string]string{"Authorization": `Bearer {{ env "HOOK_TOKEN" }}`, "X-Evil": "{{ .fields.evil }}"},
+		Body:    map[string]any{"subject": "{{ .fields.subject }}", "evil": "{{ .fields.evil }}", "total": "{{ .fields.total }}"},
+		Success: []int{201},
+	}}})
+	res, err := runOne(t, set, w, 0, nil)
+	if err != nil {
+		t.Fatalf("RunTask: %v", err)
+	}
+	reqs := rec.all()
+	if len(reqs) != 1 {
+		t.Fatalf("requests = %d, want 1", len(reqs))
+	}
+	got := reqs[0]
+	if got.Method != "POST" {
+		t.Errorf("method = %s", got.Method)
+	}
+	if got.Path != "/t/..%2Fa%20b%2Fc%3Fd=e&f%23g" {
+		t.Errorf("path = %s", got.Path)
+	}
+	q := got.RawQuery
+	if strings.Count(q, "&") != 1 || !strings.Contains(q, "subject=Printer+on+fire") || strings.Contains(q, "admin") && !strings.Contains(q, "%22admin%22") {
+		t.Errorf("query = %s", q)
+	}
+	if v := got.Header.Get("X-Evil"); strings.ContainsAny(v, "\r\n") || got.Header.Get("X-Admin") != "" {
+		t.Errorf("header injection: X-Evil=%q X-Admin=%q", v, got.Header.Get("X-Admin"))
+	}
+	if got.Header.Get("Authorization") != "Bearer tok" {
+		t.Errorf("Authorization = %q", got.Header.Get("Authorization"))
+	}
+	if got.Header.Get("Idempotency-Key") != "01EVENT.notify.call" {
+		t.Errorf("Idempotency-Key = %q", got.Header.Get("Idempotency-Key"))
+	}
+	if got.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("Content-Type = %q", got.Header.Get("Content-Type"))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(got.Body, &body); err != nil {
+		t.Fatalf("body not JSON: %v: %s", err, got.Body)
+	}
+	if len(body) != 3 || body["evil"] != "\",\"admin\":true,\"x\":\"\r\nX-Admin: yes" || body["total"] != 1500.5 {
+		t.Errorf("body = %s", got.Body)
+	}
+	if res.Response.Status != 201 || res.Response.Headers["X-Remote"][0] != "yes" || !strings.Contains(res.Response.Body, "R-9") {
+		t.Errorf("recorded response = %+v", res.Response)
+	}
+	if res.Outputs["status"] != 201 {
+		t.Errorf("outputs = %v", res.Outputs)
+	}
+}
+
+func TestHTTPTaskOutputs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"id":"R-9","items":[{"n":1},{"n":2}]}`)
+	}))
+	defer srv.Close()
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{
+		{ID: "call", Type: "http", URL: srv.URL, Outputs: map[string]string{"remote_id": "$.id", "ns": "$.items[*].n", "nothing": "$.zzz"}},
+		{ID: "next", Type: "http", URL: srv.URL + "/{{ .tasks.call.remote_id }}"},
+	}})
+	res, err := runOne(t, set, w, 0, nil)
+	if err != nil {
+		t.Fatalf("RunTask: %v", err)
+	}
+	if res.Outputs["remote_id"] != "R-9" || res.Outputs["nothing"] != nil {
+		t.Errorf("outputs = %#v", res.Outputs)
+	}
+	ns, _ := res.Outputs["ns"].([]any)
+	if len(ns) != 2 || ns[0] != json.Number("1") || ns[1] != json.Number("2") {
+		t.Errorf("ns = %#v", res.Outputs["ns"])
+	}
+	if w.Tasks[0].Method != "GET" {
+		t.Errorf("method without body = %s, want GET", w.Tasks[0].Method)
+	}
+}
+
+func TestHTTPTaskErrorClasses(t *testing.T) {
+	var status int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		s := status
+		mu.Unlock()
+		if s == 0 {
+			time.Sleep(300 * time.Millisecond)
+			s = 200
+		}
+		w.WriteHeader(s)
+		io.WriteString(w, strings.Repeat("é", 3000)) // 6000 bytes, cut at 4 KB
+	}))
+	defer srv.Close()
+	set, w := compileOne(t, config.Workflow{ID: "wf",
+		Retry: config.Retry{RetryStatuses: []int{409}},
+		Tasks: []config.Task{{ID: "call", Type: "http", URL: srv.URL, Body: map[string]any{"a": 1}, Timeout: 100 * time.Millisecond, Success: []int{200, 204}}},
+	})
+	tests := []struct {
+		status    int
+		permanent bool
+	}{
+		{400, true}, {401, true}, {404, true}, {422, true}, {201, true}, {302, true},
+		{408, false}, {429, false}, {409, false}, {500, false}, {503, false},
+		{0, false}, // the server answers after the task's timeout
+	}
+	for _, tt := range tests {
+		mu.Lock()
+		status = tt.status
+		mu.Unlock()
+		res, err := runOne(t, set, w, 0, nil)
+		var te *TaskError
+		if !errors.As(err, &te) {
+			t.Fatalf("status %d: error = %v, want a TaskError", tt.status, err)
+		}
+		if te.Permanent != tt.permanent || IsPermanent(err) != tt.permanent {
+			t.Errorf("status %d: permanent = %v, want %v (%v)", tt.status, te.Permanent, tt.permanent, err)
+		}
+		if tt.status == 0 {
+			if !strings.Contains(err.Error(), "no response within 100ms") {
+				t.Errorf("timeout error = %v", err)
+			}
+			continue
+		}
+		if res == nil || res.Response == nil || res.Response.Status != tt.status || te.Response != res.Response {
+			t.Fatalf("status %d: response not recorded: %+v", tt.status, res)
+		}
+		if len(res.Response.Body) > 4096 || len(res.Response.Body) < 4090 || !res.Response.Truncated || !strings.HasSuffix(res.Response.Body, "é") {
+			t.Errorf("status %d: recorded body %d bytes, truncated=%v", tt.status, len(res.Response.Body), res.Response.Truncated)
+		}
+	}
+}
+
+func TestHTTPTaskConnectionRefusedIsRetryable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", URL: "http://" + addr + "/x?token=secret"}}})
+	_, err = runOne(t, set, w, 0, nil)
+	if err == nil || IsPermanent(err) {
+		t.Fatalf("error = %v, want a retryable one", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error leaks the query: %v", err)
+	}
+}
+
+func TestHTTPTaskMissingFieldIsPermanent(t *testing.T) {
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", URL: "http://127.0.0.1:1/{{ .body.nosuch }}"}}})
+	_, err := runOne(t, set, w, 0, nil)
+	var mf *MissingFieldError
+	if !IsPermanent(err) || !errors.As(err, &mf) || mf.Field != "body.nosuch" {
+		t.Fatalf("error = %v, want a permanent one naming body.nosuch", err)
+	}
+	if !strings.Contains(err.Error(), "task call: url: template names body.nosuch") {
+		t.Errorf("message = %q", err.Error())
+	}
+}
