@@ -22,8 +22,9 @@ check: ## gofmt + go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-bench: ## benchmarks
+bench: ## benchmarks, then the ingest load test (bare fiber vs durable endpoint, 1 KB, 64 connections)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -tags loadbench -run='^TestLoadBench$$' -count=1 -v ./core/receiver
 
 FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -20,26 +22,56 @@ import (
 // so a commit is on disk when it returns. All writes (ours and river's) go
 // through one connection, as riversqlite recommends; reads use a separate
 // read-only pool, which WAL lets run beside the writer.
+//
+// Checkpoints (copying the WAL back into the database file) run on a
+// connection of their own every checkpointEvery, never inside a commit, so
+// no request waits for one.
 type sqliteBackend struct {
 	w      *sql.DB
 	r      *sql.DB
+	ck     *sql.DB
 	client *river.Client[*sql.Tx]
+
+	stopCk chan struct{}
+	ckDone chan struct{}
+
+	// stmts are the hot statements, prepared once on the writer connection
+	// after the migrations; read-only after prepare.
+	stmts map[string]*sql.Stmt
+
+	walPath string
+	walMu   sync.Mutex
+	wal     *os.File // kept open for fsync; see sync
 }
+
+// checkpointEvery is how often the background checkpointer copies the WAL
+// into the database file.
+const checkpointEvery = 500 * time.Millisecond
 
 var _ Queue = (*river.Client[*sql.Tx])(nil)
 
 // sqliteDSN turns a file path (or a file: URI) into a modernc DSN with the
 // pragmas the store relies on.
-func sqliteDSN(path string, readOnly bool) string {
+func sqliteDSN(path string, role string) string {
+	sync := "FULL"
+	if role == "write" {
+		// Commits go to the WAL without fsync; the store fsyncs the WAL
+		// itself (sqliteBackend.sync) before any caller is told its write
+		// is stored, so one batch's fsync overlaps the next batch's inserts.
+		sync = "NORMAL"
+	}
 	params := url.Values{}
 	params.Add("_pragma", "busy_timeout(10000)")
 	params.Add("_pragma", "journal_mode(WAL)")
-	params.Add("_pragma", "synchronous(FULL)")
+	params.Add("_pragma", "synchronous("+sync+")")
 	params.Add("_pragma", "foreign_keys(ON)")
-	if readOnly {
+	switch role {
+	case "read":
 		params.Add("_pragma", "query_only(1)")
-	} else {
+	case "write":
 		params.Set("_txlock", "immediate")
+		// The background checkpointer does this work off the commit path.
+		params.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	dsn := path
 	if !strings.HasPrefix(dsn, "file:") {
@@ -65,7 +97,7 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 			return nil, fmt.Errorf("create database directory %s: %w", dir, err)
 		}
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(dsn, false))
+	w, err := sql.Open("sqlite", sqliteDSN(dsn, "write"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -73,7 +105,7 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	b := &sqliteBackend{w: w}
+	b := &sqliteBackend{w: w, walPath: path + "-wal"}
 	if err := w.PingContext(ctx); err != nil {
 		b.close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -84,7 +116,7 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 		b.close()
 		return nil, fmt.Errorf("sqlite %s: journal_mode is %q, want wal: %v", path, mode, err)
 	}
-	r, err := sql.Open("sqlite", sqliteDSN(dsn, true))
+	r, err := sql.Open("sqlite", sqliteDSN(dsn, "read"))
 	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("open sqlite reader %s: %w", path, err)
@@ -92,6 +124,13 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	b.r = r
+	ck, err := sql.Open("sqlite", sqliteDSN(dsn, "checkpoint"))
+	if err != nil {
+		b.close()
+		return nil, fmt.Errorf("open sqlite checkpointer %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	b.ck = ck
 
 	driver := riversqlite.New(w)
 	migrator, err := rivermigrate.New(driver, nil)
@@ -113,7 +152,28 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	b.client = client
+	b.stopCk, b.ckDone = make(chan struct{}), make(chan struct{})
+	go b.checkpointer()
 	return b, nil
+}
+
+// checkpointer copies committed WAL frames into the database file in the
+// background. PASSIVE never blocks the writer or readers; once everything
+// is copied, the next commit starts the WAL over from its beginning.
+func (b *sqliteBackend) checkpointer() {
+	defer close(b.ckDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stopCk:
+			return
+		case <-t.C:
+			// A busy or failed checkpoint is retried on the next tick; the
+			// data is safe in the WAL either way.
+			_, _ = b.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 // RiverSQLite returns the river client of a SQLite store, for code that
@@ -126,17 +186,73 @@ func (s *Store) RiverSQLite() *river.Client[*sql.Tx] {
 	return nil
 }
 
+// prepare prepares queries on the writer connection; transactions then
+// run them without parsing (sqlTx uses them through Tx.StmtContext).
+func (b *sqliteBackend) prepare(ctx context.Context, queries ...string) error {
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := b.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %.40q: %w", q, err)
+		}
+		stmts[q] = st
+	}
+	b.stmts = stmts
+	return nil
+}
+
+// write commits fn's transaction and returns once it is on disk.
 func (b *sqliteBackend) write(ctx context.Context, fn func(Tx) error) error {
+	if err := b.writeNoSync(ctx, fn); err != nil {
+		return err
+	}
+	return b.sync()
+}
+
+// writeNoSync commits fn's transaction into the WAL without waiting for the
+// disk (the writer connection runs synchronous=NORMAL); sync makes it
+// durable.
+func (b *sqliteBackend) writeNoSync(ctx context.Context, fn func(Tx) error) error {
 	tx, err := b.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&sqlTx{tx: tx, client: b.client}); err != nil {
+	if err := fn(&sqlTx{tx: tx, client: b.client, stmts: b.stmts}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// sync fsyncs the WAL file, making every transaction committed before the
+// call durable, as synchronous=FULL would have at each commit. fsync
+// flushes the file whichever descriptor wrote it; the descriptor is
+// reopened if the WAL file was ever replaced.
+func (b *sqliteBackend) sync() error {
+	b.walMu.Lock()
+	defer b.walMu.Unlock()
+	fi, err := os.Stat(b.walPath)
+	if err != nil {
+		return fmt.Errorf("stat wal: %w", err)
+	}
+	if b.wal != nil {
+		if cur, err := b.wal.Stat(); err != nil || !os.SameFile(cur, fi) {
+			_ = b.wal.Close()
+			b.wal = nil
+		}
+	}
+	if b.wal == nil {
+		f, err := os.Open(b.walPath)
+		if err != nil {
+			return fmt.Errorf("open wal: %w", err)
+		}
+		b.wal = f
+	}
+	if err := b.wal.Sync(); err != nil {
+		return fmt.Errorf("fsync wal: %w", err)
 	}
 	return nil
 }
@@ -154,13 +270,32 @@ func (b *sqliteBackend) ping(ctx context.Context) error {
 func (b *sqliteBackend) queue() Queue { return b.client }
 
 func (b *sqliteBackend) close() error {
+	if b.stopCk != nil {
+		close(b.stopCk)
+		<-b.ckDone
+		b.stopCk = nil
+		// Fold the WAL into the database file so a stopped store is one file.
+		_, _ = b.ck.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	var errs []error
+	if b.ck != nil {
+		errs = append(errs, b.ck.Close())
+	}
 	if b.r != nil {
 		errs = append(errs, b.r.Close())
 	}
 	if b.w != nil {
 		errs = append(errs, b.w.Close())
 	}
+	for _, st := range b.stmts {
+		_ = st.Close()
+	}
+	b.walMu.Lock()
+	if b.wal != nil {
+		_ = b.wal.Close()
+		b.wal = nil
+	}
+	b.walMu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -214,14 +349,37 @@ func (r sqlRows) Close() { _ = r.Rows.Close() }
 type sqlTx struct {
 	tx     *sql.Tx
 	client *river.Client[*sql.Tx]
+	stmts  map[string]*sql.Stmt
 }
 
 func (t *sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if st, ok := t.stmts[query]; ok {
+		return sqlQuerier{txStmt{t.tx.StmtContext(ctx, st)}}.Exec(ctx, query, args...)
+	}
 	return sqlQuerier{t.tx}.Exec(ctx, query, args...)
 }
 
 func (t *sqlTx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	if st, ok := t.stmts[query]; ok {
+		return sqlRow{t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
+	}
 	return sqlQuerier{t.tx}.QueryRow(ctx, query, args...)
+}
+
+// txStmt runs a prepared statement through the sqlQuerier interface (the
+// query text is ignored: the statement is already compiled).
+type txStmt struct{ st *sql.Stmt }
+
+func (s txStmt) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return s.st.ExecContext(ctx, args...)
+}
+
+func (s txStmt) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return s.st.QueryRowContext(ctx, args...)
+}
+
+func (s txStmt) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return s.st.QueryContext(ctx, args...)
 }
 
 func (t *sqlTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {

@@ -46,6 +46,14 @@ type Store struct {
 	queue    chan *writeReq
 	done     chan struct{} // closed when the writer has drained and exited
 
+	// async is set when the backend can commit without fsync and fsync
+	// later (SQLite): the writer commits, the syncer makes durable.
+	async    asyncCommitter
+	toSync   chan committed
+	syncDone chan struct{}
+	syncBusy atomic.Bool   // the syncer is fsyncing
+	syncIdle chan struct{} // (1) the syncer finished an fsync
+
 	commits atomic.Uint64 // group commits that succeeded
 	stored  atomic.Uint64 // events they stored (duplicates excluded)
 }
@@ -95,6 +103,12 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 		_ = b.close()
 		return nil, err
 	}
+	if p, ok := b.(preparer); ok {
+		if err := p.prepare(ctx, claimKeySQL, insertEventSQL); err != nil {
+			_ = b.close()
+			return nil, err
+		}
+	}
 	s := &Store{
 		b:        b,
 		log:      log,
@@ -108,6 +122,13 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	}
 	if s.maxBatch <= 0 {
 		s.maxBatch = 512
+	}
+	if a, ok := b.(asyncCommitter); ok {
+		s.async = a
+		s.toSync = make(chan committed, 1024)
+		s.syncDone = make(chan struct{})
+		s.syncIdle = make(chan struct{}, 1)
+		go s.syncer()
 	}
 	go s.writer()
 	return s, nil
