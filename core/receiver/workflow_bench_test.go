@@ -111,4 +111,3 @@ func benchEndToEnd(b *testing.B, withWorkflow bool) {
 	}
 	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
 }
-
