@@ -5,15 +5,37 @@ package jsondoc
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jsonevent/jsonevent/core"
 )
+
+// MaxKey is the longest delivery id an adapter returns; the receiver
+// refuses de-duplication keys over 255 bytes.
+const MaxKey = 200
+
+// BoundKey returns key unchanged when it is at most MaxKey bytes, else its
+// first 96 bytes (cut on a character boundary) plus a hash of the whole, so
+// that long vendor values still give a stable, unique key.
+func BoundKey(key string) string {
+	if len(key) <= MaxKey {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	cut := 96
+	for cut > 0 && !utf8.RuneStart(key[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(key[:cut], "") + ":sha256:" + hex.EncodeToString(sum[:16])
+}
 
 // Decode parses body into maps, slices, strings, bools, nil and json.Number
 // (so 1500000.0 stays 1500000.0). A body that is not exactly one JSON value
