@@ -22,19 +22,20 @@ import (
 // refuses de-duplication keys over 255 bytes.
 const MaxKey = 200
 
-// BoundKey returns key unchanged when it is at most MaxKey bytes, else its
-// first 96 bytes (cut on a character boundary) plus a hash of the whole, so
-// that long vendor values still give a stable, unique key.
+// BoundKey returns key unchanged when it is valid UTF-8 of at most MaxKey
+// bytes. Otherwise (vendor headers may carry any bytes) it returns the
+// key's first valid characters, at most 96 bytes, plus a hash of the whole,
+// so that the key stays stable, unique, printable and short.
 func BoundKey(key string) string {
-	if len(key) <= MaxKey {
+	if len(key) <= MaxKey && utf8.ValidString(key) {
 		return key
 	}
 	sum := sha256.Sum256([]byte(key))
-	cut := 96
-	for cut > 0 && !utf8.RuneStart(key[cut]) {
+	cut := min(96, len(key))
+	for cut > 0 && cut < len(key) && !utf8.RuneStart(key[cut]) {
 		cut--
 	}
-	return strings.ToValidUTF8(key[:cut], "") + ":sha256:" + hex.EncodeToString(sum[:16])
+	return strings.ToValidUTF8(key[:cut], "?") + ":sha256:" + hex.EncodeToString(sum[:16])
 }
 
 // Decode parses body into maps, slices, strings, bools, nil and json.Number

@@ -84,3 +84,10 @@ func TestBoundKey(t *testing.T) {
 		t.Errorf("BoundKey: %q %q", a, b)
 	}
 }
+
+func TestBoundKeyInvalidUTF8(t *testing.T) {
+	a, b := jsondoc.BoundKey("\xf1"), jsondoc.BoundKey("\xf2")
+	if !utf8.ValidString(a) || a == b || len(a) > jsondoc.MaxKey {
+		t.Errorf("BoundKey of invalid UTF-8: %q %q", a, b)
+	}
+}
