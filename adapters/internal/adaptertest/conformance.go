@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jsonevent/jsonevent/core"
 )
@@ -23,7 +24,7 @@ func Garbage() map[string][]byte {
 	tooDeep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
 	var wide bytes.Buffer
 	wide.WriteString("{")
-	for i := 0; i < 50000; i++ {
+	for i := 0; i < 10000; i++ {
 		if i > 0 {
 			wide.WriteByte(',')
 		}
@@ -54,7 +55,7 @@ func Garbage() map[string][]byte {
 		"deep object":     []byte(deepObj),
 		"too deep":        []byte(tooDeep),
 		"wide object":     wide.Bytes(),
-		"huge string":     []byte(`{"freshdesk_webhook":{"ticket_description":"` + strings.Repeat("<p>x</p>", 200000) + `"}}`),
+		"huge string":     []byte(`{"freshdesk_webhook":{"ticket_description":"` + strings.Repeat("<p>x</p>", 40000) + `"}}`),
 		"result junk":     []byte(`{"result":[1,2]}`),
 		"result object":   []byte(`{"result":{"a":{"link":5,"value":{}}, "b":{"display_value":[],"link":"/"}}}`),
 		"context junk":    []byte(`{"MessageName":1,"InputParameters":{"key":"Target"},"PreEntityImages":[{"key":1}],"Mode":"x"}`),
@@ -102,6 +103,9 @@ func Check(t testing.TB, a core.Adapter, req *core.Request) (n *core.Normalized,
 	}
 	if !json.Valid(n.Body) {
 		t.Fatalf("%s: Normalized.Body is not valid JSON: %.300q", a.Name(), n.Body)
+	}
+	if len(n.DeliveryID) > 255 || !utf8.ValidString(n.DeliveryID) {
+		t.Errorf("%s: DeliveryID %.300q is over 255 bytes or not UTF-8 (the receiver refuses such keys)", a.Name(), n.DeliveryID)
 	}
 	return n, nil
 }
@@ -205,7 +209,7 @@ func Conformance(t *testing.T, a core.Adapter, seeds [][]byte) {
 	if h, ok := a.(core.InvalidJSONHinter); ok {
 		t.Run("hints", func(t *testing.T) {
 			for name, body := range Garbage() {
-				for _, off := range []int64{-1, 0, 1, int64(len(body)), int64(len(body)) + 10} {
+				for _, off := range []int64{-1, 0, int64(len(body)) + 10} {
 					hint := h.InvalidJSONHint(body, off)
 					if json.Valid(body) && off == -1 && hint != "" {
 						t.Errorf("%s: hint for valid JSON: %q", name, hint)
