@@ -234,6 +234,10 @@ func post(t *testing.T, srv *server, trigger string, f *adaptertest.Fixture) (in
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("reply Content-Type %q", ct)
 	}
+	// Power Automate polls a 202's Location: there must be none.
+	if loc := resp.Header.Get("Location"); loc != "" {
+		t.Errorf("reply has Location %q", loc)
+	}
 	return resp.StatusCode, m, b
 }
 

@@ -56,11 +56,11 @@ var aliases = map[string]string{
 	"contact_name":  "requester_name",
 	"contact_email": "requester_email",
 	"contact_phone": "requester_phone",
-	"ticket_id":     "id",
 	"description":   "description_html",
 }
 
-// htmlKeys are the keys whose values are HTML and get a "_text" twin.
+// isHTMLKey reports whether the values of k are HTML and get a "_text"
+// twin: the description and comments.
 func isHTMLKey(k string) bool {
 	return k == "description_html" || strings.HasSuffix(k, "_comment") || strings.Contains(k, "comment_body")
 }
@@ -161,7 +161,7 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 	}
 
 	id, _ := ticket["id"].(string)
-	deliveryID := deliveryID(id, req.Body)
+	deliveryID := jsondoc.BoundKey(deliveryID(id, req.Body))
 	meta := map[string]any{
 		"adapter":       Name,
 		"shape":         shape,

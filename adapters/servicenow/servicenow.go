@@ -129,7 +129,7 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 	if table == nil && a.table != "" {
 		table = a.table
 	}
-	deliveryID := deliveryID(first, len(records), req.Body)
+	deliveryID := jsondoc.BoundKey(deliveryID(first, len(records), req.Body))
 	doc := map[string]any{
 		"record":       first,
 		"records":      records,
