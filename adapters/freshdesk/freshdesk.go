@@ -59,6 +59,15 @@ var aliases = map[string]string{
 	"description":   "description_html",
 }
 
+// nestedPeople are objects an advanced template may nest, flattened into
+// <prefix>_<key> like simple mode's keys (contact becomes requester).
+var nestedPeople = map[string]string{"requester": "requester", "contact": "requester", "agent": "agent", "responder": "agent", "group": "group", "company": "company"}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
+}
+
 // isHTMLKey reports whether the values of k are HTML and get a "_text"
 // twin: the description and comments.
 func isHTMLKey(k string) bool {
@@ -119,6 +128,13 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 				continue
 			}
 			put("ticket", val)
+		case nestedPeople[k] != "" && isObject(val):
+			// {"requester":{"name":"{{ticket.requester.name}}",…}} →
+			// requester_name, like simple mode's keys.
+			m := val.(map[string]any)
+			for _, kk := range sortedKeys(m) {
+				put(nestedPeople[k]+"_"+kk, m[kk])
+			}
 		default:
 			put(stripTicket(k), val)
 		}
