@@ -1,0 +1,457 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/riverqueue/river"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+// drainLimit is how much of a refused body the server reads and drops
+// (never keeps) so that the client gets the answer before the connection
+// closes; a client sending more sees the connection reset.
+const drainLimit = 8 << 20
+
+// postEvent is the JSON event endpoint. The checks run in the order of the
+// wire contract: size, media type, credentials, trigger, rate, JSON, then
+// the adapter, fields and the commit; only a commit answers 202.
+func (s *Server) postEvent(c *fiber.Ctx, route string) error {
+	start := time.Now()
+	defer func() { s.m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds()) }()
+	rt := s.rt.Load()
+	ctx := c.UserContext()
+
+	var triggerID string
+	if route == "triggers" {
+		triggerID = strings.Clone(c.Params("triggerId"))
+	} else {
+		triggerID = string(c.Request().URI().QueryArgs().Peek("triggerId"))
+	}
+	trig := rt.triggers[triggerID]
+	label := "unknown"
+	if trig != nil {
+		label = triggerID
+	}
+	refuse := func(status int, code core.Code, msg string) error {
+		return s.refuse(c, trig, label, triggerID, status, code, msg)
+	}
+
+	// 1. Size, before anything is buffered beyond the limit.
+	bodyLimit := rt.limits.BodyBytes
+	if trig != nil {
+		bodyLimit = trig.bodyLimit
+	}
+	body, tooLarge, err := readBody(c, bodyLimit)
+	if tooLarge {
+		return refuse(http.StatusRequestEntityTooLarge, core.CodeTooLarge,
+			fmt.Sprintf("the body is larger than %d bytes, the limit for this trigger; send a smaller event", bodyLimit))
+	}
+	if err != nil {
+		return refuse(http.StatusBadRequest, core.CodeInvalid, "the request body could not be read completely: "+err.Error())
+	}
+
+	// 2. Media type.
+	if msg := checkContentType(string(c.Request().Header.ContentType())); msg != "" {
+		return refuse(http.StatusUnsupportedMediaType, core.CodeUnsupportedMediaType, msg)
+	}
+
+	// 3. Credentials.
+	apiToken := string(c.Request().Header.Peek("X-API-TOKEN"))
+	authorization := string(c.Request().Header.Peek("Authorization"))
+	p, err := rt.auth.Authenticate(apiToken, authorization)
+	if err != nil {
+		return s.refuseErr(c, trig, label, triggerID, err)
+	}
+
+	// 4. Trigger, owned by the caller's account.
+	if triggerID == "" {
+		return refuse(http.StatusBadRequest, core.CodeInvalid, "the triggerId query parameter is missing; add ?triggerId=<your trigger id>")
+	}
+	if trig == nil || trig.cfg.Account != p.AccountID {
+		trig, label = nil, "unknown"
+		return refuse(http.StatusNotFound, core.CodeNotFound,
+			fmt.Sprintf("no trigger %q for this account; check the triggerId", truncate(triggerID, 100)))
+	}
+
+	// 5. Rate, per token over any rolling minute.
+	d, err := s.limiter.Allow(ctx, p.TokenID, rt.limits.RequestsPerMinute)
+	if err != nil {
+		s.log.Error("rate limiter failed", "trigger_id", label, "err", err)
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return refuse(http.StatusServiceUnavailable, core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
+	}
+	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
+	if !d.Allowed {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ceilSeconds(d.RetryAfter)))
+		return refuse(http.StatusTooManyRequests, core.CodeRateLimited,
+			fmt.Sprintf("more than %d requests in the last minute for this token; retry after %d s", d.Limit, ceilSeconds(d.RetryAfter)))
+	}
+
+	// 6. JSON.
+	if !json.Valid(body) {
+		return refuse(http.StatusBadRequest, core.CodeInvalid, jsonErrorMessage(body))
+	}
+
+	// 7. Adapter and fields.
+	req := &core.Request{
+		TriggerID:    triggerID,
+		Method:       c.Method(),
+		Header:       copyHeader(c),
+		Query:        copyQuery(c),
+		Body:         body,
+		AuthUsername: p.Username,
+	}
+	norm, err := trig.adapter.Normalize(ctx, req)
+	if err != nil {
+		return s.refuseErr(c, trig, label, triggerID, err)
+	}
+	if norm == nil || (len(norm.Body) > 0 && !sameSlice(norm.Body, body) && !json.Valid(norm.Body)) || len(norm.Body) == 0 {
+		s.log.Error("adapter returned an invalid document", "adapter", trig.adapter.Name(), "trigger_id", label)
+		return refuse(http.StatusInternalServerError, core.CodeInternal, "the adapter could not normalise this event; nothing was stored")
+	}
+	fields := extract(trig.fields, norm.Body)
+
+	key := string(c.Request().Header.Peek("Idempotency-Key"))
+	if key == "" {
+		key = norm.DeliveryID
+	}
+	if len(key) > maxIdempotencyKey {
+		return refuse(http.StatusBadRequest, core.CodeInvalid, fmt.Sprintf("the Idempotency-Key is longer than %d characters", maxIdempotencyKey))
+	}
+
+	// 8. Commit, then answer.
+	ev := &store.Event{
+		ID:             store.NewEventID(),
+		AccountID:      p.AccountID,
+		TriggerID:      triggerID,
+		ContextID:      req.Query["contextId"],
+		UserID:         req.Query["userId"],
+		BrandID:        req.Query["brandId"],
+		Query:          req.Query,
+		Header:         req.Header,
+		Body:           body,
+		NormalizedBody: norm.Body,
+		Fields:         fields,
+		Warnings:       norm.Warnings,
+		ReceivedAt:     s.now(),
+		IdempotencyKey: key,
+	}
+	var jobs []river.InsertManyParams
+	if s.jobs != nil {
+		jobs, err = s.jobs(ctx, trig.cfg, ev)
+		if err != nil {
+			s.log.Error("planning workflow jobs failed", "trigger_id", label, "err", err)
+			return s.refuseErr(c, trig, label, triggerID, err)
+		}
+	}
+	id, dup, err := s.store.InsertEvent(ctx, ev, jobs...)
+	if err != nil {
+		if core.ErrorCode(err) == core.CodeUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "5")
+		}
+		return s.refuseErr(c, trig, label, triggerID, err)
+	}
+	if dup {
+		s.m.duplicates.Inc()
+	} else {
+		s.m.stored.Inc()
+	}
+	s.log.Debug("event accepted", "event_id", id, "trigger_id", label, "duplicate", dup)
+
+	status, reply := http.StatusAccepted, []byte(nil)
+	if trig.responder != nil {
+		status, reply = trig.responder.Accept(&core.Accepted{EventID: id, TriggerID: triggerID, Duplicate: dup, Fields: rawFields(fields)})
+	} else {
+		reply, _ = json.Marshal(acceptedBody{EventID: id, TriggerID: triggerID, Duplicate: dup})
+	}
+	s.m.requests.WithLabelValues(label, statusLabel(status)).Inc()
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(status).Send(reply)
+}
+
+type acceptedBody struct {
+	EventID   string `json:"eventId"`
+	TriggerID string `json:"triggerId"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// refuseErr refuses with the status and message err's code calls for.
+func (s *Server) refuseErr(c *fiber.Ctx, trig *trigger, label, triggerID string, err error) error {
+	code := core.ErrorCode(err)
+	if code == core.CodeInternal {
+		s.log.Error("internal error", "trigger_id", label, "err", err)
+	}
+	return s.refuse(c, trig, label, triggerID, HTTPStatus(err), code, core.ErrorMessage(err))
+}
+
+// refuse sends the JSON error (shaped by the trigger's adapter when it is a
+// Responder), counts it and logs one line without token, headers or body.
+func (s *Server) refuse(c *fiber.Ctx, trig *trigger, label, triggerID string, status int, code core.Code, msg string) error {
+	body := marshalError(code, msg)
+	sendStatus := status
+	if trig != nil && trig.responder != nil {
+		sendStatus, body = trig.responder.Refuse(status, code, msg)
+	}
+	if label != "" {
+		s.m.requests.WithLabelValues(label, statusLabel(sendStatus)).Inc()
+	}
+	s.m.rejections.WithLabelValues(string(code)).Inc()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(context.Background(), level, "request refused",
+		slog.Int("status", status),
+		slog.String("error", string(code)),
+		slog.String("message", msg),
+		slog.String("method", c.Method()),
+		slog.String("path", c.Path()),
+		slog.String("trigger_id", truncate(triggerID, 100)),
+		slog.String("remote_ip", c.IP()),
+	)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(sendStatus).Send(body)
+}
+
+// readBody reads the streamed body up to limit bytes, plus one to tell
+// "exactly the limit" from "over it". tooLarge is true when the declared
+// Content-Length or the bytes actually sent (chunked) exceed limit; the
+// rest is then drained (up to drainLimit) and the connection closed.
+func readBody(c *fiber.Ctx, limit int) (body []byte, tooLarge bool, err error) {
+	req := c.Request()
+	cl := req.Header.ContentLength() // -1 chunked, -2 none
+	stream := c.Context().RequestBodyStream()
+	if cl > limit {
+		drain(c, stream)
+		return nil, true, nil
+	}
+	if stream == nil {
+		b := req.Body()
+		if len(b) > limit {
+			return nil, true, nil
+		}
+		return bytes.Clone(b), false, nil
+	}
+	size := 1024
+	if cl >= 0 {
+		size = cl + 1
+	}
+	buf := make([]byte, 0, size)
+	r := io.LimitReader(stream, int64(limit)+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			c.Context().SetConnectionClose()
+			return nil, false, err
+		}
+	}
+	if len(buf) > limit {
+		drain(c, stream)
+		return nil, true, nil
+	}
+	return buf, false, nil
+}
+
+func drain(c *fiber.Ctx, stream io.Reader) {
+	if stream != nil {
+		_, _ = io.CopyN(io.Discard, stream, drainLimit)
+	}
+	c.Context().SetConnectionClose()
+}
+
+// checkContentType returns why ct is refused, or "" for application/json
+// (with an optional UTF-8 charset).
+func checkContentType(ct string) string {
+	if ct == "" {
+		return "the Content-Type header is missing; send Content-Type: application/json"
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return fmt.Sprintf("Content-Type %q is not accepted; send the event as JSON with Content-Type: application/json", truncate(ct, 100))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return fmt.Sprintf("charset %q is not accepted; JSON must be UTF-8", truncate(cs, 40))
+	}
+	return ""
+}
+
+// jsonErrorMessage says where body stops being JSON.
+func jsonErrorMessage(body []byte) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "the body is empty; send a JSON document"
+	}
+	var v json.RawMessage
+	err := json.Unmarshal(body, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("the body is not valid JSON at byte offset %d: %s", se.Offset, se.Error())
+	}
+	if err != nil {
+		return "the body is not valid JSON: " + err.Error()
+	}
+	return "the body is not valid JSON"
+}
+
+// extract evaluates each field: one node gives its value, several an
+// array of them, none null.
+func extract(fields []field, doc []byte) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(fields))
+	for _, f := range fields {
+		vals := f.path.Values(doc)
+		switch len(vals) {
+		case 0:
+			out[f.name] = json.RawMessage("null")
+		case 1:
+			out[f.name] = json.RawMessage(vals[0])
+		default:
+			n := 1
+			for _, v := range vals {
+				n += len(v) + 1
+			}
+			arr := make([]byte, 0, n)
+			arr = append(arr, '[')
+			for i, v := range vals {
+				if i > 0 {
+					arr = append(arr, ',')
+				}
+				arr = append(arr, v...)
+			}
+			out[f.name] = append(arr, ']')
+		}
+	}
+	return out
+}
+
+func rawFields(f map[string]json.RawMessage) map[string][]byte {
+	out := make(map[string][]byte, len(f))
+	for k, v := range f {
+		out[k] = v
+	}
+	return out
+}
+
+func copyHeader(c *fiber.Ctx) http.Header {
+	h := make(http.Header, 8)
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		h.Add(string(k), string(v))
+	})
+	return h
+}
+
+func copyQuery(c *fiber.Ctx) map[string]string {
+	q := make(map[string]string, 4)
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+		q[string(k)] = string(v)
+	})
+	return q
+}
+
+func setRateHeaders(c *fiber.Ctx, limit, remaining int, reset time.Duration) {
+	c.Set("RateLimit-Limit", strconv.Itoa(limit))
+	c.Set("RateLimit-Remaining", strconv.Itoa(max(remaining, 0)))
+	c.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(reset)))
+}
+
+func ceilSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+func sameSlice(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// getEvent returns a stored event to its own account.
+func (s *Server) getEvent(c *fiber.Ctx) error {
+	rt := s.rt.Load()
+	p, err := rt.auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
+	if err != nil {
+		return s.refuseErr(c, nil, "", "", err)
+	}
+	ev, err := s.store.GetEvent(c.UserContext(), p.AccountID, strings.Clone(c.Params("eventId")))
+	if err != nil {
+		return s.refuseErr(c, nil, "", "", err)
+	}
+	return c.Status(http.StatusOK).JSON(EventView(ev))
+}
+
+// EventJSON is the JSON form of a stored event (GET /v1/events/{id}).
+type EventJSON struct {
+	EventID        string                     `json:"eventId"`
+	TriggerID      string                     `json:"triggerId"`
+	AccountID      string                     `json:"accountId"`
+	ContextID      string                     `json:"contextId,omitempty"`
+	UserID         string                     `json:"userId,omitempty"`
+	BrandID        string                     `json:"brandId,omitempty"`
+	ReceivedAt     time.Time                  `json:"receivedAt"`
+	Query          map[string]string          `json:"query"`
+	Headers        http.Header                `json:"headers"`
+	Body           json.RawMessage            `json:"body"`
+	NormalizedBody json.RawMessage            `json:"normalizedBody"`
+	Fields         map[string]json.RawMessage `json:"fields"`
+	Warnings       []string                   `json:"warnings,omitempty"`
+	IdempotencyKey string                     `json:"idempotencyKey,omitempty"`
+	ReplayOf       string                     `json:"replayOf,omitempty"`
+}
+
+// EventView converts a stored event to its JSON form.
+func EventView(ev *store.Event) EventJSON {
+	return EventJSON{
+		EventID: ev.ID, TriggerID: ev.TriggerID, AccountID: ev.AccountID,
+		ContextID: ev.ContextID, UserID: ev.UserID, BrandID: ev.BrandID,
+		ReceivedAt: ev.ReceivedAt, Query: ev.Query, Headers: ev.Header,
+		Body: rawOrString(ev.Body), NormalizedBody: rawOrString(ev.NormalizedBody),
+		Fields: ev.Fields, Warnings: ev.Warnings,
+		IdempotencyKey: ev.IdempotencyKey, ReplayOf: ev.ReplayOf,
+	}
+}
+
+func rawOrString(b []byte) json.RawMessage {
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b))
+	return s
+}
+
+// ready reports whether the store answers.
+func (s *Server) ready(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return c.Status(http.StatusServiceUnavailable).JSON(errorBody{Error: core.CodeUnavailable, Message: "the event store is not reachable"})
+	}
+	return c.Status(http.StatusOK).JSON(fiber.Map{"status": "ready"})
+}

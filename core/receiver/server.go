@@ -1,0 +1,197 @@
+// Package receiver is jsonevent's HTTP front door: the JSON event endpoint
+// with its checks in the order of the wire contract, event lookup, health
+// and metrics. It is the only package that imports fiber.
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/limit"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// EventStore is what the receiver needs from the store (*store.Store).
+type EventStore interface {
+	InsertEvent(ctx context.Context, ev *store.Event, jobs ...river.InsertManyParams) (id string, duplicate bool, err error)
+	GetEvent(ctx context.Context, accountID, id string) (*store.Event, error)
+	Ping(ctx context.Context) error
+}
+
+// JobPlanner returns the river jobs an accepted event starts (one per
+// workflow whose condition holds, say). They are inserted in the event's
+// own transaction, so a 202 always has its jobs. ev.ID is already set.
+type JobPlanner func(ctx context.Context, trigger *config.Trigger, ev *store.Event) ([]river.InsertManyParams, error)
+
+// Options wires a Server.
+type Options struct {
+	Store    EventStore
+	Limiter  limit.Limiter // nil: limit.NewMemory()
+	Adapters Adapters
+	Log      *slog.Logger
+	// Jobs, when set, plans the jobs of each accepted event.
+	Jobs JobPlanner
+	// Registry receives the metrics; nil makes a private one served on
+	// /metrics.
+	Registry *prometheus.Registry
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP receiver.
+type Server struct {
+	app     *fiber.App
+	rt      atomic.Pointer[Runtime]
+	store   EventStore
+	limiter limit.Limiter
+	adapter Adapters
+	log     *slog.Logger
+	jobs    JobPlanner
+	m       *metrics
+	now     func() time.Time
+}
+
+// maxStreamPrefetch is what fiber reads of a body before the handler runs;
+// the handler streams the rest itself, stopping one byte past the limit.
+const maxStreamPrefetch = 8 << 10
+
+// New compiles cfg and builds the server (not yet listening).
+func New(cfg *config.Config, opt Options) (*Server, error) {
+	if opt.Store == nil {
+		return nil, errors.New("receiver: a store is required")
+	}
+	rt, err := Compile(cfg, opt.Adapters)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		store:   opt.Store,
+		limiter: opt.Limiter,
+		adapter: opt.Adapters,
+		log:     opt.Log,
+		jobs:    opt.Jobs,
+		now:     opt.Now,
+	}
+	if s.limiter == nil {
+		s.limiter = limit.NewMemory()
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	reg := opt.Registry
+	if reg == nil {
+		reg = newRegistry()
+	}
+	s.m = newMetrics(reg)
+	s.rt.Store(rt)
+
+	s.app = fiber.New(fiber.Config{
+		AppName:               "jsonevent",
+		DisableStartupMessage: true,
+		// Bodies are streamed: fiber pre-reads at most 8 KB and the handler
+		// reads the rest up to the trigger's limit, also for chunked bodies.
+		StreamRequestBody: true,
+		BodyLimit:         maxStreamPrefetch,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorHandler:      s.fiberError,
+	})
+	s.app.Post("/inbound-event/v1/event/JSON/triggers", func(c *fiber.Ctx) error {
+		return s.postEvent(c, "inbound")
+	})
+	s.app.Post("/v1/triggers/:triggerId/events", func(c *fiber.Ctx) error {
+		return s.postEvent(c, "triggers")
+	})
+	s.app.Get("/v1/events/:eventId", s.getEvent)
+	s.app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.Status(http.StatusOK).JSON(fiber.Map{"status": "ok"})
+	})
+	s.app.Get("/readyz", s.ready)
+	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	return s, nil
+}
+
+// Apply compiles cfg and swaps it in for the requests that start after it;
+// it is the apply function for config.Watch. A config that does not compile
+// keeps the running one and is logged at Error.
+func (s *Server) Apply(cfg *config.Config) {
+	rt, err := Compile(cfg, s.adapter)
+	if err != nil {
+		s.log.Error("config reload refused; the previous config keeps running", "err", err)
+		return
+	}
+	s.rt.Store(rt)
+	s.log.Info("config reloaded", "triggers", len(cfg.Triggers), "accounts", len(cfg.Accounts))
+}
+
+// Runtime returns the config currently in force.
+func (s *Server) Runtime() *Runtime { return s.rt.Load() }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.app.Listener(ln)
+}
+
+// Listen answers requests on addr until Shutdown.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// (each of which finishes its commit before answering) until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.app.ShutdownWithContext(ctx)
+}
+
+// Test runs req through the server without a listener (fiber's app.Test),
+// for tests in other packages.
+func (s *Server) Test(req *http.Request) (*http.Response, error) {
+	return s.app.Test(req, -1)
+}
+
+// fiberError turns errors fiber raises itself (unknown route, malformed
+// request) into the JSON error contract.
+func (s *Server) fiberError(c *fiber.Ctx, err error) error {
+	status := http.StatusInternalServerError
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status = fe.Code
+	}
+	code, ok := codeOf[status]
+	if !ok {
+		code = core.CodeInvalid
+		if status >= 500 {
+			code = core.CodeInternal
+		}
+	}
+	msg := "no such endpoint; events go to POST /inbound-event/v1/event/JSON/triggers?triggerId=… or POST /v1/triggers/{triggerId}/events"
+	if status != http.StatusNotFound {
+		msg = http.StatusText(status)
+		if fe != nil && fe.Message != "" {
+			msg = fe.Message
+		}
+	}
+	return s.refuse(c, nil, "", "", status, code, msg)
+}
