@@ -45,6 +45,7 @@ func (s *Server) captureRoutes() {
 	s.app.Get("/v1/triggers/:triggerId/fields", s.withTrigger(s.getFields))
 	s.app.Post("/v1/triggers/:triggerId/fields", s.withTrigger(s.adoptFields))
 	s.app.Delete("/v1/triggers/:triggerId/fields/:name", s.withTrigger(s.deleteField))
+	s.app.Post("/v1/triggers/:triggerId/preview", s.withTrigger(s.previewField))
 }
 
 // caller authenticates an API request.
@@ -252,6 +253,32 @@ func (s *Server) deleteField(c *fiber.Ctx, rt *Runtime, t *trigger) error {
 		return err
 	}
 	return c.Status(http.StatusOK).JSON(fv)
+}
+
+// previewRequest is the body of POST /v1/triggers/{id}/preview.
+type previewRequest struct {
+	Path      string `json:"path"`
+	CaptureID string `json:"capture_id"`
+}
+
+// PreviewView is the answer of POST /v1/triggers/{id}/preview: what a
+// field with this path would hold for the captured body.
+type PreviewView struct {
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value"`
+	Nodes int             `json:"nodes"`
+}
+
+func (s *Server) previewField(c *fiber.Ctx, _ *Runtime, t *trigger) error {
+	var req previewRequest
+	if err := decodeAPIBody(c, &req); err != nil {
+		return err
+	}
+	v, n, err := s.capture.Preview(c.UserContext(), t.cfg, req.CaptureID, req.Path)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusOK).JSON(PreviewView{Path: strings.TrimSpace(req.Path), Value: v, Nodes: n})
 }
 
 // decodeAPIBody reads a JSON body of at most maxAPIBody bytes into v,
