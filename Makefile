@@ -25,9 +25,11 @@ check: ## gofmt + go vet
 bench: ## benchmarks
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config
+
 fuzz: ## each fuzz target for 20s
-	@for t in $$($(GO) test -list '^Fuzz' ./core/jsonpath | grep ^Fuzz); do \
-		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=20s ./core/jsonpath || exit 1; done
+	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=20s $$p || exit 1; done; done
 
 golden: ## rewrite golden files
 	GOLDEN_UPDATE=1 $(GO) test ./adapters/...

@@ -46,7 +46,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // startServer runs a receiver with capture on a loopback listener.
-func startServer(t *testing.T, token string) (string, *capture.Service) {
+func startCaptureServer(t *testing.T, token string) (string, *capture.Service) {
 	t.Helper()
 	sum := sha256.Sum256([]byte(token))
 	cfg := &config.Config{
@@ -78,7 +78,7 @@ func startServer(t *testing.T, token string) (string, *capture.Service) {
 
 func TestCaptureCommand(t *testing.T) {
 	const token = "jse_cli_test"
-	base, cs := startServer(t, token)
+	base, cs := startCaptureServer(t, token)
 	var out, errOut lockedBuffer
 	done := make(chan int, 1)
 	go func() {

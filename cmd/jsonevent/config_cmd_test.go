@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/jsonevent/jsonevent/adapters"
 	"github.com/jsonevent/jsonevent/core/auth"
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/jsonpath"
@@ -68,11 +71,48 @@ func TestValidateCommand(t *testing.T) {
 		}
 	}
 
+	// Workflow problems (found by workflow.Validate) are located too.
+	wf := cmdConfig + "    workflows:\n      - id: notify\n        tasks:\n          - id: call\n            type: http\n            url: \"https://example.com/{{ .fields.nope }}\"\n"
+	bad = writeFile(t, wf)
+	code, _, errOut = runCmd(t, "validate", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, bad+":13: triggers[0].workflows[0].tasks[0].url: template names .fields.nope") {
+		t.Errorf("workflow problem: code %d, stderr %q", code, errOut)
+	}
+
 	if code, _, errOut := runCmd(t, "validate", "--config", filepath.Join(t.TempDir(), "nope.yaml")); code != 1 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing file: code %d, stderr %q", code, errOut)
 	}
 	if code, _, _ := runCmd(t, "validate", "extra"); code != 2 {
 		t.Errorf("stray argument: code %d, want 2", code)
+	}
+}
+
+// Ensure every shipped preset loads under the strict loader: one trigger
+// per registered adapter, with the repository's presets, inherits fields.
+func TestShippedPresets(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(cmdConfig)
+	names := adapters.Default().Names()
+	for _, n := range names {
+		fmt.Fprintf(&b, "  - id: t_%s\n    account: demo\n    adapter: %s\n", n, n)
+	}
+	b.WriteString("  - id: t_unknown\n    account: demo\n    adapter: zendesk\n")
+	path := writeFile(t, b.String())
+	opt := configOptions("../../configs/presets")
+	opt.Environ = func() []string { return nil }
+	_, err := config.Load(path, opt)
+	if err == nil || !strings.Contains(err.Error(), `triggers[`+strconv.Itoa(len(names)+1)+`].adapter: unknown adapter "zendesk"`) {
+		t.Fatalf("unknown adapter not refused: %v", err)
+	}
+	path = writeFile(t, strings.TrimSuffix(b.String(), "  - id: t_unknown\n    account: demo\n    adapter: zendesk\n"))
+	cfg, err := config.Load(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range cfg.Triggers[1:] {
+		if tr.Adapter != "generic" && len(tr.PresetFields) == 0 {
+			t.Errorf("trigger %s (adapter %s) inherited no preset fields", tr.ID, tr.Adapter)
+		}
 	}
 }
 

@@ -45,7 +45,7 @@ func runToken(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	existing := 0
 	if *path != "" {
-		cfg, err := config.Load(*path, config.Options{})
+		cfg, err := config.Load(*path, configOptions(""))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/jsonevent/jsonevent/adapters"
 	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/workflow"
 )
 
 // defaultConfigPath is the config file the commands read without --config.
@@ -15,6 +17,17 @@ func init() {
 	commands["validate"] = command{
 		summary: "check a config file (and JSONEVENT_* overrides) without starting",
 		run:     runValidate,
+	}
+}
+
+// configOptions are the load options every command uses, so that
+// validate, token and serve accept and refuse exactly the same configs.
+// presetsDir "" means presets/ beside the config file.
+func configOptions(presetsDir string) config.Options {
+	return config.Options{
+		PresetsDir: presetsDir,
+		Adapters:   adapters.Default().Names(),
+		Validators: []func(*config.Config) error{workflow.Validate},
 	}
 }
 
@@ -36,7 +49,7 @@ func runValidate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "jsonevent validate: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if _, err := config.Load(*path, config.Options{PresetsDir: *presets}); err != nil {
+	if _, err := config.Load(*path, configOptions(*presets)); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}

@@ -625,3 +625,47 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Preview evaluates path on the body of one of trig's kept captures, the
+// way the receiver extracts a field: nothing selected is null, one node its
+// value, several an array. A bad path is invalid (naming the column); a
+// capture that is gone is not found; one without a JSON body is
+// unprocessable.
+func (s *Service) Preview(ctx context.Context, trig *config.Trigger, captureID, path string) (value json.RawMessage, nodes int, err error) {
+	path = strings.TrimSpace(path)
+	p, err := jsonpath.Compile(path)
+	if err != nil {
+		if se, ok := err.(*jsonpath.SyntaxError); ok {
+			return nil, 0, core.Errorf(core.CodeInvalid, "bad JSONPath %q at column %d: %s", path, se.Column, se.Msg)
+		}
+		return nil, 0, core.Errorf(core.CodeInvalid, "bad JSONPath %q: %v", path, err)
+	}
+	caps, err := s.st.ListCaptures(ctx, trig.Account, trig.ID, s.now())
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, c := range caps {
+		if c.ID != captureID {
+			continue
+		}
+		if len(c.Body) == 0 || !json.Valid(c.Body) {
+			return nil, 0, core.Errorf(core.CodeUnprocessable, "capture %s has no JSON body to evaluate the path on", captureID)
+		}
+		vals := p.Values(c.Body)
+		switch len(vals) {
+		case 0:
+			return json.RawMessage("null"), 0, nil
+		case 1:
+			return append(json.RawMessage(nil), vals[0]...), 1, nil
+		}
+		out := []byte{'['}
+		for i, v := range vals {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, v...)
+		}
+		return append(out, ']'), len(vals), nil
+	}
+	return nil, 0, core.Errorf(core.CodeNotFound, "trigger %q has no capture %q (captures expire after %s)", trig.ID, captureID, Retention)
+}

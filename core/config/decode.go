@@ -85,7 +85,9 @@ func indexLines(n *yaml.Node, path string, out map[string]int, depth int) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" && k.Tag == "!!merge" {
-				indexLines(v, path, out, depth+1)
+				if v.Kind == yaml.MappingNode {
+					indexLines(v, path, out, depth+1)
+				}
 				continue
 			}
 			p := joinKey(path, k.Value)
@@ -103,7 +105,9 @@ func indexLines(n *yaml.Node, path string, out map[string]int, depth int) {
 			indexLines(c, p, out, depth+1)
 		}
 	case yaml.AliasNode:
-		indexLines(n.Alias, path, out, depth+1)
+		// Not followed: keys reached through an alias take the alias's
+		// line, and a document of nested aliases (a "billion laughs")
+		// costs no more here than its size.
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,4 +138,97 @@ func (ps *problems) err() error {
 		return a.Line < b.Line
 	})
 	return &Error{Problems: list}
+}
+
+// validatorKey matches an error message that starts with a key path and a
+// colon, in index form (triggers[0].fields) or id form
+// (triggers[OC_demo].workflows[urgent].tasks[notify].url), as validators
+// such as the workflow compiler write them.
+var validatorKey = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])*(?:\.[A-Za-z0-9_-]+(?:\[[^\]\s]*\])*)*): (?s:(.+))$`)
+
+// addValidatorError adds what an Options.Validators function returned:
+// *Problem values as they are, and plain errors whose message starts with
+// a key path located by that key, ids resolved to list indexes.
+func (ps *problems) addValidatorError(c *Config, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			ps.addValidatorError(c, e)
+		}
+		return
+	}
+	var p *Problem
+	if errors.As(err, &p) {
+		ps.addProblem(*p)
+		return
+	}
+	if m := validatorKey.FindStringSubmatch(err.Error()); m != nil {
+		if key, ok := resolveKey(c, m[1]); ok {
+			ps.add(key, "%s", m[2])
+			return
+		}
+	}
+	ps.add("", "%v", err)
+}
+
+// resolveKey turns ids in list brackets (accounts[demo], triggers[OC_demo],
+// workflows[w], tasks[t]) into indexes, so the key can be located.
+func resolveKey(c *Config, key string) (string, bool) {
+	var out strings.Builder
+	var trigger *Trigger
+	var workflow *Workflow
+	for _, seg := range strings.Split(key, ".") {
+		name, idx, hasIdx := strings.Cut(seg, "[")
+		if out.Len() > 0 {
+			out.WriteByte('.')
+		}
+		out.WriteString(name)
+		if !hasIdx {
+			continue
+		}
+		idx, rest, ok := strings.Cut(idx, "]")
+		if !ok {
+			return "", false
+		}
+		i, err := strconv.Atoi(idx)
+		numeric := err == nil
+		find := func(n int, id func(int) string) int {
+			if numeric {
+				if i >= 0 && i < n {
+					return i
+				}
+				return -1
+			}
+			for j := 0; j < n; j++ {
+				if id(j) == idx {
+					return j
+				}
+			}
+			return -1
+		}
+		switch {
+		case name == "accounts" && out.Len() == len(name):
+			i = find(len(c.Accounts), func(j int) string { return c.Accounts[j].ID })
+		case name == "triggers" && out.Len() == len(name):
+			i = find(len(c.Triggers), func(j int) string { return c.Triggers[j].ID })
+			if i >= 0 {
+				trigger = &c.Triggers[i]
+			}
+		case name == "workflows" && trigger != nil:
+			i = find(len(trigger.Workflows), func(j int) string { return trigger.Workflows[j].ID })
+			if i >= 0 {
+				workflow = &trigger.Workflows[i]
+			}
+		case name == "tasks" && workflow != nil:
+			i = find(len(workflow.Tasks), func(j int) string { return workflow.Tasks[j].ID })
+		default:
+			if !numeric {
+				return "", false
+			}
+		}
+		if i < 0 {
+			return "", false
+		}
+		fmt.Fprintf(&out, "[%d]%s", i, rest)
+	}
+	return out.String(), true
 }

@@ -19,6 +19,9 @@ import (
 // EnvPrefix starts every environment variable that overrides a key:
 // JSONEVENT_SERVER__LISTEN sets server.listen (a double underscore between
 // nesting levels, single underscores kept: JSONEVENT_LIMITS__BODY_BYTES).
+// Variables with the prefix but no double underscore are not config keys
+// and are ignored (the test tooling's JSONEVENT_TEST_PG_DSN); an unknown
+// key in one that has a double underscore is an error, like in the file.
 const EnvPrefix = "JSONEVENT_"
 
 // Default values of the keys a file may leave out.
@@ -35,7 +38,6 @@ const (
 	DefaultMinBackoff        = time.Second
 	DefaultMaxBackoff        = 15 * time.Minute
 	DefaultTaskTimeout       = 10 * time.Second
-	DefaultHTTPMethod        = "POST"
 	DefaultSMTPPort          = 587
 	DefaultSMTPTLS           = "starttls"
 )
@@ -80,6 +82,7 @@ func Load(path string, opt Options) (*Config, error) {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		ps.loc.lines = lines
+		dropNulls(m)
 		if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
@@ -93,6 +96,12 @@ func Load(path string, opt Options) (*Config, error) {
 		EnvironFunc: environ,
 		TransformFunc: func(name, value string) (string, any) {
 			key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+			if !strings.Contains(key, "__") {
+				// Every config key is nested (server.listen), so a name
+				// without a double underscore is not an override but some
+				// other tool's variable, e.g. JSONEVENT_TEST_PG_DSN.
+				return "", nil
+			}
 			key = strings.ReplaceAll(key, "__", ".")
 			if key == "" || strings.HasPrefix(key, ".") || strings.HasSuffix(key, ".") || strings.Contains(key, "..") {
 				ps.addProblem(Problem{Env: name, Msg: "malformed override name: use JSONEVENT_SECTION__KEY, e.g. JSONEVENT_SERVER__LISTEN"})
@@ -126,7 +135,7 @@ func Load(path string, opt Options) (*Config, error) {
 	if len(ps.list) == 0 {
 		for _, v := range opt.Validators {
 			if err := v(&cfg); err != nil {
-				ps.addError("", err)
+				ps.addValidatorError(&cfg, err)
 			}
 		}
 	}
@@ -134,6 +143,26 @@ func Load(path string, opt Options) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// dropNulls removes keys whose value is null, so that a section whose
+// keys are all commented out (`server:` alone) keeps its defaults instead
+// of erasing them.
+func dropNulls(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			dropNulls(v)
+		case []any:
+			for _, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					dropNulls(em)
+				}
+			}
+		}
+	}
 }
 
 // defaultPresetsDir is presets/ beside the config file: configs/presets
@@ -181,17 +210,14 @@ func fillDefaults(c *Config) {
 				w.Retry.MinBackoff = DefaultMinBackoff
 			}
 			if w.Retry.MaxBackoff == 0 {
-				w.Retry.MaxBackoff = DefaultMaxBackoff
+				w.Retry.MaxBackoff = max(DefaultMaxBackoff, w.Retry.MinBackoff)
 			}
 			for k := range w.Tasks {
 				tk := &w.Tasks[k]
 				if tk.Timeout == 0 {
 					tk.Timeout = DefaultTaskTimeout
 				}
-				if tk.Type == "http" && tk.Method == "" {
-					tk.Method = DefaultHTTPMethod
-				}
-				tk.Method = strings.ToUpper(tk.Method)
+				tk.Method = strings.ToUpper(strings.TrimSpace(tk.Method))
 			}
 		}
 	}

@@ -100,7 +100,7 @@ func TestDefaults(t *testing.T) {
 			Workflows: []config.Workflow{{ID: "notify",
 				Retry: config.Retry{Attempts: 8, MinBackoff: time.Second, MaxBackoff: 15 * time.Minute},
 				Tasks: []config.Task{{ID: "call", Type: "http", Timeout: 10 * time.Second,
-					Method: "POST", URL: "https://example.com/hook"}},
+					URL: "https://example.com/hook"}},
 			}},
 		}},
 	}
@@ -325,13 +325,19 @@ func TestEnvironmentProblems(t *testing.T) {
 		"JSONEVENT_LIMITS__MANUAL_FIELDS=many",
 		"JSONEVENT_SERVR__LISTEN=:80",
 		"JSONEVENT_LIMITS__BODY_BYTES=0",
+		"JSONEVENT_TEST_PG_DSN=postgres://tooling", // not a config key: ignored
+		"JSONEVENT_SERVER__=x",
 	)})
 	if err == nil {
 		t.Fatal("loaded")
 	}
+	if strings.Contains(err.Error(), "TEST_PG_DSN") {
+		t.Errorf("a non-config JSONEVENT_ variable was reported: %v", err)
+	}
 	for _, want := range []string{
 		`environment variable JSONEVENT_LIMITS__MANUAL_FIELDS: limits.manual_fields: expected an integer, got "many"`,
 		`environment variable JSONEVENT_SERVR__LISTEN: servr: unknown key (did you mean "server"?)`,
+		`environment variable JSONEVENT_SERVER__: malformed override name`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error\n%v\ndoes not contain\n%s", err, want)
@@ -496,5 +502,69 @@ func TestSampleConfig(t *testing.T) {
 	}
 	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Store.DSN != "data/jsonevent.db" {
 		t.Errorf("server/store = %+v %+v", cfg.Server, cfg.Store)
+	}
+}
+
+// Ensure plain validator errors that start with a key, in index or id form
+// (as the workflow compiler writes them), are located at that key's line.
+func TestValidatorKeysLocated(t *testing.T) {
+	body := base + `    workflows:
+      - id: urgent
+        tasks:
+          - id: first
+            type: ticket
+            title: a
+          - id: notify
+            type: http
+            url: "https://example.com/"
+`
+	path := writeConfig(t, body)
+	_, err := config.Load(path, config.Options{Environ: noEnv, Validators: []func(*config.Config) error{
+		func(*config.Config) error {
+			return errors.Join(
+				errors.New("triggers[OC_demo].workflows[urgent].tasks[notify].url: not reachable"),
+				errors.New("accounts[demo].username: taken"),
+				errors.New("triggers[OC_demo].workflows[urgent].tasks[notify].body.a.b: nested"),
+				errors.New("triggers[ghost].id: unresolvable stays as written"),
+				errors.New("smtp (needed by x): host is required"),
+			)
+		},
+	}})
+	requireProblem(t, err, fmt.Sprintf("%s:%d: triggers[0].workflows[0].tasks[1].url: ", path, lineOf(t, body, "url:")), "not reachable")
+	requireProblem(t, err, fmt.Sprintf("%s:%d: accounts[0].username: ", path, lineOf(t, body, "username:")), "taken")
+	requireProblem(t, err, fmt.Sprintf("%s:%d: triggers[0].workflows[0].tasks[1].body.a.b: ", path, lineOf(t, body, "- id: notify")), "nested")
+	requireProblem(t, err, path+": triggers[ghost].id: unresolvable stays as written", "")
+	requireProblem(t, err, path+": smtp (needed by x): host is required", "")
+}
+
+// Ensure a document of nested aliases is refused quickly instead of being
+// expanded.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	path := writeConfig(t, b.String())
+	start := time.Now()
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	if err == nil {
+		t.Fatal("loaded an alias bomb")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+// Ensure a section whose keys are all commented out keeps its defaults.
+func TestEmptySectionsKeepDefaults(t *testing.T) {
+	path := writeConfig(t, base+"server:\n  # listen: \"0.0.0.0:80\"\nlimits:\n  body_bytes:\nsmtp:\n")
+	cfg, err := config.Load(path, config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Server.ShutdownTimeout != 30*time.Second ||
+		cfg.Limits.BodyBytes != 102400 || cfg.Limits.RequestsPerMinute != 3000 || cfg.SMTP.TLS != "starttls" {
+		t.Fatalf("defaults lost: %+v %+v %+v", cfg.Server, cfg.Limits, cfg.SMTP)
 	}
 }

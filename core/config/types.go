@@ -76,8 +76,9 @@ type Trigger struct {
 	BodyBytes int               `koanf:"body_bytes"` // 0 = limits.body_bytes
 	Fields    map[string]string `koanf:"fields"`     // name -> JSONPath, hand-written
 	// PresetFields are the fields inherited from configs/presets/<adapter>.yaml,
-	// filled by Load; a hand-written field of the same name wins. They do not
-	// count against limits.manual_fields.
+	// filled by Load; a hand-written field of the same name wins, so a name
+	// is in Fields or in PresetFields, never both. They do not count against
+	// limits.manual_fields.
 	PresetFields map[string]string `koanf:"-"`
 	// Adapter-specific options (e.g. dynamics merge_snapshots, genesys echo).
 	Options   map[string]any `koanf:"options"`

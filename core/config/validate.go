@@ -220,14 +220,9 @@ func validateTask(key string, t Task, ps *problems) {
 			ps.add(key+".url", "%q is not an absolute http or https URL", t.URL)
 		}
 		switch t.Method {
-		case "GET", "POST", "PUT", "PATCH", "DELETE":
+		case "", "GET", "POST", "PUT", "PATCH", "DELETE":
 		default:
 			ps.add(key+".method", "%q is not one of GET, POST, PUT, PATCH, DELETE", t.Method)
-		}
-		switch t.Body.(type) {
-		case nil, map[string]any, []any:
-		default:
-			ps.add(key+".body", "must be a JSON template (a mapping or a list)")
 		}
 		for i, s := range t.Success {
 			if s < 100 || s > 599 {
@@ -246,9 +241,6 @@ func validateTask(key string, t Task, ps *problems) {
 		allowed = []string{"to", "subject", "body"}
 		if t.To == "" {
 			ps.add(key+".to", "is missing: an email task needs a recipient")
-		}
-		if t.Subject == "" {
-			ps.add(key+".subject", "is missing: an email task needs a subject")
 		}
 		if _, ok := t.Body.(string); t.Body != nil && !ok {
 			ps.add(key+".body", "must be a text template (a string) for an email task")

@@ -63,6 +63,12 @@ func Watch(ctx context.Context, path string, opt Options, apply func(*Config), l
 		if name == file {
 			return true
 		}
+		if filepath.Dir(name) == filepath.Dir(file) && strings.HasPrefix(filepath.Base(name), "..") {
+			// Kubernetes mounts a ConfigMap as symlinks into a ..data
+			// directory that it swaps atomically: the file itself sees
+			// no event.
+			return true
+		}
 		return filepath.Dir(name) == presets && strings.HasSuffix(name, ".yaml")
 	}
 

@@ -173,3 +173,50 @@ func TestWatchDebounce(t *testing.T) {
 		t.Errorf("20 writes within ~100ms gave %d reloads, want them debounced", len(rpm))
 	}
 }
+
+// Ensure an atomic swap of a symlinked directory (how Kubernetes updates a
+// mounted ConfigMap) is followed.
+func TestWatchSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, rpm int) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("%slimits: { requests_per_minute: %d }\n", base, rpm)
+		if err := os.WriteFile(filepath.Join(dir, name, "jsonevent.yaml"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("..v1", 100)
+	if err := os.Symlink("..v1", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "jsonevent.yaml")
+	if err := os.Symlink(filepath.Join("..data", "jsonevent.yaml"), path); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go config.Watch(ctx, path, config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}, func(c *config.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = c.Limits.RequestsPerMinute
+	}, nil)
+	time.Sleep(200 * time.Millisecond)
+	mk("..v2", 200)
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink("..v2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the swapped config to apply", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got == 200
+	})
+}

@@ -3,7 +3,6 @@ package jsonpath
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"unsafe"
 )
 
@@ -116,17 +115,17 @@ func (p *Path) Query(doc []byte) ([]Node, error) {
 		if !ok {
 			return nil, nil
 		}
-		var b strings.Builder
-		b.WriteByte('$')
+		var buf [128]byte
+		b := append(buf[:0], '$')
 		for i := range p.q.segs {
 			s := &p.q.segs[i].sels[0]
 			if s.kind == selName {
-				appendName(&b, s.name)
+				b = appendName(b, s.name)
 			} else {
-				appendIndex(&b, idxs[i])
+				b = appendIndex(b, idxs[i])
 			}
 		}
-		return []Node{{Path: b.String(), Value: sub(doc, raw)}}, nil
+		return []Node{{Path: string(b), Value: sub(doc, raw)}}, nil
 	}
 	ns := e.run(p.q.segs, node{raw: root, path: -1})
 	if *e.over {
@@ -138,27 +137,26 @@ func (p *Path) Query(doc []byte) ([]Node, error) {
 	out := make([]Node, len(ns))
 	total := 0
 	var chain []int32
-	var b strings.Builder
+	var b []byte
 	for i, n := range ns {
 		chain = chain[:0]
 		for at := n.path; at >= 0; at = e.paths[at].parent {
 			chain = append(chain, at)
 		}
-		b.Reset()
-		b.WriteByte('$')
+		b = append(b[:0], '$')
 		for j := len(chain) - 1; j >= 0; j-- {
 			pe := &e.paths[chain[j]]
 			if pe.isIdx {
-				appendIndex(&b, pe.idx)
+				b = appendIndex(b, pe.idx)
 			} else {
-				appendName(&b, pe.name)
+				b = appendName(b, pe.name)
 			}
 		}
-		total += b.Len()
+		total += len(b)
 		if total > MaxPathBytes {
 			return nil, ErrTooMuchWork
 		}
-		out[i] = Node{Path: b.String(), Value: sub(doc, n.raw)}
+		out[i] = Node{Path: string(b), Value: sub(doc, n.raw)}
 	}
 	return out, nil
 }
@@ -194,16 +192,15 @@ func sub(doc []byte, raw string) []byte {
 	return []byte(raw)
 }
 
-func appendIndex(b *strings.Builder, i int) {
-	b.WriteByte('[')
-	var buf [20]byte
-	b.Write(strconv.AppendInt(buf[:0], int64(i), 10))
-	b.WriteByte(']')
+func appendIndex(b []byte, i int) []byte {
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(i), 10)
+	return append(b, ']')
 }
 
-// appendName writes ['name'] with the escaping of RFC 9535 §2.7.
-func appendName(b *strings.Builder, name string) {
-	b.WriteString("['")
+// appendName appends ['name'] with the escaping of RFC 9535 §2.7.
+func appendName(b []byte, name string) []byte {
+	b = append(b, "['"...)
 	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(name); i++ {
@@ -211,31 +208,30 @@ func appendName(b *strings.Builder, name string) {
 		if c >= 0x20 && c != '\'' && c != '\\' {
 			continue
 		}
-		b.WriteString(name[start:i])
+		b = append(b, name[start:i]...)
 		start = i + 1
 		switch c {
 		case '\'':
-			b.WriteString(`\'`)
+			b = append(b, `\'`...)
 		case '\\':
-			b.WriteString(`\\`)
+			b = append(b, `\\`...)
 		case '\b':
-			b.WriteString(`\b`)
+			b = append(b, `\b`...)
 		case '\f':
-			b.WriteString(`\f`)
+			b = append(b, `\f`...)
 		case '\n':
-			b.WriteString(`\n`)
+			b = append(b, `\n`...)
 		case '\r':
-			b.WriteString(`\r`)
+			b = append(b, `\r`...)
 		case '\t':
-			b.WriteString(`\t`)
+			b = append(b, `\t`...)
 		default:
-			b.WriteString(`\u00`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
+			b = append(b, `\u00`...)
+			b = append(b, hex[c>>4], hex[c&0xf])
 		}
 	}
-	b.WriteString(name[start:])
-	b.WriteString("']")
+	b = append(b, name[start:]...)
+	return append(b, "']"...)
 }
 
 // Filter is a compiled filter expression (the part inside ?(...)), evaluated

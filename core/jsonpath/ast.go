@@ -1,6 +1,9 @@
 package jsonpath
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // A query is a compiled JSONPath query: absolute ($...) or relative (@...).
 type query struct {
@@ -16,6 +19,48 @@ type segment struct {
 	descendant bool
 	spaced     bool // blank space inside the brackets
 	sels       []selector
+	// runLen > 1 marks the first of runLen consecutive child segments that
+	// each hold one name selector gjson can look up; run is their combined
+	// gjson path, so one pass over the document resolves them all.
+	runLen int
+	run    string
+}
+
+// runnable reports whether seg can join a combined gjson path: one
+// non-empty name that is not all digits (gjson reads digits as an array
+// index).
+func (seg *segment) runnable() bool {
+	if seg.descendant || len(seg.sels) != 1 || seg.sels[0].kind != selName || seg.sels[0].key == "" {
+		return false
+	}
+	for i := 0; i < len(seg.sels[0].name); i++ {
+		if c := seg.sels[0].name[i]; c < '0' || c > '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// computeRuns marks the runs of names that one gjson lookup resolves.
+func (q *query) computeRuns() {
+	for i := 0; i < len(q.segs); {
+		j := i
+		for j < len(q.segs) && q.segs[j].runnable() {
+			j++
+		}
+		if j-i > 1 {
+			keys := make([]string, 0, j-i)
+			for k := i; k < j; k++ {
+				keys = append(keys, q.segs[k].sels[0].key)
+			}
+			q.segs[i].runLen = j - i
+			q.segs[i].run = strings.Join(keys, ".")
+		}
+		if j == i {
+			j++
+		}
+		i = j
+	}
 }
 
 type selKind uint8

@@ -7,9 +7,11 @@ import (
 )
 
 // MaxWork bounds the work of one evaluation, counted in visited values,
-// filter evaluations and compared values. An evaluation that exceeds it
+// filter evaluations, compared values and 16-byte blocks of JSON scanned
+// (nested containers are rescanned at each level, so scanning a document
+// costs its size times its depth). An evaluation that exceeds it
 // stops: Values and Nodes return nil and Query returns ErrTooMuchWork.
-const MaxWork = 1 << 24
+const MaxWork = 1 << 22
 
 // MaxPathBytes bounds the total size of the normalized paths one call of
 // Nodes or Query renders.
@@ -65,18 +67,18 @@ func getEvaluator(root string, track bool) *evaluator {
 	return e
 }
 
+// maxPooledBuf is the largest buffer (in elements) a pooled evaluator
+// keeps. Pooled buffers may still reference old documents until reused or
+// collected with the pool.
+const maxPooledBuf = 1 << 16
+
 func putEvaluator(e *evaluator) {
-	if cap(e.cur) > 4096 || cap(e.next) > 4096 || cap(e.paths) > 4096 || cap(e.stack) > 4096 || cap(e.kids) > 4096 {
-		return // don't keep big buffers alive
+	for s := e; s != nil; s = s.sub {
+		if cap(s.cur) > maxPooledBuf || cap(s.next) > maxPooledBuf || cap(s.paths) > maxPooledBuf || cap(s.stack) > maxPooledBuf || cap(s.kids) > maxPooledBuf {
+			return // don't keep big buffers alive
+		}
 	}
 	e.root = ""
-	for s := e; s != nil; s = s.sub {
-		clear(s.cur[:cap(s.cur)])
-		clear(s.next[:cap(s.next)])
-		clear(s.stack[:cap(s.stack)])
-		clear(s.kids[:cap(s.kids)])
-		clear(s.paths[:cap(s.paths)])
-	}
 	evaluators.Put(e)
 }
 
@@ -124,15 +126,39 @@ func (e *evaluator) child(parent node, name string, idx int, isIdx bool, raw str
 	return node{raw: raw, path: int32(len(e.paths) - 1)}
 }
 
+// scanCost is the work of scanning raw once.
+func scanCost(raw string) int { return 1 + len(raw)/16 }
+
 func isContainer(raw string) bool { return raw != "" && (raw[0] == '{' || raw[0] == '[') }
 
 // run evaluates the segments of q starting at start and returns the
 // resulting node list (in e.cur, valid until e is used again).
 func (e *evaluator) run(segs []segment, start node) []node {
 	e.cur = append(e.cur[:0], start)
-	for i := range segs {
+	for i := 0; i < len(segs); i++ {
 		seg := &segs[i]
 		e.next = e.next[:0]
+		if seg.runLen > 1 {
+			for _, n := range e.cur {
+				if !isContainer(n.raw) || n.raw[0] != '{' || !e.spend(scanCost(n.raw)) {
+					continue
+				}
+				r := gjson.Get(n.raw, seg.run)
+				if !r.Exists() {
+					continue
+				}
+				for k := i; k < i+seg.runLen-1; k++ {
+					n = e.child(n, segs[k].sels[0].name, 0, false, "")
+				}
+				e.next = append(e.next, e.child(n, segs[i+seg.runLen-1].sels[0].name, 0, false, r.Raw))
+			}
+			i += seg.runLen - 1
+			e.cur, e.next = e.next, e.cur
+			if len(e.cur) == 0 {
+				break
+			}
+			continue
+		}
 		for _, n := range e.cur {
 			if *e.over {
 				return nil
@@ -179,7 +205,7 @@ func (e *evaluator) apply(seg *segment, n node, out []node, kids []kid) []node {
 				continue
 			}
 			if kids == nil && s.key != "" {
-				if !e.spend(1) {
+				if !e.spend(scanCost(n.raw)) {
 					return out
 				}
 				r := gjson.Get(n.raw, s.key)
@@ -205,7 +231,7 @@ func (e *evaluator) apply(seg *segment, n node, out []node, kids []kid) []node {
 			kidsBase = len(e.kids)
 			e.kids = enumerate(n.raw, e.kids)
 			kids = e.kids[kidsBase:]
-			if !e.spend(len(kids) + 1) {
+			if !e.spend(len(kids) + scanCost(n.raw)) {
 				return out
 			}
 		}
@@ -327,7 +353,7 @@ func (e *evaluator) elementAt(raw string, i int) (string, bool) {
 		j++
 		return true
 	})
-	e.spend(j + 1)
+	e.spend(j + scanCost(raw))
 	return out, found
 }
 
@@ -347,7 +373,7 @@ func (e *evaluator) descend(seg *segment, n node, out []node) []node {
 		kb := len(e.kids)
 		e.kids = enumerate(t.raw, e.kids)
 		kids := e.kids[kb:]
-		if !e.spend(len(kids) + 1) {
+		if !e.spend(len(kids) + scanCost(t.raw)) {
 			break
 		}
 		out = e.apply(seg, t, out, kids)
@@ -369,13 +395,25 @@ func (e *evaluator) descend(seg *segment, n node, out []node) []node {
 // step is written to idxs when idxs is not nil.
 func (e *evaluator) lookup(segs []segment, start string, idxs []int) (string, bool) {
 	cur := start
-	for i := range segs {
+	for i := 0; i < len(segs); i++ {
 		s := &segs[i].sels[0]
 		if !isContainer(cur) {
 			return "", false
 		}
-		if !e.spend(1) {
+		if !e.spend(scanCost(cur)) {
 			return "", false
+		}
+		if segs[i].runLen > 1 {
+			if cur[0] != '{' {
+				return "", false
+			}
+			r := gjson.Get(cur, segs[i].run)
+			if !r.Exists() {
+				return "", false
+			}
+			cur = r.Raw
+			i += segs[i].runLen - 1
+			continue
 		}
 		if s.kind == selName {
 			if cur[0] != '{' {
@@ -408,16 +446,22 @@ func (e *evaluator) lookup(segs []segment, start string, idxs []int) (string, bo
 		}
 		idx := int(s.idx)
 		if idx < 0 {
-			n := 0
-			gjson.Parse(cur).ForEach(func(_, _ gjson.Result) bool {
-				n++
-				return true
-			})
+			// One pass: list the elements, then count from the end.
+			kb := len(e.kids)
+			e.kids = enumerate(cur, e.kids)
+			n := len(e.kids) - kb
 			e.spend(n)
 			idx += n
 			if idx < 0 {
+				e.kids = e.kids[:kb]
 				return "", false
 			}
+			cur = e.kids[kb+idx].raw
+			e.kids = e.kids[:kb]
+			if idxs != nil {
+				idxs[i] = idx
+			}
+			continue
 		}
 		raw, ok := e.elementAt(cur, idx)
 		if !ok {

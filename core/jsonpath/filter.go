@@ -77,7 +77,7 @@ func (e *evaluator) nodesOf(o *operand, cur string) []node {
 func (e *evaluator) callValue(f *funcCall, cur string) value {
 	switch f.sig.id {
 	case fnLength:
-		return length(e.operandValue(&f.args[0], cur))
+		return e.length(e.operandValue(&f.args[0], cur))
 	case fnCount:
 		if f.args[0].kind == opndQuery && f.args[0].q.singular {
 			if _, ok := e.lookup(f.args[0].q.segs, e.start(f.args[0].q, cur), nil); ok {

@@ -191,6 +191,7 @@ func (p *parser) parseQuery() (*query, error) {
 		}
 		q.segs = append(q.segs, seg)
 	}
+	q.computeRuns()
 	return q, nil
 }
 
@@ -573,18 +574,32 @@ func (p *parser) parseLogical() (lexpr, error) {
 		return nil, err
 	}
 	defer p.leave()
-	first, err := p.parseAnd()
+	first, err := p.parseBasic()
 	if err != nil {
 		return nil, err
 	}
-	terms := []lexpr{first}
+	return p.logicalFrom(first)
+}
+
+// logicalFrom parses the rest of a logical expression whose first basic
+// expression is already parsed.
+func (p *parser) logicalFrom(first lexpr) (lexpr, error) {
+	and, err := p.andFrom(first)
+	if err != nil {
+		return nil, err
+	}
+	terms := []lexpr{and}
 	for {
 		save := p.pos
 		p.skipS()
 		if p.peek() == '|' && p.peekAt(1) == '|' {
 			p.pos += 2
 			p.skipS()
-			t, err := p.parseAnd()
+			b, err := p.parseBasic()
+			if err != nil {
+				return nil, err
+			}
+			t, err := p.andFrom(b)
 			if err != nil {
 				return nil, err
 			}
@@ -595,16 +610,12 @@ func (p *parser) parseLogical() (lexpr, error) {
 		break
 	}
 	if len(terms) == 1 {
-		return first, nil
+		return and, nil
 	}
 	return orExpr{terms}, nil
 }
 
-func (p *parser) parseAnd() (lexpr, error) {
-	first, err := p.parseBasic()
-	if err != nil {
-		return nil, err
-	}
+func (p *parser) andFrom(first lexpr) (lexpr, error) {
 	terms := []lexpr{first}
 	for {
 		save := p.pos
@@ -659,6 +670,12 @@ func (p *parser) parseBasic() (lexpr, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.basicFrom(l, start)
+}
+
+// basicFrom parses the rest of a comparison or test expression whose first
+// operand (starting at byte start) is already parsed.
+func (p *parser) basicFrom(l operand, start int) (lexpr, error) {
 	save := p.pos
 	p.skipS()
 	op, ok := p.parseCmpOp()
@@ -961,14 +978,17 @@ func (p *parser) parseArg() (operand, error) {
 	c, d := p.peek(), p.peekAt(1)
 	isOp := c == '=' || c == '<' || c == '>' || c == '!' && d == '='
 	isLogic := c == '&' && d == '&' || c == '|' && d == '|'
+	p.pos = save
 	if !isOp && !isLogic {
-		p.pos = save
 		return o, nil
 	}
-	// The argument is a logical expression starting with o: parse it again
-	// as one.
-	p.pos = start
-	e, err := p.parseLogical()
+	// The argument is a logical expression starting with o: go on from o
+	// (never reparse it, which would be exponential in the nesting).
+	first, err := p.basicFrom(o, start)
+	if err != nil {
+		return operand{}, err
+	}
+	e, err := p.logicalFrom(first)
 	if err != nil {
 		return operand{}, err
 	}

@@ -133,7 +133,7 @@ func members(raw string, dst []member) []member {
 
 // deepEqual compares two arrays or objects (or scalars) by value.
 func (e *evaluator) deepEqual(a, b string, depth int) bool {
-	if !e.spend(1) {
+	if !e.spend(scanCost(a) + scanCost(b)) {
 		return false
 	}
 	if a == b {
@@ -204,11 +204,14 @@ func (e *evaluator) deepEqual(a, b string, depth int) bool {
 }
 
 // length implements the length() function extension.
-func length(v value) value {
+func (e *evaluator) length(v value) value {
 	switch v.kind {
 	case kString:
 		return value{kind: kNumber, num: float64(utf8.RuneCountInString(v.str))}
 	case kArray, kObject:
+		if !e.spend(scanCost(v.raw)) {
+			return value{}
+		}
 		n := 0
 		gjson.Parse(v.raw).ForEach(func(_, _ gjson.Result) bool {
 			n++

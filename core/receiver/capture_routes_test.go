@@ -290,6 +290,32 @@ func TestAdoptFieldsAPI(t *testing.T) {
 		t.Fatalf("event = %d", st)
 	}
 
+	// Preview: what a path extracts from a captured body.
+	var state capture.State
+	h.do("GET", "/v1/triggers/OC_fd/capture", "", &state, withToken(demoToken))
+	if len(state.Captures) != 1 {
+		t.Fatalf("captures = %+v", state.Captures)
+	}
+	capID := state.Captures[0].ID
+	previews := []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{`{"path":"$.freshdesk_webhook.ticket_tags[*]","capture_id":"` + capID + `"}`, 200, `{"path":"$.freshdesk_webhook.ticket_tags[*]","value":["billing","invoice"],"nodes":2}`},
+		{`{"path":" ` + subjectPath + `","capture_id":"` + capID + `"}`, 200, `{"path":"` + subjectPath + `","value":"Unable to download invoice PDF","nodes":1}`},
+		{`{"path":"$.nothing","capture_id":"` + capID + `"}`, 200, `{"path":"$.nothing","value":null,"nodes":0}`},
+		{`{"path":"$.a[","capture_id":"` + capID + `"}`, 400, `column 5`},
+		{`{"path":"$.a","capture_id":"cap_gone"}`, 404, `has no capture`},
+	}
+	for _, p := range previews {
+		var raw json.RawMessage
+		st := h.do("POST", "/v1/triggers/OC_fd/preview", p.body, &raw, withToken(demoToken))
+		if st != p.status || !strings.Contains(string(raw), p.want) {
+			t.Errorf("preview %s = %d %s, want %d containing %s", p.body, st, raw, p.status, p.want)
+		}
+	}
+
 	var fv capture.FieldsView
 	if st := h.do("GET", "/v1/triggers/OC_fd/fields", "", &fv, withToken(demoToken)); st != 200 || fv.Manual != 2 || fv.ManualLimit != 4 {
 		t.Fatalf("GET fields = %d %+v", st, fv)

@@ -118,7 +118,13 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 
 	// 6. JSON.
 	if !json.Valid(body) {
-		return refuse(http.StatusBadRequest, core.CodeInvalid, jsonErrorMessage(body))
+		msg, offset := jsonErrorMessage(body)
+		if h, ok := trig.adapter.(invalidJSONHinter); ok {
+			if hint := h.InvalidJSONHint(body, offset); hint != "" {
+				msg += "; " + hint
+			}
+		}
+		return refuse(http.StatusBadRequest, core.CodeInvalid, msg)
 	}
 
 	// 7. Adapter and fields.
@@ -311,21 +317,28 @@ func checkContentType(ct string) string {
 	return ""
 }
 
-// jsonErrorMessage says where body stops being JSON.
-func jsonErrorMessage(body []byte) string {
+// invalidJSONHinter is core.InvalidJSONHinter: adapters whose vendor
+// breaks JSON in a typical way explain the likely mistake.
+type invalidJSONHinter interface {
+	InvalidJSONHint(body []byte, offset int64) string
+}
+
+// jsonErrorMessage says where body stops being JSON, and returns that
+// byte offset (-1 when unknown).
+func jsonErrorMessage(body []byte) (string, int64) {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return "the body is empty; send a JSON document"
+		return "the body is empty; send a JSON document", 0
 	}
 	var v json.RawMessage
 	err := json.Unmarshal(body, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("the body is not valid JSON at byte offset %d: %s", se.Offset, se.Error())
+		return fmt.Sprintf("the body is not valid JSON at byte offset %d: %s", se.Offset, se.Error()), se.Offset
 	}
 	if err != nil {
-		return "the body is not valid JSON: " + err.Error()
+		return "the body is not valid JSON: " + err.Error(), -1
 	}
-	return "the body is not valid JSON"
+	return "the body is not valid JSON", -1
 }
 
 // extract evaluates each field: one node gives its value, several an
@@ -414,7 +427,13 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}
-	return c.Status(http.StatusOK).JSON(EventView(ev))
+	view := EventView(ev)
+	if s.wf != nil {
+		if view.Runs, err = s.wf.EventRuns(c.UserContext(), p.AccountID, ev.ID); err != nil {
+			return s.refuseErr(c, nil, "", "", err)
+		}
+	}
+	return c.Status(http.StatusOK).JSON(view)
 }
 
 // EventJSON is the JSON form of a stored event (GET /v1/events/{id}).
@@ -434,6 +453,8 @@ type EventJSON struct {
 	Warnings       []string                   `json:"warnings,omitempty"`
 	IdempotencyKey string                     `json:"idempotencyKey,omitempty"`
 	ReplayOf       string                     `json:"replayOf,omitempty"`
+	// Runs are the event's workflow runs (when workflows are enabled).
+	Runs []*store.Run `json:"runs,omitempty"`
 }
 
 // EventView converts a stored event to its JSON form.

@@ -54,6 +54,10 @@ func (deliveryAdapter) Normalize(_ context.Context, r *core.Request) (*core.Norm
 	return &core.Normalized{Body: r.Body, DeliveryID: r.Header.Get("X-Delivery-Id"), Warnings: []string{"guessed"}}, nil
 }
 
+func (deliveryAdapter) InvalidJSONHint(body []byte, offset int64) string {
+	return fmt.Sprintf("a placeholder near byte %d was probably left empty", offset)
+}
+
 // echoAdapter shapes replies like a Genesys data action needs.
 type echoAdapter struct{ passThrough }
 
@@ -228,6 +232,7 @@ func TestStatuses(t *testing.T) {
 		{"invalid JSON names the offset", inbound + "OC_demo", `{"a":1,}`, jsonHeaders(), 400, "invalid", "offset 8"},
 		{"truncated JSON", inbound + "OC_demo", `{"a":[1,2`, jsonHeaders(), 400, "invalid", "offset"},
 		{"empty body", inbound + "OC_demo", ``, jsonHeaders(), 400, "invalid", "empty"},
+		{"adapter hint on invalid JSON", inbound + "OC_delivery", `{"ok":}`, jsonHeaders(), 400, "invalid", "offset 7: invalid character '}' looking for beginning of value; a placeholder near byte 7"},
 		{"adapter refusal", inbound + "OC_delivery", `{"x":1}`, jsonHeaders(), 400, "invalid", "ok"},
 		{"unknown route", "/nope", ``, nil, 404, "not_found", "POST"},
 	}

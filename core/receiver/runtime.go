@@ -10,18 +10,35 @@ import (
 	"github.com/jsonevent/jsonevent/core/jsonpath"
 )
 
-// Adapters finds the adapter a trigger names.
+// Adapters builds the adapter of one trigger from the adapter name and the
+// trigger's options. cmd wires the adapters registry in
+// (adapters.Registry.ForTrigger with the host's dependencies).
 type Adapters interface {
-	Lookup(name string) (core.Adapter, bool)
+	ForTrigger(name string, options map[string]any) (core.Adapter, error)
 }
 
-// AdapterMap is an Adapters backed by a map from config name to adapter.
+// AdapterFunc is a function that implements Adapters.
+type AdapterFunc func(name string, options map[string]any) (core.Adapter, error)
+
+// ForTrigger implements Adapters.
+func (f AdapterFunc) ForTrigger(name string, options map[string]any) (core.Adapter, error) {
+	return f(name, options)
+}
+
+// AdapterMap is an Adapters backed by a map from name to adapter, for
+// adapters that take no options (tests).
 type AdapterMap map[string]core.Adapter
 
-// Lookup implements Adapters.
-func (m AdapterMap) Lookup(name string) (core.Adapter, bool) {
+// ForTrigger implements Adapters.
+func (m AdapterMap) ForTrigger(name string, options map[string]any) (core.Adapter, error) {
 	a, ok := m[name]
-	return a, ok
+	if !ok {
+		return nil, core.Errorf(core.CodeInvalid, "unknown adapter %q", name)
+	}
+	if len(options) > 0 {
+		return nil, core.Errorf(core.CodeInvalid, "adapter %q takes no options", name)
+	}
+	return a, nil
 }
 
 // Runtime is the compiled, immutable form of a config that the handlers
@@ -83,9 +100,9 @@ func Compile(cfg *config.Config, adapters Adapters) (*Runtime, error) {
 		if adapters == nil {
 			return nil, fmt.Errorf("trigger %q: no adapters are registered", tc.ID)
 		}
-		a, ok := adapters.Lookup(name)
-		if !ok {
-			return nil, fmt.Errorf("trigger %q: unknown adapter %q", tc.ID, name)
+		a, err := adapters.ForTrigger(name, tc.Options)
+		if err != nil {
+			return nil, fmt.Errorf("trigger %q: %w", tc.ID, err)
 		}
 		t := &trigger{cfg: tc, adapter: a, bodyLimit: rt.limits.BodyBytes}
 		if r, ok := a.(core.Responder); ok {

@@ -50,6 +50,8 @@ type Options struct {
 	// adopted fields to extraction and serves the capture and field routes
 	// (capture_routes.go).
 	Capture *capture.Service
+	// Workflows, when set, serves runs, tickets and replays (workflow_routes.go).
+	Workflows Workflows
 	// Registry receives the metrics; nil makes a private one served on
 	// /metrics.
 	Registry *prometheus.Registry
@@ -67,6 +69,7 @@ type Server struct {
 	log     *slog.Logger
 	jobs    JobPlanner
 	capture *capture.Service // nil: no capture sessions, no adopted fields
+	wf      Workflows        // nil: the run and ticket routes answer 404
 	m       *metrics
 	now     func() time.Time
 }
@@ -91,6 +94,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		log:     opt.Log,
 		jobs:    opt.Jobs,
 		capture: opt.Capture,
+		wf:      opt.Workflows,
 		now:     opt.Now,
 	}
 	if s.limiter == nil {
@@ -128,6 +132,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		return s.postEvent(c, "triggers")
 	})
 	s.app.Get("/v1/events/:eventId", s.getEvent)
+	s.workflowRoutes()
 	s.captureRoutes()
 	s.uiRoutes()
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {

@@ -36,41 +36,41 @@ func NewRunID() string { return RunIDPrefix + ulid.Make().String() }
 // Run is one workflow run: an event going through one workflow.
 type Run struct {
 	ID         string `json:"id"`
-	EventID    string `json:"event_id"`
+	EventID    string `json:"eventId"`
 	AccountID  string `json:"-"`
-	TriggerID  string `json:"trigger_id"`
-	WorkflowID string `json:"workflow_id"`
-	JobID      int64  `json:"job_id,omitempty"`
+	TriggerID  string `json:"triggerId"`
+	WorkflowID string `json:"workflowId"`
+	JobID      int64  `json:"jobId,omitempty"`
 	Status     string `json:"status"`
 	// SkippedBy is the `when` condition that did not match (status skipped).
-	SkippedBy string `json:"skipped_by,omitempty"`
+	SkippedBy string `json:"skippedBy,omitempty"`
 	// Error and FailedTask describe the last failed attempt.
 	Error       string `json:"error,omitempty"`
-	FailedTask  string `json:"failed_task,omitempty"`
-	MaxAttempts int    `json:"max_attempts,omitempty"`
+	FailedTask  string `json:"failedTask,omitempty"`
+	MaxAttempts int    `json:"maxAttempts,omitempty"`
 	// Tasks holds every finished task by id; a retry skips them.
 	Tasks    map[string]*TaskRecord `json:"tasks"`
 	Attempts []*Attempt             `json:"attempts"`
 	// NextAt is when the next attempt is due (status retrying).
-	NextAt     time.Time `json:"next_attempt_at,omitzero"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	NextAt     time.Time `json:"nextAttemptAt,omitzero"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 
 // TaskRecord is a finished task: its outputs and what was recorded (an
 // HTTP response, a ticket id…), as the workflow encoded it.
 type TaskRecord struct {
 	Result     json.RawMessage `json:"result"`
-	FinishedAt time.Time       `json:"finished_at"`
-	DurationMS float64         `json:"duration_ms"`
+	FinishedAt time.Time       `json:"finishedAt"`
+	DurationMS float64         `json:"durationMs"`
 }
 
 // Attempt is one try of a run.
 type Attempt struct {
 	Number     int       `json:"number"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	// Task is the task that failed it; Error what happened.
 	Task      string `json:"task,omitempty"`
 	Error     string `json:"error,omitempty"`
@@ -426,4 +426,16 @@ func (b *Batcher) commit(batch []*batchReq) {
 	for _, r := range live {
 		b.commit([]*batchReq{r})
 	}
+}
+
+// MarkRunPending sets a failed run back to pending in tx (for a manual
+// retry) and reports whether it was failed; a run in any other state is
+// left alone, so two retries racing start one job.
+func MarkRunPending(ctx context.Context, tx Querier, id string) (bool, error) {
+	n, err := tx.Exec(ctx, `UPDATE workflow_runs SET status = $1, next_at = 0, finished_at = 0, updated_at = $2
+WHERE id = $3 AND status = $4`, RunPending, time.Now().UnixMicro(), id, RunFailed)
+	if err != nil {
+		return false, fmt.Errorf("mark run %s pending: %w", id, err)
+	}
+	return n == 1, nil
 }

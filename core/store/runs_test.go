@@ -11,8 +11,10 @@ import (
 	"github.com/jsonevent/jsonevent/core"
 )
 
-func TestRunsSaveListPage(t *testing.T) {
-	s := openTest(t, "", Options{})
+func TestRunsSaveListPage(t *testing.T) { forEachDriver(t, testRunsSaveListPage) }
+
+func testRunsSaveListPage(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
 	b := s.NewBatcher()
 	defer b.Close()
 	ctx := context.Background()
@@ -102,7 +104,11 @@ func TestRunsSaveListPage(t *testing.T) {
 }
 
 func TestBatcherIsolatesAFailingWrite(t *testing.T) {
-	s := openTest(t, "", Options{})
+	forEachDriver(t, testBatcherIsolatesAFailingWrite)
+}
+
+func testBatcherIsolatesAFailingWrite(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
 	b := s.NewBatcher()
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -136,8 +142,10 @@ func TestBatcherIsolatesAFailingWrite(t *testing.T) {
 	}
 }
 
-func TestTickets(t *testing.T) {
-	s := openTest(t, "", Options{})
+func TestTickets(t *testing.T) { forEachDriver(t, testTickets) }
+
+func testTickets(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
 	ctx := context.Background()
 	var first *Ticket
 	for range 2 { // the second create is a retried task: same ticket

@@ -77,8 +77,10 @@ func Open(ctx context.Context, cfg config.Store, log *slog.Logger, opts ...Optio
 			dsn = "data/jsonevent.db"
 		}
 		b, err = openSQLite(ctx, dsn, opt.River)
+	case "postgres":
+		return openPostgresStore(ctx, cfg.DSN, log, opt)
 	default:
-		return nil, fmt.Errorf("store driver %q is not supported (use sqlite)", cfg.Driver)
+		return nil, fmt.Errorf("store driver %q is not supported (use sqlite or postgres)", cfg.Driver)
 	}
 	if err != nil {
 		return nil, err

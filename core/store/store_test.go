@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +16,13 @@ import (
 	"github.com/jsonevent/jsonevent/core/config"
 )
 
-func openTest(t *testing.T, dsn string, opt Options) *Store {
+// Every store test runs against each driver in storeDrivers
+// (drivers_test.go): TestX calls forEachDriver with testX, which opens its
+// store from drv.fresh(t). Add new tests the same way.
+
+func openTest(t *testing.T, cfg config.Store, opt Options) *Store {
 	t.Helper()
-	if dsn == "" {
-		dsn = filepath.Join(t.TempDir(), "data", "test.db")
-	}
-	s, err := Open(context.Background(), config.Store{Driver: "sqlite", DSN: dsn}, nil, opt)
+	s, err := Open(context.Background(), cfg, nil, opt)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -50,8 +50,10 @@ func sampleEvent(trigger, key string) *Event {
 	}
 }
 
-func TestInsertAndGetEvent(t *testing.T) {
-	s := openTest(t, "", Options{})
+func TestInsertAndGetEvent(t *testing.T) { forEachDriver(t, testInsertAndGetEvent) }
+
+func testInsertAndGetEvent(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
 	ctx := context.Background()
 	ev := sampleEvent("OC_a", "")
 	id, dup, err := s.InsertEvent(ctx, ev)
@@ -105,8 +107,10 @@ func countEvents(t *testing.T, s *Store) int {
 	return int(n)
 }
 
-func TestIdempotency(t *testing.T) {
-	s := openTest(t, "", Options{IdempotencyWindow: 200 * time.Millisecond})
+func TestIdempotency(t *testing.T) { forEachDriver(t, testIdempotency) }
+
+func testIdempotency(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{IdempotencyWindow: 200 * time.Millisecond})
 	ctx := context.Background()
 	first, dup, err := s.InsertEvent(ctx, sampleEvent("OC_a", "k1"))
 	if err != nil || dup {
@@ -156,8 +160,10 @@ func TestIdempotency(t *testing.T) {
 
 // TestGroupCommit checks that concurrent inserts all land, that duplicates
 // inside one batch are caught, and that batches really are shared.
-func TestGroupCommit(t *testing.T) {
-	s := openTest(t, "", Options{})
+func TestGroupCommit(t *testing.T) { forEachDriver(t, testGroupCommit) }
+
+func testGroupCommit(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
 	ctx := context.Background()
 	const n = 400
 	ids := make([]string, n)
@@ -208,8 +214,10 @@ type testJobArgs struct {
 
 func (testJobArgs) Kind() string { return "test_job" }
 
-func TestJobsCommitWithEvent(t *testing.T) {
-	s := openTest(t, "", Options{})
+func TestJobsCommitWithEvent(t *testing.T) { forEachDriver(t, testJobsCommitWithEvent) }
+
+func testJobsCommitWithEvent(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
 	ctx := context.Background()
 	ev := sampleEvent("OC_a", "job-key")
 	ev.ID = NewEventID()
@@ -238,9 +246,13 @@ func TestJobsCommitWithEvent(t *testing.T) {
 }
 
 func TestReopenKeepsEventsAndMigrationsOnce(t *testing.T) {
-	dsn := filepath.Join(t.TempDir(), "x.db")
+	forEachDriver(t, testReopenKeepsEventsAndMigrationsOnce)
+}
+
+func testReopenKeepsEventsAndMigrationsOnce(t *testing.T, drv storeDriver) {
+	cfg := drv.fresh(t)
 	ctx := context.Background()
-	s, err := Open(ctx, config.Store{DSN: dsn}, nil)
+	s, err := Open(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +263,7 @@ func TestReopenKeepsEventsAndMigrationsOnce(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openTest(t, dsn, Options{})
+	s = openTest(t, cfg, Options{})
 	if _, err := s.GetEvent(ctx, "acme", id); err != nil {
 		t.Fatalf("event lost across reopen: %v", err)
 	}
@@ -265,9 +277,11 @@ func TestReopenKeepsEventsAndMigrationsOnce(t *testing.T) {
 	}
 }
 
-func TestNewerSchemaRefused(t *testing.T) {
-	dsn := filepath.Join(t.TempDir(), "x.db")
-	s := openTest(t, dsn, Options{})
+func TestNewerSchemaRefused(t *testing.T) { forEachDriver(t, testNewerSchemaRefused) }
+
+func testNewerSchemaRefused(t *testing.T, drv storeDriver) {
+	cfg := drv.fresh(t)
+	s := openTest(t, cfg, Options{})
 	err := s.Write(context.Background(), func(tx Tx) error {
 		_, err := tx.Exec(context.Background(), `INSERT INTO jsonevent_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, int64(9999), "future", int64(0))
 		return err
@@ -276,16 +290,18 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Close()
-	_, err = Open(context.Background(), config.Store{DSN: dsn}, nil)
+	_, err = Open(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "newer than this binary") {
 		t.Fatalf("Open on a newer schema: %v", err)
 	}
 }
 
-func TestFailuresAreUnavailable(t *testing.T) {
+func TestFailuresAreUnavailable(t *testing.T) { forEachDriver(t, testFailuresAreUnavailable) }
+
+func testFailuresAreUnavailable(t *testing.T, drv storeDriver) {
 	ctx := context.Background()
 	t.Run("database cannot write", func(t *testing.T) {
-		s := openTest(t, "", Options{})
+		s := openTest(t, drv.fresh(t), Options{})
 		if err := s.Write(ctx, func(tx Tx) error {
 			_, err := tx.Exec(ctx, `DROP TABLE events`)
 			return err
@@ -298,7 +314,7 @@ func TestFailuresAreUnavailable(t *testing.T) {
 		}
 	})
 	t.Run("closed store", func(t *testing.T) {
-		s := openTest(t, "", Options{})
+		s := openTest(t, drv.fresh(t), Options{})
 		_ = s.Close()
 		_, _, err := s.InsertEvent(ctx, sampleEvent("OC_a", ""))
 		if core.ErrorCode(err) != core.CodeUnavailable {
@@ -309,6 +325,9 @@ func TestFailuresAreUnavailable(t *testing.T) {
 		}
 	})
 	t.Run("memory dsn refused", func(t *testing.T) {
+		if drv.name != "sqlite" {
+			t.Skip("an SQLite DSN")
+		}
 		_, err := Open(ctx, config.Store{DSN: ":memory:"}, nil)
 		if err == nil {
 			t.Fatal("opened an in-memory store")
@@ -317,7 +336,13 @@ func TestFailuresAreUnavailable(t *testing.T) {
 }
 
 func BenchmarkInsertEventParallel(b *testing.B) {
-	s, err := Open(context.Background(), config.Store{DSN: filepath.Join(b.TempDir(), "b.db")}, nil)
+	for _, drv := range storeDrivers {
+		b.Run(drv.name, func(b *testing.B) { benchmarkInsertEventParallel(b, drv) })
+	}
+}
+
+func benchmarkInsertEventParallel(b *testing.B, drv storeDriver) {
+	s, err := Open(context.Background(), drv.fresh(b), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

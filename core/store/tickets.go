@@ -32,18 +32,18 @@ const TicketIDPrefix = "tkt_"
 type Ticket struct {
 	ID          string         `json:"id"`
 	AccountID   string         `json:"-"`
-	TriggerID   string         `json:"trigger_id"`
-	EventID     string         `json:"event_id"`
-	WorkflowID  string         `json:"workflow_id"`
-	TaskID      string         `json:"task_id"`
+	TriggerID   string         `json:"triggerId"`
+	EventID     string         `json:"eventId"`
+	WorkflowID  string         `json:"workflowId"`
+	TaskID      string         `json:"taskId"`
 	Title       string         `json:"title"`
 	Description string         `json:"description"`
 	Priority    string         `json:"priority"`
 	Status      string         `json:"status"`
 	Assignee    string         `json:"assignee"`
 	Fields      map[string]any `json:"fields"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
 }
 
 const ticketColumns = `id, account_id, trigger_id, event_id, workflow_id, task_id, title, description,

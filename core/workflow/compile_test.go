@@ -197,7 +197,7 @@ func TestTicketTask(t *testing.T) {
 		t.Error("no ticket store: want an error")
 	}
 	b, _ := json.Marshal(res)
-	if !strings.Contains(string(b), `"ticket_id":"TK-1"`) {
+	if !strings.Contains(string(b), `"ticketId":"TK-1"`) {
 		t.Errorf("result JSON = %s", b)
 	}
 }

@@ -149,3 +149,18 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	enc, _ := json.Marshal(s) // a string always marshals
 	b.Write(enc)
 }
+
+// SetOutputs records a finished task's outputs for the tasks after it.
+func (d *Data) SetOutputs(taskID string, out map[string]any) {
+	if d.Tasks == nil {
+		d.Tasks = map[string]map[string]any{}
+	}
+	d.Tasks[taskID] = out
+	if d.root != nil {
+		m := make(map[string]any, len(out))
+		for k, v := range out {
+			m[k] = v
+		}
+		d.root["tasks"].(map[string]any)[taskID] = m
+	}
+}

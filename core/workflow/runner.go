@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+
+	"github.com/jsonevent/jsonevent/core/store"
 )
 
 // Result is what a finished task leaves behind: outputs later tasks can use
@@ -17,8 +19,8 @@ type Result struct {
 	// that got one).
 	Response *Response `json:"response,omitempty"`
 	// TicketID, MessageID identify what a ticket or email task made.
-	TicketID  string `json:"ticket_id,omitempty"`
-	MessageID string `json:"message_id,omitempty"`
+	TicketID  string `json:"ticketId,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
 }
 
 // Response records an HTTP response: status, headers and the first 4 KB of
@@ -65,22 +67,7 @@ func retryable(task string, err error) *TaskError {
 }
 
 // Ticket is a ticket a ticket task opens in our store.
-type Ticket struct {
-	ID          string
-	AccountID   string
-	TriggerID   string
-	EventID     string
-	WorkflowID  string
-	TaskID      string
-	Title       string
-	Description string
-	Priority    string
-	Status      string
-	Assignee    string
-	Fields      map[string]any
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-}
+type Ticket = store.Ticket
 
 // TicketStore keeps tickets. CreateTicket must be idempotent on (EventID,
 // WorkflowID, TaskID): a second call returns the ticket the first one made,

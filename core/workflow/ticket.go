@@ -6,18 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-)
 
-// Ticket statuses.
-const (
-	TicketOpen    = "open"
-	TicketPending = "pending"
-	TicketSolved  = "solved"
-	TicketClosed  = "closed"
+	"github.com/jsonevent/jsonevent/core/store"
 )
-
-// TicketStatuses lists the statuses a ticket may be given.
-var TicketStatuses = []string{TicketOpen, TicketPending, TicketSolved, TicketClosed}
 
 const (
 	maxTitle       = 500
@@ -59,7 +50,7 @@ func (r *Runner) runTicket(ctx context.Context, w *Workflow, t *Task, d *Data, r
 		Title:       title,
 		Description: truncate(desc, maxDescription),
 		Priority:    truncate(prio, maxPriority),
-		Status:      TicketOpen,
+		Status:      store.TicketOpen,
 		Fields:      fields,
 	})
 	if err != nil {

@@ -10,63 +10,77 @@ import (
 
 func TestMain(m *testing.M) { Main(m) }
 
-// TestDSNGivesEachTestItsOwnDatabase checks that two DSNs reach two
-// different empty databases (the second does not see the first's table) and
-// that each is dropped when its test ends.
-func TestDSNGivesEachTestItsOwnDatabase(t *testing.T) {
+// TestIsolation checks that DSN and DatabaseDSN each reach an empty place of
+// their own (a table made through one is not seen through the next) and
+// that it is dropped when its test ends.
+func TestIsolation(t *testing.T) {
 	admin := AdminDSN(t) // skips the whole test when there is no server
 	ctx := context.Background()
-	var names []string
-	for i, sub := range []string{"first", "second"} {
-		t.Run(sub, func(t *testing.T) {
-			pool := Pool(t)
-			var name string
-			var tables int
-			if err := pool.QueryRow(ctx, `SELECT current_database(),
-				(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')`).Scan(&name, &tables); err != nil {
-				t.Fatalf("query: %v", err)
+	tests := []struct {
+		name  string
+		dsn   func(testing.TB) string
+		where string // SQL naming the place the DSN reaches
+		left  string // SQL counting places in $1 that still exist
+	}{
+		{"schema", DSN, "SELECT current_schema()",
+			"SELECT count(*) FROM pg_namespace WHERE nspname = ANY($1)"},
+		{"database", DatabaseDSN, "SELECT current_database()",
+			"SELECT count(*) FROM pg_database WHERE datname = ANY($1)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var names []string
+			for _, sub := range []string{"first", "second"} {
+				t.Run(sub, func(t *testing.T) {
+					conn, err := pgx.Connect(ctx, tc.dsn(t))
+					if err != nil {
+						t.Fatalf("connect: %v", err)
+					}
+					defer conn.Close(ctx)
+					var name string
+					if err := conn.QueryRow(ctx, tc.where).Scan(&name); err != nil {
+						t.Fatalf("%s: %v", tc.where, err)
+					}
+					if !strings.HasPrefix(name, "jet_") {
+						t.Fatalf("reached %q, want a per-test jet_ %s", name, tc.name)
+					}
+					// Fails if the previous subtest's table were visible.
+					if _, err := conn.Exec(ctx, "CREATE TABLE marker (n int)"); err != nil {
+						t.Fatalf("create: %v", err)
+					}
+					names = append(names, name)
+				})
 			}
-			if tables != 0 {
-				t.Fatalf("database %s has %d tables, want a fresh one", name, tables)
+			if len(names) != 2 || names[0] == names[1] {
+				t.Fatalf("%ss %v, want two different ones", tc.name, names)
 			}
-			if _, err := pool.Exec(ctx, "CREATE TABLE marker (n int)"); err != nil {
-				t.Fatalf("create: %v", err)
+			conn, err := pgx.Connect(ctx, admin)
+			if err != nil {
+				t.Fatalf("connect admin: %v", err)
 			}
-			if _, err := pool.Exec(ctx, "INSERT INTO marker VALUES ($1)", i); err != nil {
-				t.Fatalf("insert: %v", err)
+			defer conn.Close(ctx)
+			var left int
+			if err := conn.QueryRow(ctx, tc.left, names).Scan(&left); err != nil {
+				t.Fatalf("%s: %v", tc.left, err)
 			}
-			names = append(names, name)
+			if left != 0 {
+				t.Fatalf("%d of the test %ss %v were not dropped", left, tc.name, names)
+			}
 		})
-	}
-	if len(names) != 2 || names[0] == names[1] {
-		t.Fatalf("databases %v, want two different ones", names)
-	}
-
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect admin: %v", err)
-	}
-	defer conn.Close(ctx)
-	var left int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = ANY($1)", names).Scan(&left); err != nil {
-		t.Fatalf("query pg_database: %v", err)
-	}
-	if left != 0 {
-		t.Fatalf("%d of the test databases %v were not dropped", left, names)
 	}
 }
 
-func TestDSNForms(t *testing.T) {
-	dsn := DSN(t)
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.Contains(dsn, "dbname=") {
-		t.Fatalf("DSN %q names no database", dsn)
+func TestWithParamAndRedact(t *testing.T) {
+	tests := []struct{ dsn, key, value, want string }{
+		{"postgres://u@h:5/postgres?sslmode=disable", "search_path", "s1",
+			"postgres://u@h:5/postgres?search_path=s1&sslmode=disable"},
+		{"postgres://u@h:5/postgres?sslmode=disable", "dbname", "d1", "postgres://u@h:5/d1?sslmode=disable"},
+		{"host=h user=u", "search_path", "s1", "host=h user=u search_path=s1"},
 	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("parse %q: %v", dsn, err)
-	}
-	if !strings.HasPrefix(cfg.Database, "jet_") {
-		t.Fatalf("database %q, want a per-test jet_ database", cfg.Database)
+	for _, tc := range tests {
+		if got := withParam(t, tc.dsn, tc.key, tc.value); got != tc.want {
+			t.Errorf("withParam(%q, %s) = %q, want %q", tc.dsn, tc.key, got, tc.want)
+		}
 	}
 	if got := redact("postgres://u:secret@h/db"); strings.Contains(got, "secret") {
 		t.Fatalf("redact left the password: %s", got)

@@ -1,0 +1,73 @@
+package jsondoc_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	_ "github.com/jsonevent/jsonevent/adapters/internal/adaptertest" // defines -update
+	"github.com/jsonevent/jsonevent/adapters/internal/jsondoc"
+	"github.com/jsonevent/jsonevent/core"
+)
+
+func TestDecodeKeepsNumbers(t *testing.T) {
+	v, err := jsondoc.Decode([]byte(`{"a":1500000.0,"b":1e999}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jsondoc.Encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != `{"a":1500000.0,"b":1e999}` {
+		t.Errorf("round trip = %s", out)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{`{"a":`, "ends early"},
+		{`{"a":1} x`, "after the top-level value"},
+		{`{"a" 1}`, "at byte"},
+		{``, "ends early"},
+	}
+	for _, tt := range tests {
+		_, err := jsondoc.Decode([]byte(tt.body))
+		if core.ErrorCode(err) != core.CodeInvalid || !strings.Contains(core.ErrorMessage(err), tt.want) {
+			t.Errorf("Decode(%q) = %v, want invalid containing %q", tt.body, err, tt.want)
+		}
+	}
+}
+
+func TestEncodeNoHTMLEscape(t *testing.T) {
+	out, err := jsondoc.Encode(map[string]any{"h": "<div>&</div>"})
+	if err != nil || string(out) != `{"h":"<div>&</div>"}` {
+		t.Errorf("Encode = %s, %v", out, err)
+	}
+}
+
+func TestSyntaxOffset(t *testing.T) {
+	if got := jsondoc.SyntaxOffset([]byte(`{"a":1}`)); got != -1 {
+		t.Errorf("valid: %d", got)
+	}
+	if got := jsondoc.SyntaxOffset([]byte(`{"a": ,}`)); got != 7 {
+		t.Errorf("offset = %d, want 7", got)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	o := jsondoc.NewOptions("x", map[string]any{"b": "true", "s": "v", "l": []any{"a", "b"}, "one": "a", "bad": 3, "zzz": 1})
+	if !o.Bool("b", false) || o.String("s", "") != "v" || len(o.Strings("l", nil)) != 2 || len(o.Strings("one", nil)) != 1 {
+		t.Errorf("getters")
+	}
+	_ = o.Bool("bad", false)
+	err := o.Err()
+	msg := core.ErrorMessage(err)
+	if core.ErrorCode(err) != core.CodeInvalid || !strings.Contains(msg, `option "bad"`) || !strings.Contains(msg, `zzz`) {
+		t.Errorf("Err = %v", err)
+	}
+	if err := jsondoc.NewOptions("x", nil).Err(); err != nil {
+		t.Errorf("no options: %v", err)
+	}
+	var _ = json.Number("1")
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jsonevent/jsonevent/adapters"
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/capture"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/limit"
+	"github.com/jsonevent/jsonevent/core/receiver"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+func init() {
+	commands["serve"] = command{
+		summary: "run the HTTP receiver (POST events, GET /v1/events/{id}, /metrics)",
+		run:     runServe,
+	}
+}
+
+// runServe loads the config, opens the store (applying migrations), serves
+// until SIGINT/SIGTERM, then drains in-flight requests and closes the store
+// so that every request answered 202 is committed.
+func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", defaultConfigPath, "config `file`")
+	listen := fs.String("listen", "", "listen `address` host:port (default: server.listen from the config)")
+	presets := fs.String("presets", "", "presets `dir` (default: presets/ beside the config file)")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: jsonevent serve [--config FILE] [--listen ADDR] [--presets DIR] [--log-level LEVEL]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "jsonevent serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "jsonevent serve: --log-level %q: %v\n", *level, err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, *path, *listen, *presets, log); err != nil {
+		log.Error("jsonevent serve stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) error {
+	reg := adapters.Default()
+	opt := config.Options{PresetsDir: presets, Adapters: reg.Names()}
+	cfg, err := config.Load(path, opt)
+	if err != nil {
+		return err
+	}
+	if listen == "" {
+		listen = cfg.Server.Listen
+	}
+
+	st, err := store.Open(ctx, cfg.Store, log)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+
+	// Capture sessions and adopted fields (issue 5): loaded from the store.
+	capt, err := capture.New(ctx, st, capture.Options{Log: log})
+	if err != nil {
+		return err
+	}
+	srv, err := receiver.New(cfg, receiver.Options{
+		Store:   st,
+		Capture: capt,
+		Limiter: limit.NewMemory(),
+		Adapters: receiver.AdapterFunc(func(name string, options map[string]any) (core.Adapter, error) {
+			return reg.ForTrigger(name, options, core.AdapterDeps{})
+		}),
+		Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		if err := config.Watch(watchCtx, path, opt, srv.Apply, log); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("config watch stopped; edits are no longer picked up", "err", err)
+		}
+	}()
+	log.Info("jsonevent listening", "addr", ln.Addr().String(), "config", path, "store", cfg.Store.Driver)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	timeout := cfg.Server.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("drain did not finish", "err", err)
+	}
+	stopWatch()
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const serveToken = "jse_demo_token_change_me" // its hash is in serveConfig
+
+func serveConfig(dsn string) string {
+	return fmt.Sprintf(`server: { listen: "127.0.0.1:0", shutdown_timeout: 10s }
+store: { driver: sqlite, dsn: %q }
+limits: { requests_per_minute: 100000 }
+accounts:
+  - id: demo
+    username: demo@example.com
+    tokens: [ { sha256: "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc" } ]
+triggers:
+  - id: OC_demo
+    account: demo
+    fields: { n: "$.n" }
+`, dsn)
+}
+
+// childEnv marks a re-executed test binary that must behave as the
+// jsonevent binary: the test binary holds the same main package, so running
+// it with this variable set is running jsonevent, without a second (cold,
+// non-race) build of the whole module.
+const childEnv = "JE_TEST_RUN_AS_BINARY" // not JSONEVENT_: config would read it as a key
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// binary returns the path of a jsonevent executable: this test binary,
+// which TestMain turns into jsonevent under childEnv.
+func binary(t *testing.T) string {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan error
+	logs *strings.Builder
+	mu   *sync.Mutex
+}
+
+// startServer runs `jsonevent serve` and waits until it listens.
+func startServer(t *testing.T, bin, cfgPath string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1), logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	addrCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.logs.WriteString(line + "\n")
+			s.mu.Unlock()
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "jsonevent listening" {
+				addrCh <- rec.Addr
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	select {
+	case s.addr = <-addrCh:
+	case err := <-s.done:
+		t.Fatalf("server exited before listening: %v\n%s", err, s.log())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not start:\n%s", s.log())
+	}
+	return s
+}
+
+func (s *server) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.String()
+}
+
+// burst posts events from many goroutines until stop is closed or the
+// server goes away, and returns the ids that were answered 202.
+func burst(addr string, workers int, stop <-chan struct{}) []string {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	var (
+		mu  sync.Mutex
+		ids []string
+		wg  sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"n":%d,"worker":%d,"pad":%q}`, i, w, strings.Repeat("x", 512))
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/inbound-event/v1/event/JSON/triggers?triggerId=OC_demo", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-API-TOKEN", serveToken)
+				resp, err := client.Do(req)
+				if err != nil {
+					return // the server is gone
+				}
+				var r struct{ EventID string }
+				err = json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted && err == nil && r.EventID != "" {
+					mu.Lock()
+					ids = append(ids, r.EventID)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ids
+}
+
+// checkStored asserts that every id can be read back through the API.
+func checkStored(t *testing.T, addr string, ids []string) {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		missing []string
+		wg      sync.WaitGroup
+		next    = make(chan string)
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/events/"+id, nil)
+				req.Header.Set("X-API-TOKEN", serveToken)
+				resp, err := http.DefaultClient.Do(req)
+				status := 0
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					status = resp.StatusCode
+				}
+				if status != http.StatusOK {
+					mu.Lock()
+					missing = append(missing, fmt.Sprintf("%s (%d %v)", id, status, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d events answered 202 are not stored, e.g. %v", len(missing), len(ids), missing[:min(5, len(missing))])
+	}
+}
+
+// TestServeDurability runs the real binary: a burst of concurrent events
+// interrupted by kill -9, then by SIGTERM; after each, every event that
+// was answered 202 must be stored.
+func TestServeDurability(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jsonevent.yaml")
+	if err := os.WriteFile(cfgPath, []byte(serveConfig(filepath.Join(dir, "data", "events.db"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("kill -9 mid-burst", func(t *testing.T) {
+		s := startServer(t, bin, cfgPath)
+		stop := make(chan struct{})
+		idsCh := make(chan []string, 1)
+		go func() { idsCh <- burst(s.addr, 32, stop) }()
+		time.Sleep(700 * time.Millisecond)
+		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-s.done
+		close(stop)
+		ids := <-idsCh
+		if len(ids) < 20 {
+			t.Fatalf("only %d events accepted before the kill; the test proves nothing", len(ids))
+		}
+		s2 := startServer(t, bin, cfgPath)
+		checkStored(t, s2.addr, ids)
+		t.Logf("%d events answered 202 before kill -9, all stored", len(ids))
+		_ = s2.cmd.Process.Signal(syscall.SIGTERM)
+		<-s2.done
+	})
+
+	t.Run("SIGTERM drains", func(t *testing.T) {
+		s := startServer(t, bin, cfgPath)
+		stop := make(chan struct{})
+		idsCh := make(chan []string, 1)
+		go func() { idsCh <- burst(s.addr, 32, stop) }()
+		time.Sleep(500 * time.Millisecond)
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		var exitErr error
+		select {
+		case exitErr = <-s.done:
+		case <-time.After(15 * time.Second):
+			t.Fatal("server did not stop after SIGTERM")
+		}
+		close(stop)
+		ids := <-idsCh
+		if exitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", exitErr, s.log())
+		}
+		if !strings.Contains(s.log(), `"msg":"stopped"`) {
+			t.Fatalf("no clean stop in the log:\n%s", s.log())
+		}
+		s2 := startServer(t, bin, cfgPath)
+		checkStored(t, s2.addr, ids)
+		t.Logf("%d events answered 202 before SIGTERM, all stored", len(ids))
+		_ = s2.cmd.Process.Signal(syscall.SIGTERM)
+		<-s2.done
+	})
+}

@@ -1,0 +1,122 @@
+package jsonpath
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestHostileDocuments checks that hostile documents neither panic nor
+// run unbounded: work past the budget is reported, not done.
+func TestHostileDocuments(t *testing.T) {
+	deepArr := strings.Repeat("[", 50000) + strings.Repeat("]", 50000)
+	deepObj := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	wide := "[" + strings.Repeat(`{"a":[1,2,{"b":"x"}]},`, 4500) + "1]"
+	tests := []struct {
+		name, expr, doc string
+		want            int  // number of nodes, when within budget
+		over            bool // the budget is exceeded
+	}{
+		{"descendant wildcard on 100 KB", "$..*", wide, 27001, false},
+		{"descendant name on 100 KB", "$..b", wide, 4500, false},
+		{"nested descendant filters on 100 KB", "$..[?@..*]", wide, 13500, false},
+		{"huge slice, tiny step", "$[0:9007199254740991:1]", wide, 4501, false},
+		{"huge negative slice", "$[9007199254740991:-9007199254740991:-1]", wide, 4501, false},
+		{"descendant slices", "$..[::1]", wide, 18001, false},
+		{"count of descendants per node", "$..[?count(@..*) > 1]", wide, 9000, false},
+		{"compare every element with the root", "$[?@ == $]", wide, 0, false},
+		{"deeply nested arrays", "$..*", deepArr, 0, true},
+		{"deeply nested objects", "$..a", deepObj, 0, true},
+		{"nested filters on deep nesting", "$..[?@..*]", deepArr, 0, true},
+		{"singular path into deep nesting", "$" + strings.Repeat("[0]", 100), deepArr, 1, false},
+	}
+	if vs := MustCompile("$..*").Values([]byte(deepArr)); vs != nil {
+		t.Fatalf("Values past the budget = %d values, want nil", len(vs))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := MustCompile(tt.expr)
+			ns, err := p.Query([]byte(tt.doc))
+			if tt.over {
+				if !errors.Is(err, ErrTooMuchWork) || ns != nil {
+					t.Fatalf("got %d nodes, err %v; want ErrTooMuchWork and no nodes", len(ns), err)
+				}
+				return
+			}
+			vs := p.Values([]byte(tt.doc))
+			if err != nil || len(ns) != tt.want || len(vs) != tt.want {
+				t.Fatalf("got %d nodes, %d values, err %v; want %d", len(ns), len(vs), err, tt.want)
+			}
+		})
+	}
+}
+
+// TestHostileSelectors checks limits on selectors.
+func TestHostileSelectors(t *testing.T) {
+	tests := []struct{ name, expr, contain string }{
+		{"deeply nested parentheses", "$[?" + strings.Repeat("(", 200) + "@.a" + strings.Repeat(")", 200) + "]", "nests too deeply"},
+		{"deeply nested filters", "$" + strings.Repeat("[?@", 100) + strings.Repeat("]", 100), "nests too deeply"},
+		{"deeply nested calls", "$[?" + strings.Repeat("length(value(", 50) + "@" + strings.Repeat("))", 50) + " > 1]", "nests too deeply"},
+		{"nested calls in comparisons (once exponential to parse)", "$[?" + strings.Repeat("count(", 40) + "@.a" + strings.Repeat(")==1", 40) + "]", "must be a query"},
+		{"huge selector", "$" + strings.Repeat(".a", 40000), "longer than"},
+		{"invalid UTF-8", "$['\xff']", "invalid UTF-8"},
+	}
+	for _, tt := range tests {
+		_, err := Compile(tt.expr)
+		if err == nil || !strings.Contains(err.Error(), tt.contain) {
+			t.Errorf("%s: err %v; want one containing %q", tt.name, err, tt.contain)
+		}
+	}
+	// Regular expressions: nesting and size are bounded, never fatal.
+	doc := []byte(`[{"a":"aaaa"}]`)
+	for _, re := range []string{strings.Repeat("(", 100) + "a" + strings.Repeat(")", 100), "a{1000}{1000}", strings.Repeat("a", 5000), "(a*)*b"} {
+		p := MustCompile(`$[?match(@.a, '` + re + `')]`)
+		if vs := p.Values(doc); vs != nil {
+			t.Errorf("pattern %.20q matched %q", re, vs)
+		}
+	}
+}
+
+// TestInvalidDocuments checks that documents that are not JSON do not
+// panic (callers validate, but the engine must stay safe).
+func TestInvalidDocuments(t *testing.T) {
+	docs := []string{``, `{`, `[`, `{"a":`, `[1,`, `"abc`, `{"a" 1}`, `]]]`, `{{{{`, `[1,2]]`, `nul`, `-`, `{"a":[}`, "\x00", `{"\u12`}
+	exprs := []string{"$", "$.a", "$..*", "$[*]", "$[-1]", "$[?@.a]", "$..[?@ == 1]", "$[0:2]", "$['a'].b[0]"}
+	for _, d := range docs {
+		for _, e := range exprs {
+			p := MustCompile(e)
+			p.Values([]byte(d))
+			p.Nodes([]byte(d))
+			Leaves([]byte(d))
+		}
+	}
+}
+
+// TestConcurrentUse checks that compiled paths and filters are safe to
+// share between goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	doc := []byte(`{"a": [{"b": "x1"}, {"b": "y2"}, {"b": "x3"}], "re": "x.*"}`)
+	p := MustCompile(`$.a[?match(@.b, $.re)].b`)
+	f, err := CompileFilter(`count(@.a[?search(@.b, '[0-9]')]) == 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				ns := p.Nodes(doc)
+				if len(ns) != 2 || ns[1].Path != "$['a'][2]['b']" || !f.Match(doc) {
+					done <- "wrong result under concurrency"
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
+	}
+}

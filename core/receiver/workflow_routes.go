@@ -1,0 +1,262 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/riverqueue/river"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// Workflows is what the run, ticket and replay routes need; the workflow
+// engine (*workflow.Engine) implements it.
+type Workflows interface {
+	EventRuns(ctx context.Context, accountID, eventID string) ([]*store.Run, error)
+	GetRun(ctx context.Context, accountID, runID string) (*store.Run, error)
+	ListRuns(ctx context.Context, f store.RunFilter) ([]*store.Run, string, error)
+	RetryRun(ctx context.Context, accountID, runID string) (*store.Run, error)
+	ListTickets(ctx context.Context, f store.TicketFilter) ([]*store.Ticket, string, error)
+	GetTicket(ctx context.Context, accountID, id string) (*store.Ticket, error)
+	UpdateTicket(ctx context.Context, accountID, id string, p store.TicketPatch) (*store.Ticket, error)
+}
+
+// maxPatchBody bounds a PATCH /v1/tickets body.
+const maxPatchBody = 16 << 10
+
+// workflowRoutes adds the run, ticket and replay routes. Every one
+// authenticates like the event endpoint and sees only its account's data.
+func (s *Server) workflowRoutes() {
+	s.app.Get("/v1/runs", s.listRuns)
+	s.app.Get("/v1/runs/:runId", s.getRun)
+	s.app.Post("/v1/runs/:runId/retry", s.retryRun)
+	s.app.Get("/v1/tickets", s.listTickets)
+	s.app.Get("/v1/tickets/:ticketId", s.getTicket)
+	s.app.Patch("/v1/tickets/:ticketId", s.patchTicket)
+	s.app.Post("/v1/events/:eventId/replay", s.replayEvent)
+}
+
+// account authenticates the request and returns the caller's account.
+func (s *Server) account(c *fiber.Ctx) (string, error) {
+	rt := s.rt.Load()
+	p, err := rt.auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
+	if err != nil {
+		return "", err
+	}
+	return p.AccountID, nil
+}
+
+// api wraps a handler that needs the caller's account and the workflows.
+func (s *Server) api(c *fiber.Ctx, fn func(accountID string) error) error {
+	acct, err := s.account(c)
+	if err != nil {
+		return s.refuseErr(c, nil, "", "", err)
+	}
+	if s.wf == nil {
+		return s.refuse(c, nil, "", "", http.StatusNotFound, core.CodeNotFound, "workflows are not enabled on this server")
+	}
+	if err := fn(acct); err != nil {
+		return s.refuseErr(c, nil, "", "", err)
+	}
+	return nil
+}
+
+// RunList is the answer of GET /v1/runs.
+type RunList struct {
+	Runs       []*store.Run `json:"runs"`
+	NextCursor string       `json:"nextCursor,omitempty"`
+}
+
+func (s *Server) listRuns(c *fiber.Ctx) error {
+	return s.api(c, func(acct string) error {
+		f := store.RunFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status")),
+			Before: strings.Clone(c.Query("cursor"))}
+		if f.Status != "" && !slices.Contains(store.RunStatuses, f.Status) {
+			return core.Errorf(core.CodeInvalid, "status %q is not one of %s", truncate(f.Status, 40), strings.Join(store.RunStatuses, ", "))
+		}
+		var err error
+		if f.Since, err = parseSince(c.Query("since"), s.now()); err != nil {
+			return err
+		}
+		if f.Limit, err = parseLimit(c.Query("limit")); err != nil {
+			return err
+		}
+		runs, next, err := s.wf.ListRuns(c.UserContext(), f)
+		if err != nil {
+			return err
+		}
+		return c.Status(http.StatusOK).JSON(RunList{Runs: runs, NextCursor: next})
+	})
+}
+
+func (s *Server) getRun(c *fiber.Ctx) error {
+	return s.api(c, func(acct string) error {
+		run, err := s.wf.GetRun(c.UserContext(), acct, strings.Clone(c.Params("runId")))
+		if err != nil {
+			return err
+		}
+		return c.Status(http.StatusOK).JSON(run)
+	})
+}
+
+func (s *Server) retryRun(c *fiber.Ctx) error {
+	return s.api(c, func(acct string) error {
+		run, err := s.wf.RetryRun(c.UserContext(), acct, strings.Clone(c.Params("runId")))
+		if err != nil {
+			return err
+		}
+		return c.Status(http.StatusAccepted).JSON(run)
+	})
+}
+
+// TicketList is the answer of GET /v1/tickets.
+type TicketList struct {
+	Tickets    []*store.Ticket `json:"tickets"`
+	NextCursor string          `json:"nextCursor,omitempty"`
+}
+
+func (s *Server) listTickets(c *fiber.Ctx) error {
+	return s.api(c, func(acct string) error {
+		f := store.TicketFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status")),
+			Before: strings.Clone(c.Query("cursor"))}
+		if f.Status != "" && !slices.Contains(store.TicketStatuses, f.Status) {
+			return core.Errorf(core.CodeInvalid, "status %q is not one of %s", truncate(f.Status, 40), strings.Join(store.TicketStatuses, ", "))
+		}
+		var err error
+		if f.Limit, err = parseLimit(c.Query("limit")); err != nil {
+			return err
+		}
+		tickets, next, err := s.wf.ListTickets(c.UserContext(), f)
+		if err != nil {
+			return err
+		}
+		return c.Status(http.StatusOK).JSON(TicketList{Tickets: tickets, NextCursor: next})
+	})
+}
+
+func (s *Server) getTicket(c *fiber.Ctx) error {
+	return s.api(c, func(acct string) error {
+		t, err := s.wf.GetTicket(c.UserContext(), acct, strings.Clone(c.Params("ticketId")))
+		if err != nil {
+			return err
+		}
+		return c.Status(http.StatusOK).JSON(t)
+	})
+}
+
+func (s *Server) patchTicket(c *fiber.Ctx) error {
+	return s.api(c, func(acct string) error {
+		if msg := checkContentType(string(c.Request().Header.ContentType())); msg != "" {
+			return core.Errorf(core.CodeUnsupportedMediaType, "%s", msg)
+		}
+		body, tooLarge, err := readBody(c, maxPatchBody)
+		if tooLarge {
+			return core.Errorf(core.CodeTooLarge, "a ticket change is at most %d bytes", maxPatchBody)
+		}
+		if err != nil {
+			return core.Errorf(core.CodeInvalid, "the request body could not be read: %v", err)
+		}
+		var p store.TicketPatch
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return core.Errorf(core.CodeInvalid, "the body must be a JSON object with status and/or assignee: %v", err)
+		}
+		if p.Status == nil && p.Assignee == nil {
+			return core.Errorf(core.CodeInvalid, "nothing to change: send status and/or assignee")
+		}
+		t, err := s.wf.UpdateTicket(c.UserContext(), acct, strings.Clone(c.Params("ticketId")), p)
+		if err != nil {
+			return err
+		}
+		return c.Status(http.StatusOK).JSON(t)
+	})
+}
+
+// replayBody is the answer of POST /v1/events/{id}/replay.
+type replayBody struct {
+	EventID   string `json:"eventId"`
+	TriggerID string `json:"triggerId"`
+	ReplayOf  string `json:"replayOf"`
+}
+
+// replayEvent runs a stored request through the current config again: the
+// trigger's adapter and fields as they are now, its workflows as they are
+// now. The result is a new event marked as a replay of the old one; it
+// passes de-duplication on purpose (no idempotency key).
+func (s *Server) replayEvent(c *fiber.Ctx) error {
+	return s.api(c, func(acct string) error {
+		ctx := c.UserContext()
+		old, err := s.store.GetEvent(ctx, acct, strings.Clone(c.Params("eventId")))
+		if err != nil {
+			return err
+		}
+		trig := s.rt.Load().triggers[old.TriggerID]
+		if trig == nil || trig.cfg.Account != acct {
+			return core.Errorf(core.CodeNotFound, "trigger %q of event %s is no longer configured for this account, so it cannot be replayed", old.TriggerID, old.ID)
+		}
+		req := &core.Request{TriggerID: old.TriggerID, Method: http.MethodPost, Header: old.Header, Query: old.Query, Body: old.Body}
+		norm, err := trig.adapter.Normalize(ctx, req)
+		if err != nil {
+			return err
+		}
+		if norm == nil || len(norm.Body) == 0 || !json.Valid(norm.Body) {
+			return core.Errorf(core.CodeInternal, "the adapter could not normalise the stored event")
+		}
+		ev := &store.Event{
+			ID: store.NewEventID(), AccountID: acct, TriggerID: old.TriggerID,
+			ContextID: old.ContextID, UserID: old.UserID, BrandID: old.BrandID,
+			Query: old.Query, Header: old.Header, Body: old.Body, NormalizedBody: norm.Body,
+			Fields: extract(trig.fields, norm.Body), Warnings: norm.Warnings,
+			ReceivedAt: s.now(), ReplayOf: old.ID,
+		}
+		var jobs []river.InsertManyParams
+		if s.jobs != nil {
+			if jobs, err = s.jobs(ctx, trig.cfg, ev); err != nil {
+				return err
+			}
+		}
+		id, _, err := s.store.InsertEvent(ctx, ev, jobs...)
+		if err != nil {
+			if core.ErrorCode(err) == core.CodeUnavailable {
+				c.Set(fiber.HeaderRetryAfter, "5")
+			}
+			return err
+		}
+		return c.Status(http.StatusAccepted).JSON(replayBody{EventID: id, TriggerID: old.TriggerID, ReplayOf: old.ID})
+	})
+}
+
+// parseSince reads since= as an RFC 3339 time or a duration back from now
+// ("24h").
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, core.Errorf(core.CodeInvalid, "since %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (24h)", truncate(v, 60))
+}
+
+func parseLimit(v string) (int, error) {
+	if v == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 500 {
+		return 0, core.Errorf(core.CodeInvalid, "limit must be a number from 1 to 500, not %q", truncate(v, 20))
+	}
+	return n, nil
+}

@@ -1,0 +1,136 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// EventRuns returns the runs of an event: those the worker has recorded,
+// plus a pending (or running) entry for each job still waiting in the queue
+// before its first attempt.
+func (e *Engine) EventRuns(ctx context.Context, accountID, eventID string) ([]*store.Run, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	runs, err := e.st.EventRuns(ctx, accountID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(runs))
+	for _, r := range runs {
+		seen[r.ID] = true
+	}
+	res, err := e.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(eventID).
+		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStatePending).First(100))
+	if err != nil {
+		return nil, &core.Error{Code: core.CodeUnavailable, Message: "the job queue cannot be read right now", Err: err}
+	}
+	for _, j := range res.Jobs {
+		var a RunArgs
+		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.AccountID != accountID || seen[a.RunID] {
+			continue
+		}
+		status := store.RunPending
+		if j.State == rivertype.JobStateRunning {
+			status = store.RunRunning
+		}
+		runs = append(runs, &store.Run{ID: a.RunID, EventID: a.EventID, AccountID: a.AccountID, TriggerID: a.TriggerID,
+			WorkflowID: a.WorkflowID, JobID: j.ID, Status: status, MaxAttempts: j.MaxAttempts,
+			Tasks: map[string]*store.TaskRecord{}, Attempts: []*store.Attempt{}, CreatedAt: j.CreatedAt, UpdatedAt: j.CreatedAt})
+	}
+	slices.SortFunc(runs, func(a, b *store.Run) int { return strings.Compare(a.ID, b.ID) })
+	return runs, nil
+}
+
+// RetryRun starts a failed run again with a fresh set of attempts; it
+// resumes at the first task that did not finish. Only a failed run can be
+// retried (anything else is a *core.Error conflict).
+func (e *Engine) RetryRun(ctx context.Context, accountID, runID string) (*store.Run, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	run, err := e.st.GetRun(ctx, accountID, runID)
+	if err != nil {
+		return nil, err
+	}
+	if run.Status != store.RunFailed {
+		return nil, core.Errorf(core.CodeConflict, "run %s is %s; only a failed run can be retried", runID, run.Status)
+	}
+	wf := e.set.Load().Workflow(run.TriggerID, run.WorkflowID)
+	if wf == nil {
+		return nil, core.Errorf(core.CodeConflict, "workflow %s is no longer in trigger %s's config, so run %s cannot be retried", run.WorkflowID, run.TriggerID, runID)
+	}
+	job := river.InsertManyParams{
+		Args:       RunArgs{EventID: run.EventID, AccountID: run.AccountID, TriggerID: run.TriggerID, WorkflowID: run.WorkflowID, RunID: run.ID},
+		InsertOpts: &river.InsertOpts{MaxAttempts: wf.Retry.Attempts, Tags: []string{run.EventID}},
+	}
+	err = e.st.Write(ctx, func(tx store.Tx) error {
+		ok, err := store.MarkRunPending(ctx, tx, run.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return core.Errorf(core.CodeConflict, "run %s is no longer failed (retried already?)", runID)
+		}
+		return tx.InsertJobs(ctx, []river.InsertManyParams{job})
+	})
+	if err != nil {
+		return nil, err
+	}
+	run, err = e.st.GetRun(ctx, accountID, runID)
+	if err != nil {
+		return nil, fmt.Errorf("read retried run: %w", err)
+	}
+	return run, nil
+}
+
+// GetRun returns one run of an account (queued runs included).
+func (e *Engine) GetRun(ctx context.Context, accountID, runID string) (*store.Run, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	return e.st.GetRun(ctx, accountID, runID)
+}
+
+// ListRuns pages through an account's runs, newest first.
+func (e *Engine) ListRuns(ctx context.Context, f store.RunFilter) ([]*store.Run, string, error) {
+	if e.st == nil {
+		return nil, "", errors.New("workflow engine has no store attached")
+	}
+	return e.st.ListRuns(ctx, f)
+}
+
+// ListTickets pages through an account's tickets, newest first.
+func (e *Engine) ListTickets(ctx context.Context, f store.TicketFilter) ([]*store.Ticket, string, error) {
+	if e.st == nil {
+		return nil, "", errors.New("workflow engine has no store attached")
+	}
+	return e.st.ListTickets(ctx, f)
+}
+
+// GetTicket returns one ticket of an account.
+func (e *Engine) GetTicket(ctx context.Context, accountID, id string) (*store.Ticket, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	return e.st.GetTicket(ctx, accountID, id)
+}
+
+// UpdateTicket changes a ticket's status or assignee.
+func (e *Engine) UpdateTicket(ctx context.Context, accountID, id string, p store.TicketPatch) (*store.Ticket, error) {
+	if e.st == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	return e.st.UpdateTicket(ctx, accountID, id, p)
+}

@@ -1,0 +1,464 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// Job kinds.
+const (
+	RunKind    = "workflow_run"
+	NotifyKind = "workflow_notify"
+)
+
+// RunArgs are the arguments of the one river job per (event, workflow).
+type RunArgs struct {
+	EventID    string `json:"eventId"`
+	AccountID  string `json:"accountId"`
+	TriggerID  string `json:"triggerId"`
+	WorkflowID string `json:"workflowId"`
+	RunID      string `json:"runId"`
+}
+
+// Kind implements river.JobArgs.
+func (RunArgs) Kind() string { return RunKind }
+
+// NotifyArgs are the arguments of a failure notification job (one per
+// channel, so a failing webhook never re-sends the e-mail).
+type NotifyArgs struct {
+	Channel    string    `json:"channel"` // webhook or email
+	AccountID  string    `json:"accountId"`
+	EventID    string    `json:"eventId"`
+	TriggerID  string    `json:"triggerId"`
+	WorkflowID string    `json:"workflowId"`
+	RunID      string    `json:"runId"`
+	Task       string    `json:"task"`
+	Error      string    `json:"error"`
+	Attempts   int       `json:"attempts"`
+	FailedAt   time.Time `json:"failedAt"`
+}
+
+// Kind implements river.JobArgs.
+func (NotifyArgs) Kind() string { return NotifyKind }
+
+// notifyAttempts bounds how often a notification is tried (river's own
+// backoff between tries: about 1s, 16s, 81s, 4m, 10m).
+const notifyAttempts = 6
+
+// Engine runs workflows: it plans the jobs of an accepted event, works
+// them, records every run and attempt, and reports failed runs. Build it
+// with NewEngine, give its workers to the river config (AddWorkers), open
+// the store with that config, then Attach the store.
+type Engine struct {
+	set     atomic.Pointer[Set]
+	runner  *Runner
+	st      *store.Store
+	batch   *store.Batcher
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// EngineOptions tunes NewEngine.
+type EngineOptions struct {
+	Log *slog.Logger
+	// Metrics receives the engine's series; nil keeps them unregistered.
+	Metrics *Metrics
+	// Now is the clock (tests); nil = time.Now.
+	Now func() time.Time
+}
+
+// NewEngine compiles cfg and returns an engine not yet attached to a store.
+func NewEngine(cfg *config.Config, opt EngineOptions) (*Engine, error) {
+	set, err := Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{log: opt.Log, metrics: opt.Metrics, now: opt.Now}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.metrics == nil {
+		e.metrics = NewMetrics(nil)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.set.Store(set)
+	e.runner = NewRunner(engineTickets{e})
+	return e, nil
+}
+
+// Apply compiles cfg and swaps it in for jobs that start after it (the
+// apply function for config.Watch). A config that does not compile keeps
+// the running one and is logged at Error.
+func (e *Engine) Apply(cfg *config.Config) {
+	set, err := Compile(cfg)
+	if err != nil {
+		e.log.Error("workflow config reload refused; the previous workflows keep running", "err", err)
+		return
+	}
+	e.set.Store(set)
+}
+
+// Set returns the compiled config in force.
+func (e *Engine) Set() *Set { return e.set.Load() }
+
+// Runner returns the task runner (tests and tools).
+func (e *Engine) Runner() *Runner { return e.runner }
+
+// AddWorkers registers the run and notification workers.
+func (e *Engine) AddWorkers(w *river.Workers) error {
+	if err := river.AddWorkerSafely(w, &runWorker{e: e}); err != nil {
+		return fmt.Errorf("add workflow worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(w, &notifyWorker{e: e}); err != nil {
+		return fmt.Errorf("add notification worker: %w", err)
+	}
+	return nil
+}
+
+// RiverConfig returns a river config with the engine's workers and
+// settings suited to it: maxWorkers concurrent jobs, quick polling (SQLite
+// has no LISTEN/NOTIFY) and stuck jobs (a worker killed mid-run) rescued
+// after rescueAfter (0 = 5 minutes, which must exceed the longest workflow).
+func (e *Engine) RiverConfig(maxWorkers int, rescueAfter time.Duration) (*river.Config, error) {
+	workers := river.NewWorkers()
+	if err := e.AddWorkers(workers); err != nil {
+		return nil, err
+	}
+	if maxWorkers <= 0 {
+		maxWorkers = 100
+	}
+	if rescueAfter <= 0 {
+		rescueAfter = 5 * time.Minute
+	}
+	return &river.Config{
+		Workers:              workers,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
+		FetchCooldown:        5 * time.Millisecond,
+		FetchPollInterval:    50 * time.Millisecond,
+		JobTimeout:           -1, // each worker bounds its own jobs (Timeout)
+		RescueStuckJobsAfter: rescueAfter,
+		ErrorHandler:         &errorHandler{log: e.log},
+	}, nil
+}
+
+// Attach gives the engine its store; call it after store.Open and before
+// the river client starts working.
+func (e *Engine) Attach(st *store.Store) {
+	e.st = st
+	e.batch = st.NewBatcher()
+}
+
+// Close stops the engine's writer; call it after the river client stopped
+// and before the store closes.
+func (e *Engine) Close() {
+	if e.batch != nil {
+		e.batch.Close()
+	}
+}
+
+// PlanJobs returns one river job per workflow of the event's trigger, to be
+// inserted in the event's own transaction (receiver.JobPlanner). Conditions
+// are evaluated by the worker, so a skipped run is recorded too. ev.ID must
+// be set; it becomes the jobs' tag, which lets a run waiting in the queue
+// be shown with its event.
+func (e *Engine) PlanJobs(_ context.Context, trigger *config.Trigger, ev *store.Event) ([]river.InsertManyParams, error) {
+	wfs := e.set.Load().Workflows(ev.TriggerID)
+	if len(wfs) == 0 {
+		return nil, nil
+	}
+	if ev.ID == "" {
+		return nil, errors.New("plan workflow jobs: event id is not set")
+	}
+	jobs := make([]river.InsertManyParams, 0, len(wfs))
+	for _, wf := range wfs {
+		jobs = append(jobs, river.InsertManyParams{
+			Args: RunArgs{EventID: ev.ID, AccountID: ev.AccountID, TriggerID: ev.TriggerID, WorkflowID: wf.ID, RunID: store.NewRunID()},
+			InsertOpts: &river.InsertOpts{
+				MaxAttempts: wf.Retry.Attempts,
+				Tags:        []string{ev.ID},
+			},
+		})
+	}
+	return jobs, nil
+}
+
+// jitter is a deterministic random number in [0, 1) for a run's attempt,
+// so the delay the run records is the one river waits.
+func jitter(runID string, attempt int) float64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d", runID, attempt)
+	return float64(h.Sum64()>>11) / (1 << 53)
+}
+
+type runWorker struct {
+	river.WorkerDefaults[RunArgs]
+	e *Engine
+}
+
+func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+	return w.e.work(ctx, job)
+}
+
+// NextRetry follows the workflow's own policy.
+func (w *runWorker) NextRetry(job *river.Job[RunArgs]) time.Time {
+	p := DefaultPolicy
+	if wf := w.e.set.Load().Workflow(job.Args.TriggerID, job.Args.WorkflowID); wf != nil {
+		p = wf.Retry
+	}
+	return w.e.now().Add(p.delay(job.Attempt, jitter(job.Args.RunID, job.Attempt)))
+}
+
+// Timeout bounds one attempt: every task's own timeout plus a minute for
+// the store.
+func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
+	d := time.Minute
+	if wf := w.e.set.Load().Workflow(job.Args.TriggerID, job.Args.WorkflowID); wf != nil {
+		for _, t := range wf.Tasks {
+			d += t.Timeout
+		}
+	}
+	return d
+}
+
+// saveTimeout bounds a run write that must happen even when the job's own
+// context has ended (a timeout, a shutdown).
+const saveTimeout = 30 * time.Second
+
+func (e *Engine) save(ctx context.Context, run *store.Run, jobs ...river.InsertManyParams) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	run.UpdatedAt = e.now().UTC()
+	snapshot := *run
+	return e.batch.Do(ctx, func(tx store.Tx) error {
+		if err := store.SaveRun(ctx, tx, &snapshot); err != nil {
+			return err
+		}
+		return tx.InsertJobs(ctx, jobs)
+	})
+}
+
+// work runs one attempt of a workflow run.
+func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
+	a := job.Args
+	if e.st == nil {
+		return errors.New("workflow engine has no store attached")
+	}
+	run, err := e.st.GetRun(ctx, "", a.RunID)
+	switch {
+	case core.ErrorCode(err) == core.CodeNotFound:
+		run = &store.Run{ID: a.RunID, EventID: a.EventID, AccountID: a.AccountID, TriggerID: a.TriggerID,
+			WorkflowID: a.WorkflowID, CreatedAt: e.now().UTC(), Tasks: map[string]*store.TaskRecord{}}
+	case err != nil:
+		return fmt.Errorf("load run %s: %w", a.RunID, err)
+	}
+	switch run.Status {
+	case store.RunSucceeded, store.RunSkipped:
+		return nil // finished before a crash kept river from hearing of it
+	}
+	now := e.now().UTC()
+	if last := run.LastAttempt(); last != nil && last.FinishedAt.IsZero() {
+		last.FinishedAt = now
+		last.Error = "interrupted: the worker stopped during this attempt"
+	}
+	run.JobID = job.ID
+	run.MaxAttempts = job.MaxAttempts
+	run.NextAt = time.Time{}
+
+	set := e.set.Load()
+	wf := set.Workflow(a.TriggerID, a.WorkflowID)
+	if wf == nil {
+		err := fmt.Errorf("workflow %s is no longer in trigger %s's config", a.WorkflowID, a.TriggerID)
+		return e.finishFailed(ctx, job, set, run, &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}, "", err)
+	}
+	stored, err := e.st.GetEvent(ctx, a.AccountID, a.EventID)
+	if core.ErrorCode(err) == core.CodeNotFound {
+		return e.finishFailed(ctx, job, set, run, &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}, "", fmt.Errorf("event %s is not in the store", a.EventID))
+	}
+	if err != nil {
+		return fmt.Errorf("load event %s: %w", a.EventID, err)
+	}
+	ev := EventFromStore(stored)
+	if !wf.Match(ev) {
+		run.Status = store.RunSkipped
+		run.SkippedBy = wf.When
+		run.FinishedAt = now
+		if err := e.save(ctx, run); err != nil {
+			return err
+		}
+		e.metrics.run(wf, store.RunSkipped)
+		return nil
+	}
+
+	attempt := &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}
+	run.Attempts = append(run.Attempts, attempt)
+	run.Status = store.RunRunning
+	if err := e.save(ctx, run); err != nil {
+		return err
+	}
+	if attempt.Number > 1 {
+		e.metrics.retry(wf)
+	}
+
+	d := &Data{Event: ev, Workflow: wf.ID}
+	for id, rec := range run.Tasks {
+		var res Result
+		if err := json.Unmarshal(rec.Result, &res); err != nil {
+			return e.finishFailed(ctx, job, set, run, attempt, id, fmt.Errorf("decode stored result of task %s: %w", id, err))
+		}
+		d.SetOutputs(id, res.Outputs)
+	}
+	for i, t := range wf.Tasks {
+		if _, done := run.Tasks[t.ID]; done {
+			continue // finished in an earlier attempt: never repeated
+		}
+		start := time.Now()
+		res, err := e.runner.RunTask(ctx, set, wf, t, d)
+		elapsed := time.Since(start)
+		e.metrics.task(t.Type, err, elapsed)
+		if err != nil {
+			if res != nil && res.Response != nil {
+				attempt.Response, _ = json.Marshal(res.Response)
+			}
+			return e.failAttempt(ctx, job, set, wf, run, attempt, t.ID, err)
+		}
+		enc, err := json.Marshal(res)
+		if err != nil {
+			return e.failAttempt(ctx, job, set, wf, run, attempt, t.ID, permanent(t.ID, fmt.Errorf("encode result: %w", err)))
+		}
+		run.Tasks[t.ID] = &store.TaskRecord{Result: enc, FinishedAt: e.now().UTC(), DurationMS: float64(elapsed.Microseconds()) / 1000}
+		d.SetOutputs(t.ID, res.Outputs)
+		if i < len(wf.Tasks)-1 {
+			// Durable before the next task starts: a crash from here on
+			// resumes after this task.
+			if err := e.save(ctx, run); err != nil {
+				return err
+			}
+		}
+	}
+	attempt.FinishedAt = e.now().UTC()
+	run.Status = store.RunSucceeded
+	run.Error, run.FailedTask = "", ""
+	run.FinishedAt = attempt.FinishedAt
+	if err := e.save(ctx, run); err != nil {
+		return err
+	}
+	e.metrics.run(wf, store.RunSucceeded)
+	return nil
+}
+
+// failAttempt records a failed attempt: retrying with the time of the next
+// one, or failed (and notified) when the error is permanent or this was the
+// last attempt.
+func (e *Engine) failAttempt(ctx context.Context, job *river.Job[RunArgs], set *Set, wf *Workflow, run *store.Run, attempt *store.Attempt, taskID string, err error) error {
+	if IsPermanent(err) || job.Attempt >= job.MaxAttempts {
+		return e.finishFailed(ctx, job, set, run, attempt, taskID, err)
+	}
+	now := e.now().UTC()
+	attempt.FinishedAt = now
+	attempt.Task = taskID
+	attempt.Error = err.Error()
+	run.Status = store.RunRetrying
+	run.Error, run.FailedTask = err.Error(), taskID
+	run.NextAt = now.Add(wf.Retry.delay(job.Attempt, jitter(run.ID, job.Attempt)))
+	if serr := e.save(ctx, run); serr != nil {
+		return errors.Join(err, serr)
+	}
+	e.metrics.run(wf, store.RunRetrying)
+	return err
+}
+
+// finishFailed marks the run failed and, in the same transaction, queues
+// the account's notifications; river is told not to retry.
+func (e *Engine) finishFailed(ctx context.Context, job *river.Job[RunArgs], set *Set, run *store.Run, attempt *store.Attempt, taskID string, err error) error {
+	now := e.now().UTC()
+	attempt.FinishedAt = now
+	attempt.Task = taskID
+	attempt.Error = err.Error()
+	attempt.Permanent = IsPermanent(err)
+	if run.LastAttempt() != attempt {
+		run.Attempts = append(run.Attempts, attempt)
+	}
+	run.Status = store.RunFailed
+	run.Error, run.FailedTask = err.Error(), taskID
+	run.FinishedAt = now
+	var jobs []river.InsertManyParams
+	n := set.Notify(run.AccountID)
+	base := NotifyArgs{AccountID: run.AccountID, EventID: run.EventID, TriggerID: run.TriggerID, WorkflowID: run.WorkflowID,
+		RunID: run.ID, Task: taskID, Error: err.Error(), Attempts: len(run.Attempts), FailedAt: now}
+	for _, ch := range []struct{ name, to string }{{"webhook", n.Webhook}, {"email", n.Email}} {
+		if ch.to == "" {
+			continue
+		}
+		args := base
+		args.Channel = ch.name
+		jobs = append(jobs, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{MaxAttempts: notifyAttempts, Tags: []string{run.EventID}}})
+	}
+	if serr := e.save(ctx, run, jobs...); serr != nil {
+		return errors.Join(err, serr)
+	}
+	if wf := set.Workflow(run.TriggerID, run.WorkflowID); wf != nil {
+		e.metrics.run(wf, store.RunFailed)
+	}
+	e.log.Warn("workflow run failed", "run_id", run.ID, "event_id", run.EventID, "trigger", run.TriggerID,
+		"workflow", run.WorkflowID, "task", taskID, "attempts", len(run.Attempts), "err", err)
+	return river.JobCancel(err)
+}
+
+// EventFromStore converts a stored event to what workflows see: the
+// normalised body as .body.
+func EventFromStore(ev *store.Event) *Event {
+	body := ev.NormalizedBody
+	if len(body) == 0 {
+		body = ev.Body
+	}
+	return &Event{
+		ID: ev.ID, TriggerID: ev.TriggerID, AccountID: ev.AccountID,
+		ReceivedAt: ev.ReceivedAt, Query: ev.Query, Body: body, Fields: ev.Fields,
+	}
+}
+
+// engineTickets creates tickets through the engine's group-committed writer.
+type engineTickets struct{ e *Engine }
+
+func (t engineTickets) CreateTicket(ctx context.Context, tk *Ticket) (*Ticket, error) {
+	if t.e.batch == nil {
+		return nil, errors.New("workflow engine has no store attached")
+	}
+	var out *Ticket
+	err := t.e.batch.Do(ctx, func(tx store.Tx) error {
+		got, err := store.CreateTicketTx(ctx, tx, tk)
+		out = got
+		return err
+	})
+	return out, err
+}
+
+// errorHandler logs job failures river reports (a panic in a worker
+// becomes a failed attempt, never a crash).
+type errorHandler struct{ log *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Debug("job attempt failed", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "err", err)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("job panicked", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "panic", fmt.Sprint(panicVal))
+	return nil
+}

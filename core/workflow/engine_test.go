@@ -1,0 +1,320 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// engineEnv is a real engine on a real SQLite store with river working
+// jobs in-process.
+type engineEnv struct {
+	e  *Engine
+	st *store.Store
+}
+
+func startEngine(t *testing.T, cfg *config.Config) *engineEnv {
+	return newEngineEnv(t, cfg, true)
+}
+
+func newEngineEnv(t *testing.T, cfg *config.Config, start bool) *engineEnv {
+	t.Helper()
+	e, err := NewEngine(cfg, EngineOptions{})
+	if err != nil {
+		t.Fatalf("NewEngine: %v", err)
+	}
+	rc, err := e.RiverConfig(20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, config.Store{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "wf.db")}, nil, store.Options{River: rc})
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	e.Attach(st)
+	if start {
+		if err := st.Queue().Start(ctx); err != nil {
+			t.Fatalf("river start: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = st.Queue().Stop(stopCtx)
+		e.Close()
+		_ = st.Close()
+	})
+	return &engineEnv{e: e, st: st}
+}
+
+// fire stores an event for trigger OC_demo with its workflow jobs, as the
+// receiver does, and returns its id.
+func (env *engineEnv) fire(t *testing.T, body string) string {
+	t.Helper()
+	ev := &store.Event{ID: store.NewEventID(), AccountID: "demo", TriggerID: "OC_demo",
+		Query: map[string]string{"triggerId": "OC_demo"}, Body: []byte(body)}
+	doc := map[string]json.RawMessage{}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	ev.Fields = doc // the test trigger's fields are top-level keys
+	jobs, err := env.e.PlanJobs(context.Background(), nil, ev)
+	if err != nil {
+		t.Fatalf("PlanJobs: %v", err)
+	}
+	if _, _, err := env.st.InsertEvent(context.Background(), ev, jobs...); err != nil {
+		t.Fatalf("InsertEvent: %v", err)
+	}
+	return ev.ID
+}
+
+// waitRuns waits until the event has n runs, all in one of the given
+// final statuses.
+func (env *engineEnv) waitRuns(t *testing.T, eventID string, n int, final ...string) []*store.Run {
+	t.Helper()
+	if len(final) == 0 {
+		final = []string{store.RunSucceeded, store.RunSkipped, store.RunFailed}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		runs, err := env.st.EventRuns(context.Background(), "demo", eventID)
+		if err != nil {
+			t.Fatalf("EventRuns: %v", err)
+		}
+		done := len(runs) == n
+		for _, r := range runs {
+			if !slices.Contains(final, r.Status) {
+				done = false
+			}
+		}
+		if done {
+			return runs
+		}
+		if time.Now().After(deadline) {
+			for _, r := range runs {
+				t.Logf("run %s %s: %s (%d attempts) %s", r.ID, r.WorkflowID, r.Status, len(r.Attempts), r.Error)
+			}
+			t.Fatalf("event %s: runs did not finish", eventID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var fastRetry = config.Retry{Attempts: 3, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+
+func TestEngineRetriesThenSucceedsOnce(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	delivered := 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, r.Header.Get("Idempotency-Key"))
+		if len(calls) <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "down for maintenance")
+			return
+		}
+		delivered++
+		io.WriteString(w, `{"id":"R-1"}`)
+	}))
+	defer sink.Close()
+	cfg := testConfig(
+		config.Workflow{ID: "deliver", Retry: fastRetry, Tasks: []config.Task{
+			{ID: "open", Type: "ticket", Title: "{{ .fields.subject }}"},
+			{ID: "post", Type: "http", URL: sink.URL + "/hook?t={{ .tasks.open.id }}", Body: map[string]any{"s": "{{ .fields.subject }}"}, Outputs: map[string]string{"remote": "$.id"}},
+		}},
+		config.Workflow{ID: "never", When: "@.fields.priority == 'Low'", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "no"}}},
+	)
+	env := startEngine(t, cfg)
+	id := env.fire(t, `{"subject":"Printer on fire","priority":"Urgent","total":5}`)
+	runs := env.waitRuns(t, id, 2)
+	byWF := map[string]*store.Run{}
+	for _, r := range runs {
+		byWF[r.WorkflowID] = r
+	}
+	run := byWF["deliver"]
+	if run.Status != store.RunSucceeded || len(run.Attempts) != 3 {
+		t.Fatalf("run = %s with %d attempts (%s)", run.Status, len(run.Attempts), run.Error)
+	}
+	for i, a := range run.Attempts[:2] {
+		if a.Task != "post" || !strings.Contains(a.Error, "answered 503") || a.FinishedAt.IsZero() || !strings.Contains(string(a.Response), "down for maintenance") {
+			t.Errorf("attempt %d = %+v", i+1, a)
+		}
+	}
+	if a := run.Attempts[2]; a.Error != "" || a.FinishedAt.IsZero() {
+		t.Errorf("last attempt = %+v", a)
+	}
+	mu.Lock()
+	if len(calls) != 3 || delivered != 1 {
+		t.Errorf("sink calls = %d, delivered = %d; want 3 and 1", len(calls), delivered)
+	}
+	for _, k := range calls {
+		if k != id+".deliver.post" {
+			t.Errorf("Idempotency-Key = %q", k)
+		}
+	}
+	mu.Unlock()
+	// The ticket task finished in attempt 1 and was never repeated.
+	tickets, _, err := env.st.ListTickets(context.Background(), store.TicketFilter{AccountID: "demo"})
+	if err != nil || len(tickets) != 1 || tickets[0].Title != "Printer on fire" {
+		t.Fatalf("tickets = %+v, %v", tickets, err)
+	}
+	var post Result
+	if err := json.Unmarshal(run.Tasks["post"].Result, &post); err != nil || post.Outputs["remote"] != "R-1" || post.Response.Status != 200 {
+		t.Errorf("post result = %+v, %v", post, err)
+	}
+	skipped := byWF["never"]
+	if skipped.Status != store.RunSkipped || skipped.SkippedBy != "@.fields.priority == 'Low'" || len(skipped.Attempts) != 0 {
+		t.Errorf("skipped run = %+v", skipped)
+	}
+}
+
+func TestEngineExhaustedRunNotifies(t *testing.T) {
+	var mu sync.Mutex
+	var notes []Notification
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n Notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("notification body: %v", err)
+		}
+		mu.Lock()
+		notes = append(notes, n)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer down.Close()
+	ms, smtpConf := startMailServer(t, "none")
+	cfg := testConfig(
+		config.Workflow{ID: "doomed", Retry: fastRetry, Tasks: []config.Task{{ID: "call", Type: "http", URL: down.URL}}},
+		config.Workflow{ID: "refused", Retry: fastRetry, Tasks: []config.Task{{ID: "call", Type: "http", URL: down.URL + "/{{ .body.nosuch }}"}}},
+	)
+	cfg.SMTP = smtpConf
+	cfg.Accounts[0].Notify = config.Notify{Webhook: hook.URL, Email: "ops@example.com"}
+	env := startEngine(t, cfg)
+	id := env.fire(t, `{"subject":"x"}`)
+	runs := env.waitRuns(t, id, 2, store.RunFailed)
+	for _, r := range runs {
+		want := 3
+		if r.WorkflowID == "refused" {
+			want = 1 // a missing field is permanent: no retries
+		}
+		if len(r.Attempts) != want || r.FailedTask != "call" || r.FinishedAt.IsZero() {
+			t.Errorf("%s: %d attempts, failed task %q; want %d", r.WorkflowID, len(r.Attempts), r.FailedTask, want)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(notes)
+		mu.Unlock()
+		if n >= 2 && len(ms.messages()) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notifications: %d webhooks, %d mails", n, len(ms.messages()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range notes {
+		if n.Type != "workflow.failed" || n.EventID != id || n.Task != "call" || n.TriggerID != "OC_demo" || n.Error == "" {
+			t.Errorf("notification = %+v", n)
+		}
+		if n.WorkflowID == "doomed" && (n.Attempts != 3 || !strings.Contains(n.Error, "answered 502")) {
+			t.Errorf("doomed notification = %+v", n)
+		}
+		if n.WorkflowID == "refused" && !strings.Contains(n.Error, "body.nosuch") {
+			t.Errorf("refused notification = %+v", n)
+		}
+	}
+	m := ms.messages()[0]
+	_, subject, body := parseMail(t, m.Data)
+	if m.To[0] != "ops@example.com" || !strings.Contains(subject, "failed") || !strings.Contains(body, id) {
+		t.Errorf("notification mail to %v: %q\n%s", m.To, subject, body)
+	}
+}
+
+func TestEngineRetryRunResumes(t *testing.T) {
+	var mu sync.Mutex
+	status := http.StatusBadRequest
+	calls := 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		w.WriteHeader(status)
+	}))
+	defer sink.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{
+		{ID: "open", Type: "ticket", Title: "t"},
+		{ID: "post", Type: "http", URL: sink.URL},
+	}})
+	env := startEngine(t, cfg)
+	ctx := context.Background()
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1, store.RunFailed)[0]
+	if len(run.Attempts) != 1 || !run.Attempts[0].Permanent {
+		t.Fatalf("a 400 should fail at once: %+v", run.Attempts)
+	}
+	if _, err := env.e.RetryRun(ctx, "other", run.ID); err == nil {
+		t.Error("another account retried the run")
+	}
+	mu.Lock()
+	status = http.StatusOK
+	mu.Unlock()
+	retried, err := env.e.RetryRun(ctx, "demo", run.ID)
+	if err != nil || retried.Status != store.RunPending {
+		t.Fatalf("RetryRun = %+v, %v", retried, err)
+	}
+	if _, err := env.e.RetryRun(ctx, "demo", run.ID); err == nil || !strings.Contains(err.Error(), "only a failed run") {
+		t.Errorf("second retry: %v", err)
+	}
+	run = env.waitRuns(t, id, 1, store.RunSucceeded)[0]
+	if len(run.Attempts) != 2 || run.Attempts[1].Number != 2 || run.Attempts[1].Error != "" {
+		t.Errorf("attempts after retry = %+v", run.Attempts)
+	}
+	tickets, _, _ := env.st.ListTickets(ctx, store.TicketFilter{AccountID: "demo"})
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 || len(tickets) != 1 {
+		t.Errorf("sink calls = %d, tickets = %d; want 2 and 1", calls, len(tickets))
+	}
+}
+
+func TestEngineShowsQueuedRunsAsPending(t *testing.T) {
+	cfg := testConfig(
+		config.Workflow{ID: "a", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "t"}}},
+		config.Workflow{ID: "b", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "t"}}},
+	)
+	env := newEngineEnv(t, cfg, false) // nothing works the queue
+	id := env.fire(t, `{"subject":"x"}`)
+	runs, err := env.e.EventRuns(context.Background(), "demo", id)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("EventRuns = %d, %v", len(runs), err)
+	}
+	for _, r := range runs {
+		if r.Status != store.RunPending || r.EventID != id || r.JobID == 0 || r.MaxAttempts != 8 {
+			t.Errorf("queued run = %+v", r)
+		}
+	}
+	if other, _ := env.e.EventRuns(context.Background(), "other", id); len(other) != 0 {
+		t.Errorf("another account sees %d runs", len(other))
+	}
+}
