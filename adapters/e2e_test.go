@@ -244,6 +244,9 @@ func post(t *testing.T, srv *server, trigger string, f *adaptertest.Fixture) (in
 // Ensure every fixture, POSTed through the real receiver with its vendor's
 // auth, gets the status its vendor needs and stores the preset fields.
 func TestEndToEnd(t *testing.T) {
+	if adaptertest.Updating() {
+		t.Skip("goldens are being rewritten by the adapter packages running beside this one")
+	}
 	cases := loadCases(t)
 	rs, err := newServer(t, writeConfig(t, cases, nil))
 	if err != nil {
