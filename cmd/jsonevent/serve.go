@@ -15,7 +15,6 @@ import (
 	"github.com/jsonevent/jsonevent/adapters"
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/config"
-	"github.com/jsonevent/jsonevent/core/limit"
 	"github.com/jsonevent/jsonevent/core/receiver"
 	"github.com/jsonevent/jsonevent/core/store"
 )
@@ -85,9 +84,13 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 		}
 	}()
 
+	lim, err := newLimiter(ctx, st)
+	if err != nil {
+		return err
+	}
 	srv, err := receiver.New(cfg, receiver.Options{
 		Store:   st,
-		Limiter: limit.NewMemory(),
+		Limiter: lim,
 		Adapters: receiver.AdapterFunc(func(name string, options map[string]any) (core.Adapter, error) {
 			return reg.ForTrigger(name, options, core.AdapterDeps{})
 		}),
