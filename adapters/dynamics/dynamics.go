@@ -112,6 +112,7 @@ func (a *Adapter) Normalize(ctx context.Context, req *core.Request) (*core.Norma
 	} else {
 		doc, deliveryID = n.webAPI(top, req, a.entity)
 	}
+	deliveryID = jsondoc.BoundKey(deliveryID)
 	if a.mergeSnapshots {
 		if err := a.merge(ctx, req.TriggerID, doc, n); err != nil {
 			return nil, err

@@ -123,6 +123,7 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 			deliveryID = correlation
 		}
 	}
+	deliveryID = jsondoc.BoundKey(deliveryID)
 	if unresolved == nil {
 		unresolved = []string{}
 	}

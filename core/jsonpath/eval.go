@@ -446,16 +446,22 @@ func (e *evaluator) lookup(segs []segment, start string, idxs []int) (string, bo
 		}
 		idx := int(s.idx)
 		if idx < 0 {
-			n := 0
-			gjson.Parse(cur).ForEach(func(_, _ gjson.Result) bool {
-				n++
-				return true
-			})
+			// One pass: list the elements, then count from the end.
+			kb := len(e.kids)
+			e.kids = enumerate(cur, e.kids)
+			n := len(e.kids) - kb
 			e.spend(n)
 			idx += n
 			if idx < 0 {
+				e.kids = e.kids[:kb]
 				return "", false
 			}
+			cur = e.kids[kb+idx].raw
+			e.kids = e.kids[:kb]
+			if idxs != nil {
+				idxs[i] = idx
+			}
+			continue
 		}
 		raw, ok := e.elementAt(cur, idx)
 		if !ok {

@@ -94,6 +94,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{`$['a\q']`, 5, "invalid escape"},
 		{`$['\uD800']`, 4, "surrogate"},
 		{`$.é[`, 5, "expected a selector"},
+		{`$.ticket.custom-field`, 16, "use brackets, e.g. ['custom-field']"},
+		{`$.stores[?(@.name=='Acme”)]`, 20, "unterminated string: missing closing '; it contains the typographic quote ”"},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.expr)

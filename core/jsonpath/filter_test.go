@@ -91,3 +91,60 @@ func TestNodesPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestComparisons checks RFC 9535 §2.3.5.2.2 comparison semantics.
+func TestComparisons(t *testing.T) {
+	doc := []byte(`{"one": 1, "onef": 1.0, "exp": 1e2, "negz": -0, "big": 9007199254740993,
+		"e": "\u00e9", "s": "abc", "arr": [1, {"x": [true, null]}], "arr2": [1.0, {"x": [true, null]}],
+		"obj": {"a": 1, "b": [2]}, "obj2": {"b": [2.0], "a": 1}, "obj3": {"a": 1}, "t": true, "n": null}`)
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`@.one == @.onef`, true},
+		{`@.one == 1.0`, true},
+		{`@.exp == 100`, true},
+		{`@.negz == 0`, true},
+		{`@.negz == -0.0`, true},
+		{`@.e == 'é'`, true},
+		{`@.e == "\u00E9"`, true},
+		{`@.s < 'abd'`, true},
+		{`@.s < 'ab'`, false},
+		{`'Z' < 'a'`, true},
+		{`@.e > 'z'`, true}, // code point order
+		{`@.arr == @.arr2`, true},
+		{`@.obj == @.obj2`, true}, // member order does not matter
+		{`@.obj == @.obj3`, false},
+		{`@.arr != @.obj`, true},
+		{`@.missing == @.other`, true}, // Nothing == Nothing
+		{`@.missing == null`, false},
+		{`@.n == null`, true},
+		{`@.missing != 1`, true},
+		{`@.missing < 1`, false},
+		{`@.missing <= @.other`, true},
+		{`@.t == true`, true},
+		{`@.t > false`, false},
+		{`@.t >= true`, true},
+		{`@.one < 'a'`, false},
+		{`@.one != 'a'`, true},
+		{`@.obj <= @.obj2`, true},
+		{`@.obj < @.obj2`, false},
+		{`1 == 1`, true},
+		{`@.big > 9007199254740991`, true},
+		{`length(@.s) == 3 && length(@.e) == 1 && length(@.arr) == 2 && length(@.obj) == 2`, true},
+		{`length(@.one) == @.missing`, true}, // length of a number is Nothing
+		{`value(@.*) == 1`, false},           // many nodes: Nothing
+		{`count(@.*) == 14`, true},
+		{`count(@..*) > 20`, true},
+	}
+	for _, tt := range tests {
+		f, err := CompileFilter(tt.expr)
+		if err != nil {
+			t.Errorf("CompileFilter(%q): %v", tt.expr, err)
+			continue
+		}
+		if got := f.Match(doc); got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}

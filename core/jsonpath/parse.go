@@ -163,7 +163,11 @@ func parseRoot(src string) (*query, error) {
 				return nil, p.errAt(p.pos-1, "trailing blank space is not allowed")
 			}
 		}
-		return nil, p.errExpected("'.', '..' or '[' to start the next segment")
+		e := p.errExpected("'.', '..' or '[' to start the next segment")
+		if r, _ := utf8.DecodeRuneInString(p.src[p.pos:]); p.pos > 0 && isNameChar(rune(p.src[p.pos-1])) && typographicQuote(r) == "" && !isBlank(p.src[p.pos]) {
+			e.Msg += "; for a member name with other characters use brackets, e.g. ['custom-field']"
+		}
+		return nil, e
 	}
 	return q, nil
 }
@@ -495,7 +499,14 @@ func (p *parser) parseString() (string, error) {
 	plain := p.pos
 	for {
 		if p.pos >= len(p.src) {
-			return "", p.errAt(start, "unterminated string: missing closing "+string(quote))
+			msg := "unterminated string: missing closing " + string(quote)
+			for _, r := range p.src[start:] {
+				if q := typographicQuote(r); q != "" {
+					msg += "; it contains the typographic quote " + q + ": use straight quotes ' or \" only"
+					break
+				}
+			}
+			return "", &SyntaxError{Expr: p.src, Column: utf8.RuneCountInString(p.src[:start]) + 1, Msg: msg}
 		}
 		c := p.src[p.pos]
 		switch {

@@ -91,3 +91,32 @@ func TestInvalidDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse checks that compiled paths and filters are safe to
+// share between goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	doc := []byte(`{"a": [{"b": "x1"}, {"b": "y2"}, {"b": "x3"}], "re": "x.*"}`)
+	p := MustCompile(`$.a[?match(@.b, $.re)].b`)
+	f, err := CompileFilter(`count(@.a[?search(@.b, '[0-9]')]) == 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				ns := p.Nodes(doc)
+				if len(ns) != 2 || ns[1].Path != "$['a'][2]['b']" || !f.Match(doc) {
+					done <- "wrong result under concurrency"
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
+	}
+}

@@ -65,10 +65,8 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 			return nil, fmt.Errorf("create database directory %s: %w", dir, err)
 		}
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(dsn, false))
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	// Connections keep their prepared statements (stmtcache.go).
+	w := sql.OpenDB(newStmtCacheConnector(sqliteDSN(dsn, false)))
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -84,11 +82,7 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 		b.close()
 		return nil, fmt.Errorf("sqlite %s: journal_mode is %q, want wal: %v", path, mode, err)
 	}
-	r, err := sql.Open("sqlite", sqliteDSN(dsn, true))
-	if err != nil {
-		b.close()
-		return nil, fmt.Errorf("open sqlite reader %s: %w", path, err)
-	}
+	r := sql.OpenDB(newStmtCacheConnector(sqliteDSN(dsn, true)))
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	b.r = r

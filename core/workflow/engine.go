@@ -149,8 +149,8 @@ func (e *Engine) RiverConfig(maxWorkers int, rescueAfter time.Duration) (*river.
 	return &river.Config{
 		Workers:              workers,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
-		FetchCooldown:        5 * time.Millisecond,
-		FetchPollInterval:    50 * time.Millisecond,
+		FetchCooldown:        20 * time.Millisecond,
+		FetchPollInterval:    100 * time.Millisecond,
 		JobTimeout:           -1, // each worker bounds its own jobs (Timeout)
 		RescueStuckJobsAfter: rescueAfter,
 		ErrorHandler:         &errorHandler{log: e.log},
@@ -308,9 +308,10 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 	attempt := &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}
 	run.Attempts = append(run.Attempts, attempt)
 	run.Status = store.RunRunning
-	if err := e.save(ctx, run); err != nil {
-		return err
-	}
+	// The run is not written before its first task finishes: while it runs,
+	// river's job says so (EventRuns shows it running), and one write per
+	// run instead of two doubles what a SQLite store sustains. Each task
+	// that finishes is written before the next one starts.
 	if attempt.Number > 1 {
 		e.metrics.retry(wf)
 	}
