@@ -14,6 +14,7 @@ import (
 
 	"github.com/jsonevent/jsonevent/adapters"
 	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/capture"
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/receiver"
 	"github.com/jsonevent/jsonevent/core/store"
@@ -88,8 +89,14 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
+	// Capture sessions and adopted fields (issue 5): loaded from the store.
+	capt, err := capture.New(ctx, st, capture.Options{Log: log})
+	if err != nil {
+		return err
+	}
 	srv, err := receiver.New(cfg, receiver.Options{
 		Store:   st,
+		Capture: capt,
 		Limiter: lim,
 		Adapters: receiver.AdapterFunc(func(name string, options map[string]any) (core.Adapter, error) {
 			return reg.ForTrigger(name, options, core.AdapterDeps{})

@@ -13,6 +13,9 @@ import (
 // stops: Values and Nodes return nil and Query returns ErrTooMuchWork.
 const MaxWork = 1 << 22
 
+// workLimit is MaxWork; tests lower it to reach the limit quickly.
+var workLimit = MaxWork
+
 // MaxPathBytes bounds the total size of the normalized paths one call of
 // Nodes or Query renders.
 const MaxPathBytes = 64 << 20
@@ -111,7 +114,7 @@ func (e *evaluator) spend(n int) bool {
 		return false
 	}
 	*e.work += n
-	if *e.work > MaxWork {
+	if *e.work > workLimit {
 		*e.over = true
 		return false
 	}
