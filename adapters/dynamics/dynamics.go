@@ -210,7 +210,7 @@ func (n *normalizer) plugin(top map[string]any, req *core.Request) (map[string]a
 	if deliveryID == "" || isZeroGUID(deliveryID) {
 		deliveryID = ""
 		if correlationID != "" {
-			deliveryID = strings.Join([]string{correlationID, message, recordID, fmt.Sprint(number(top["Stage"])), str(top["RequestId"])}, ":")
+			deliveryID = strings.Join([]string{correlationID, message, recordID, str(top["Stage"]), str(top["RequestId"])}, ":")
 		}
 	}
 	mode := any(nil)

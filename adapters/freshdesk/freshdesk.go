@@ -150,13 +150,14 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 		ticket["tags"] = splitTags(ticket["tags"])
 	}
 	for _, k := range sortedKeys(ticket) {
-		if !isHTMLKey(k) {
-			continue
+		twin := strings.TrimSuffix(k, "_html") + "_text"
+		if _, sent := ticket[twin]; !isHTMLKey(k) || sent {
+			continue // Freshdesk's own {{ticket.description_text}} wins
 		}
 		if s, ok := ticket[k].(string); ok {
-			ticket[strings.TrimSuffix(k, "_html")+"_text"] = htmlToText(s)
+			ticket[twin] = htmlToText(s)
 		} else if ticket[k] == nil {
-			ticket[strings.TrimSuffix(k, "_html")+"_text"] = nil
+			ticket[twin] = nil
 		}
 	}
 	if len(custom) > 0 {

@@ -94,6 +94,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{`$['a\q']`, 5, "invalid escape"},
 		{`$['\uD800']`, 4, "surrogate"},
 		{`$.é[`, 5, "expected a selector"},
+		{`$[?!@.a == 1]`, 4, "write !(... == ...)"},
 		{`$.ticket.custom-field`, 16, "use brackets, e.g. ['custom-field']"},
 		{`$.stores[?(@.name=='Acme”)]`, 20, "unterminated string: missing closing '; it contains the typographic quote ”"},
 	}

@@ -148,3 +148,52 @@ func TestComparisons(t *testing.T) {
 		}
 	}
 }
+
+// TestRFCComparisonTable checks the examples of RFC 9535 §2.3.5.3
+// (Table 11).
+func TestRFCComparisonTable(t *testing.T) {
+	doc := []byte(`{"obj": {"x": "y"}, "arr": [2, 3]}`)
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`$.absent1 == $.absent2`, true},
+		{`$.absent1 <= $.absent2`, true},
+		{`$.absent == 'g'`, false},
+		{`$.absent1 != $.absent2`, false},
+		{`$.absent != 'g'`, true},
+		{`1 <= 2`, true},
+		{`1 > 2`, false},
+		{`13 == '13'`, false},
+		{`'a' <= 'b'`, true},
+		{`'a' > 'b'`, false},
+		{`$.obj == $.arr`, false},
+		{`$.obj != $.arr`, true},
+		{`$.obj == $.obj`, true},
+		{`$.obj != $.obj`, false},
+		{`$.arr == $.arr`, true},
+		{`$.arr != $.arr`, false},
+		{`$.obj == 17`, false},
+		{`$.obj != 17`, true},
+		{`$.obj <= $.arr`, false},
+		{`$.obj < $.arr`, false},
+		{`$.obj <= $.obj`, true},
+		{`$.arr <= $.arr`, true},
+		{`1 <= $.arr`, false},
+		{`1 >= $.arr`, false},
+		{`1 > $.arr`, false},
+		{`1 < $.arr`, false},
+		{`true <= true`, true},
+		{`true > true`, false},
+	}
+	for _, tt := range tests {
+		f, err := CompileFilter(tt.expr)
+		if err != nil {
+			t.Errorf("CompileFilter(%q): %v", tt.expr, err)
+			continue
+		}
+		if got := f.Match(doc); got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}

@@ -653,6 +653,7 @@ func (p *parser) andFrom(first lexpr) (lexpr, error) {
 // parseBasic parses a paren-expr, a comparison or a test expression.
 func (p *parser) parseBasic() (lexpr, error) {
 	if p.peek() == '!' {
+		bang := p.pos
 		p.pos++
 		p.skipS()
 		if p.peek() == '(' {
@@ -671,6 +672,12 @@ func (p *parser) parseBasic() (lexpr, error) {
 		if err != nil {
 			return nil, err
 		}
+		save := p.pos
+		p.skipS()
+		if _, isCmp := p.parseCmpOp(); isCmp {
+			return nil, p.errAt(bang, "'!' negates only a test or a parenthesized expression; write !(... == ...) to negate a comparison")
+		}
+		p.pos = save
 		return notExpr{t}, nil
 	}
 	if p.peek() == '(' {
