@@ -26,7 +26,7 @@ bench: ## benchmarks, then the ingest load test (bare fiber vs durable endpoint,
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	$(GO) test -tags loadbench -run='^TestLoadBench$$' -count=1 -v ./core/receiver
 
-FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config
+FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
 
 fuzz: ## each fuzz target for 20s
 	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \

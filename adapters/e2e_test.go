@@ -234,12 +234,19 @@ func post(t *testing.T, srv *server, trigger string, f *adaptertest.Fixture) (in
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("reply Content-Type %q", ct)
 	}
+	// Power Automate polls a 202's Location: there must be none.
+	if loc := resp.Header.Get("Location"); loc != "" {
+		t.Errorf("reply has Location %q", loc)
+	}
 	return resp.StatusCode, m, b
 }
 
 // Ensure every fixture, POSTed through the real receiver with its vendor's
 // auth, gets the status its vendor needs and stores the preset fields.
 func TestEndToEnd(t *testing.T) {
+	if adaptertest.Updating() {
+		t.Skip("goldens are being rewritten by the adapter packages running beside this one")
+	}
 	cases := loadCases(t)
 	rs, err := newServer(t, writeConfig(t, cases, nil))
 	if err != nil {

@@ -112,6 +112,7 @@ func (a *Adapter) Normalize(ctx context.Context, req *core.Request) (*core.Norma
 	} else {
 		doc, deliveryID = n.webAPI(top, req, a.entity)
 	}
+	deliveryID = jsondoc.BoundKey(deliveryID)
 	if a.mergeSnapshots {
 		if err := a.merge(ctx, req.TriggerID, doc, n); err != nil {
 			return nil, err
@@ -209,7 +210,7 @@ func (n *normalizer) plugin(top map[string]any, req *core.Request) (map[string]a
 	if deliveryID == "" || isZeroGUID(deliveryID) {
 		deliveryID = ""
 		if correlationID != "" {
-			deliveryID = strings.Join([]string{correlationID, message, recordID, fmt.Sprint(number(top["Stage"])), str(top["RequestId"])}, ":")
+			deliveryID = strings.Join([]string{correlationID, message, recordID, str(top["Stage"]), str(top["RequestId"])}, ":")
 		}
 	}
 	mode := any(nil)

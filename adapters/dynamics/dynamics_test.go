@@ -188,3 +188,38 @@ func TestWebAPIDeliveryID(t *testing.T) {
 		t.Errorf("an engine retry must repeat the id and a loop's next item must not: %q %q %q", n1.DeliveryID, n2.DeliveryID, n3.DeliveryID)
 	}
 }
+
+func TestPluginDeliveryIDAndTruncation(t *testing.T) {
+	zeroOp := []byte(`{"MessageName":"Update","PrimaryEntityName":"contact","PrimaryEntityId":"c-1","OperationId":"00000000-0000-0000-0000-000000000000","CorrelationId":"corr-1","Stage":40,"InputParameters":[]}`)
+	tests := []struct {
+		name      string
+		body      []byte
+		header    http.Header
+		id        string
+		truncated bool
+	}{
+		{"operation id", execContext("Update", "op-9", `[]`), nil, "op-9", false},
+		{"zero operation id", zeroOp, nil, "corr-1:Update:c-1:40:", false},
+		{"size exceeded", execContext("Update", "op-9", `[]`), http.Header{"X-Ms-Dynamics-Msg-Size-Exceeded": {""}}, "op-9", true},
+		{"size header false", execContext("Update", "op-9", `[]`), http.Header{"X-Ms-Dynamics-Msg-Size-Exceeded": {"false"}}, "op-9", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := dynamics.New().Normalize(context.Background(), &core.Request{Header: tt.header, Body: tt.body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Meta struct {
+					Truncated bool `json:"payload_truncated"`
+				} `json:"_meta"`
+			}
+			if err := json.Unmarshal(n.Body, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if n.DeliveryID != tt.id || doc.Meta.Truncated != tt.truncated || (len(n.Warnings) > 0) != tt.truncated {
+				t.Errorf("id %q truncated %v warnings %q, want %q %v", n.DeliveryID, doc.Meta.Truncated, n.Warnings, tt.id, tt.truncated)
+			}
+		})
+	}
+}

@@ -62,7 +62,10 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 			lookups[m[1]] = true
 		}
 	}
-	entity, recordID := n.identify(record, lookups, entityOpt, str(odata["context"]))
+	entity, recordID := n.identify(record, lookups, entityOpt, str(odata["context"]), str(odata["type"]))
+	// The Dataverse connector's trigger ("When a row is added, modified or
+	// deleted") puts the message in SdkMessage.
+	message := str(rawFirstRow(top)["SdkMessage"])
 	if len(rows) > 1 {
 		n.warn("the body holds %d rows; record is the first, all are in records", len(rows))
 	}
@@ -88,7 +91,7 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 	}
 	doc := map[string]any{
 		"source":       "webapi",
-		"message_name": nil,
+		"message_name": nullIfEmpty(message),
 		"entity_name":  nullIfEmpty(entity),
 		"record_id":    nullIfEmpty(recordID),
 		"stage":        nil,
@@ -223,10 +226,11 @@ func (n *normalizer) nested(v any) any {
 	return v
 }
 
-// identify finds the row's entity and id: the entity option, else the
-// entity set in @odata.context ("…$metadata#accounts/$entity"), else the
-// only GUID column named <entity>id.
-func (n *normalizer) identify(record map[string]any, lookups map[string]bool, entityOpt, context string) (string, string) {
+// identify finds the row's entity and id: the entity option, else
+// @odata.type ("#Microsoft.Dynamics.CRM.account"), else the entity set in
+// @odata.context ("…$metadata#accounts/$entity"), else the only GUID
+// column named <entity>id.
+func (n *normalizer) identify(record map[string]any, lookups map[string]bool, entityOpt, context, odataType string) (string, string) {
 	try := func(entity string) (string, bool) {
 		id, ok := record[entity+"id"].(string)
 		return id, ok && id != ""
@@ -237,6 +241,13 @@ func (n *normalizer) identify(record map[string]any, lookups map[string]bool, en
 		}
 		n.warn("the row has no %sid column (option entity: %s)", entityOpt, entityOpt)
 		return entityOpt, ""
+	}
+	// "@odata.type": "#Microsoft.Dynamics.CRM.account"
+	if i := strings.LastIndexByte(odataType, '.'); i >= 0 {
+		cand := strings.ToLower(odataType[i+1:])
+		if id, ok := try(cand); ok {
+			return cand, id
+		}
 	}
 	if m := contextSet.FindStringSubmatch(context); m != nil {
 		set := strings.ToLower(m[1])

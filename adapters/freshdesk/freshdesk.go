@@ -56,11 +56,20 @@ var aliases = map[string]string{
 	"contact_name":  "requester_name",
 	"contact_email": "requester_email",
 	"contact_phone": "requester_phone",
-	"ticket_id":     "id",
 	"description":   "description_html",
 }
 
-// htmlKeys are the keys whose values are HTML and get a "_text" twin.
+// nestedPeople are objects an advanced template may nest, flattened into
+// <prefix>_<key> like simple mode's keys (contact becomes requester).
+var nestedPeople = map[string]string{"requester": "requester", "contact": "requester", "agent": "agent", "responder": "agent", "group": "group", "company": "company"}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
+}
+
+// isHTMLKey reports whether the values of k are HTML and get a "_text"
+// twin: the description and comments.
 func isHTMLKey(k string) bool {
 	return k == "description_html" || strings.HasSuffix(k, "_comment") || strings.Contains(k, "comment_body")
 }
@@ -119,6 +128,13 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 				continue
 			}
 			put("ticket", val)
+		case nestedPeople[k] != "" && isObject(val):
+			// {"requester":{"name":"{{ticket.requester.name}}",…}} →
+			// requester_name, like simple mode's keys.
+			m := val.(map[string]any)
+			for _, kk := range sortedKeys(m) {
+				put(nestedPeople[k]+"_"+kk, m[kk])
+			}
 		default:
 			put(stripTicket(k), val)
 		}
@@ -134,13 +150,14 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 		ticket["tags"] = splitTags(ticket["tags"])
 	}
 	for _, k := range sortedKeys(ticket) {
-		if !isHTMLKey(k) {
-			continue
+		twin := strings.TrimSuffix(k, "_html") + "_text"
+		if _, sent := ticket[twin]; !isHTMLKey(k) || sent {
+			continue // Freshdesk's own {{ticket.description_text}} wins
 		}
 		if s, ok := ticket[k].(string); ok {
-			ticket[strings.TrimSuffix(k, "_html")+"_text"] = htmlToText(s)
+			ticket[twin] = htmlToText(s)
 		} else if ticket[k] == nil {
-			ticket[strings.TrimSuffix(k, "_html")+"_text"] = nil
+			ticket[twin] = nil
 		}
 	}
 	if len(custom) > 0 {
@@ -161,7 +178,7 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 	}
 
 	id, _ := ticket["id"].(string)
-	deliveryID := deliveryID(id, req.Body)
+	deliveryID := jsondoc.BoundKey(deliveryID(id, req.Body))
 	meta := map[string]any{
 		"adapter":       Name,
 		"shape":         shape,

@@ -145,6 +145,12 @@ func TestNormalizeRules(t *testing.T) {
 		t.Errorf("template event/shape: %v", doc)
 	}
 
+	// Freshdesk's own plain-text placeholder is kept.
+	doc, _ = normalize(t, `{"ticket_id":"1","ticket_description":"<b>x</b>","ticket_description_text":"from freshdesk"}`, "")
+	if tk := doc["ticket"].(map[string]any); tk["description_text"] != "from freshdesk" {
+		t.Errorf("description_text overwritten: %v", tk["description_text"])
+	}
+
 	// Delivery id: same body → same id; another body of the same ticket → another id.
 	_, n2 := normalize(t, `{"freshdesk_webhook":{"ticket_id":12,"ticket_group_id":3.0,"ticket_contact_email":"a@b","ticket_requester_email":"","ticket_cf_x":"","ticket_subject":""}}`, "")
 	_, n3 := normalize(t, `{"freshdesk_webhook":{"ticket_id":12,"ticket_status":"Closed"}}`, "")

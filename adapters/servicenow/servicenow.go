@@ -90,6 +90,7 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 	}
 	var raw []any
 	shape := "flat"
+	wrappedTable := ""
 	switch top := v.(type) {
 	case map[string]any:
 		switch r := top["result"].(type) {
@@ -98,7 +99,16 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 		case []any:
 			shape, raw = "result_list", r
 		default:
-			raw = []any{top}
+			if l, ok := top["records"].([]any); ok && len(top) == 1 {
+				// The JSONv2 web service's {"records":[…]}.
+				shape, raw = "records", l
+			} else if table, rec, ok := wrapped(top); ok {
+				// A script's {"incident":{…record…}}.
+				shape, raw = "wrapped", []any{rec}
+				wrappedTable = table
+			} else {
+				raw = []any{top}
+			}
 		}
 	case []any:
 		shape, raw = "list", top
@@ -126,10 +136,13 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 			table = s
 		}
 	}
+	if table == nil && wrappedTable != "" {
+		table = wrappedTable
+	}
 	if table == nil && a.table != "" {
 		table = a.table
 	}
-	deliveryID := deliveryID(first, len(records), req.Body)
+	deliveryID := jsondoc.BoundKey(deliveryID(first, len(records), req.Body))
 	doc := map[string]any{
 		"record":       first,
 		"records":      records,
@@ -148,6 +161,27 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 		return nil, err
 	}
 	return &core.Normalized{Body: body, DeliveryID: deliveryID, Warnings: n.warnings}, nil
+}
+
+// wrapped recognises {"<table>":{record}}: one key whose value is an object
+// with a sys_id (or number) and no reference shape of its own.
+func wrapped(top map[string]any) (string, map[string]any, bool) {
+	if len(top) != 1 {
+		return "", nil, false
+	}
+	for k, v := range top {
+		rec, ok := v.(map[string]any)
+		if !ok || isReference(rec) {
+			return "", nil, false
+		}
+		if _, id := rec["sys_id"]; id {
+			return k, rec, true
+		}
+		if _, num := rec["number"]; num {
+			return k, rec, true
+		}
+	}
+	return "", nil, false
 }
 
 // deliveryID is sys_id plus the record's version, so that a retry of the

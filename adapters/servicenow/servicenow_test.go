@@ -126,3 +126,25 @@ func TestDerivedKeyNeverOverwrites(t *testing.T) {
 		t.Errorf("derived key overwrote the record's own: %v %v", doc["record"], n.Warnings)
 	}
 }
+
+func TestShapes(t *testing.T) {
+	tests := []struct {
+		body, shape string
+		count       float64
+		table       any
+	}{
+		{`{"records":[{"number":"INC1"},{"number":"INC2"}]}`, "records", 2, nil},
+		{`{"incident":{"sys_id":"abc","number":"INC1"}}`, "wrapped", 1, "incident"},
+		{`{"incident":{"sys_id":"abc"},"extra":1}`, "flat", 1, nil},
+		{`{"caller_id":{"link":"https://i/x/sys_user/a","value":"a"}}`, "flat", 1, nil},
+		{`{"meta":{"owner":"me"}}`, "flat", 1, nil},
+		{`[{"number":"INC1"}]`, "list", 1, nil},
+	}
+	for _, tt := range tests {
+		doc, _ := normalize(t, servicenow.New(), tt.body)
+		meta := doc["_meta"].(map[string]any)
+		if meta["shape"] != tt.shape || doc["record_count"] != tt.count || doc["table"] != tt.table {
+			t.Errorf("%s: shape %v count %v table %v, want %s %v %v", tt.body, meta["shape"], doc["record_count"], doc["table"], tt.shape, tt.count, tt.table)
+		}
+	}
+}

@@ -13,6 +13,9 @@ import (
 // stops: Values and Nodes return nil and Query returns ErrTooMuchWork.
 const MaxWork = 1 << 22
 
+// workLimit is MaxWork; tests lower it to reach the limit quickly.
+var workLimit = MaxWork
+
 // MaxPathBytes bounds the total size of the normalized paths one call of
 // Nodes or Query renders.
 const MaxPathBytes = 64 << 20
@@ -111,7 +114,7 @@ func (e *evaluator) spend(n int) bool {
 		return false
 	}
 	*e.work += n
-	if *e.work > MaxWork {
+	if *e.work > workLimit {
 		*e.over = true
 		return false
 	}
@@ -446,16 +449,22 @@ func (e *evaluator) lookup(segs []segment, start string, idxs []int) (string, bo
 		}
 		idx := int(s.idx)
 		if idx < 0 {
-			n := 0
-			gjson.Parse(cur).ForEach(func(_, _ gjson.Result) bool {
-				n++
-				return true
-			})
+			// One pass: list the elements, then count from the end.
+			kb := len(e.kids)
+			e.kids = enumerate(cur, e.kids)
+			n := len(e.kids) - kb
 			e.spend(n)
 			idx += n
 			if idx < 0 {
+				e.kids = e.kids[:kb]
 				return "", false
 			}
+			cur = e.kids[kb+idx].raw
+			e.kids = e.kids[:kb]
+			if idxs != nil {
+				idxs[i] = idx
+			}
+			continue
 		}
 		raw, ok := e.elementAt(cur, idx)
 		if !ok {

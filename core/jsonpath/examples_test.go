@@ -94,6 +94,12 @@ func TestSyntaxErrors(t *testing.T) {
 		{`$['a\q']`, 5, "invalid escape"},
 		{`$['\uD800']`, 4, "surrogate"},
 		{`$.é[`, 5, "expected a selector"},
+		{`$[?@.a =~ /x/]`, 8, "use match(@.x, 'regexp')"},
+		{`$[?(@.price > 10 and @.x)]`, 18, "write && for and"},
+		{`$[?@.a.length() > 2]`, 14, "functions are called like length(@.x)"},
+		{`$[?!@.a == 1]`, 4, "write !(... == ...)"},
+		{`$.ticket.custom-field`, 16, "use brackets, e.g. ['custom-field']"},
+		{`$.stores[?(@.name=='Acme”)]`, 20, "unterminated string: missing closing '; it contains the typographic quote ”"},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.expr)

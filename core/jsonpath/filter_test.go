@@ -91,3 +91,109 @@ func TestNodesPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestComparisons checks RFC 9535 §2.3.5.2.2 comparison semantics.
+func TestComparisons(t *testing.T) {
+	doc := []byte(`{"one": 1, "onef": 1.0, "exp": 1e2, "negz": -0, "big": 9007199254740993,
+		"e": "\u00e9", "s": "abc", "arr": [1, {"x": [true, null]}], "arr2": [1.0, {"x": [true, null]}],
+		"obj": {"a": 1, "b": [2]}, "obj2": {"b": [2.0], "a": 1}, "obj3": {"a": 1}, "t": true, "n": null}`)
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`@.one == @.onef`, true},
+		{`@.one == 1.0`, true},
+		{`@.exp == 100`, true},
+		{`@.negz == 0`, true},
+		{`@.negz == -0.0`, true},
+		{`@.e == 'é'`, true},
+		{`@.e == "\u00E9"`, true},
+		{`@.s < 'abd'`, true},
+		{`@.s < 'ab'`, false},
+		{`'Z' < 'a'`, true},
+		{`@.e > 'z'`, true}, // code point order
+		{`@.arr == @.arr2`, true},
+		{`@.obj == @.obj2`, true}, // member order does not matter
+		{`@.obj == @.obj3`, false},
+		{`@.arr != @.obj`, true},
+		{`@.missing == @.other`, true}, // Nothing == Nothing
+		{`@.missing == null`, false},
+		{`@.n == null`, true},
+		{`@.missing != 1`, true},
+		{`@.missing < 1`, false},
+		{`@.missing <= @.other`, true},
+		{`@.t == true`, true},
+		{`@.t > false`, false},
+		{`@.t >= true`, true},
+		{`@.one < 'a'`, false},
+		{`@.one != 'a'`, true},
+		{`@.obj <= @.obj2`, true},
+		{`@.obj < @.obj2`, false},
+		{`1 == 1`, true},
+		{`@.big > 9007199254740991`, true},
+		{`length(@.s) == 3 && length(@.e) == 1 && length(@.arr) == 2 && length(@.obj) == 2`, true},
+		{`length(@.one) == @.missing`, true}, // length of a number is Nothing
+		{`value(@.*) == 1`, false},           // many nodes: Nothing
+		{`count(@.*) == 14`, true},
+		{`count(@..*) > 20`, true},
+	}
+	for _, tt := range tests {
+		f, err := CompileFilter(tt.expr)
+		if err != nil {
+			t.Errorf("CompileFilter(%q): %v", tt.expr, err)
+			continue
+		}
+		if got := f.Match(doc); got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}
+
+// TestRFCComparisonTable checks the examples of RFC 9535 §2.3.5.3
+// (Table 11).
+func TestRFCComparisonTable(t *testing.T) {
+	doc := []byte(`{"obj": {"x": "y"}, "arr": [2, 3]}`)
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`$.absent1 == $.absent2`, true},
+		{`$.absent1 <= $.absent2`, true},
+		{`$.absent == 'g'`, false},
+		{`$.absent1 != $.absent2`, false},
+		{`$.absent != 'g'`, true},
+		{`1 <= 2`, true},
+		{`1 > 2`, false},
+		{`13 == '13'`, false},
+		{`'a' <= 'b'`, true},
+		{`'a' > 'b'`, false},
+		{`$.obj == $.arr`, false},
+		{`$.obj != $.arr`, true},
+		{`$.obj == $.obj`, true},
+		{`$.obj != $.obj`, false},
+		{`$.arr == $.arr`, true},
+		{`$.arr != $.arr`, false},
+		{`$.obj == 17`, false},
+		{`$.obj != 17`, true},
+		{`$.obj <= $.arr`, false},
+		{`$.obj < $.arr`, false},
+		{`$.obj <= $.obj`, true},
+		{`$.arr <= $.arr`, true},
+		{`1 <= $.arr`, false},
+		{`1 >= $.arr`, false},
+		{`1 > $.arr`, false},
+		{`1 < $.arr`, false},
+		{`true <= true`, true},
+		{`true > true`, false},
+	}
+	for _, tt := range tests {
+		f, err := CompileFilter(tt.expr)
+		if err != nil {
+			t.Errorf("CompileFilter(%q): %v", tt.expr, err)
+			continue
+		}
+		if got := f.Match(doc); got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}

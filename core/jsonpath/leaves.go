@@ -20,6 +20,9 @@ const MaxLeaves = 100_000
 // MaxLeafPathBytes bounds the total size of the paths Leaves renders.
 const MaxLeafPathBytes = 16 << 20
 
+// leafScanLimit is MaxLeafScanBytes; tests lower it.
+var leafScanLimit = MaxLeafScanBytes
+
 // MaxLeafScanBytes bounds the bytes of JSON Leaves scans. Each nested
 // container is scanned once per level above it, so a document costs its
 // size times its nesting depth.
@@ -51,7 +54,7 @@ func Leaves(doc []byte) []Leaf {
 		kids   []kid
 		stack  []frame
 		budget = MaxLeafPathBytes
-		scan   = MaxLeafScanBytes
+		scan   = leafScanLimit
 	)
 	emit := func(raw string) bool {
 		if len(out) >= MaxLeaves || budget < 2*len(path) {

@@ -33,12 +33,36 @@ func (p *parser) errAt(pos int, msg string) *SyntaxError {
 	}
 	col := utf8.RuneCountInString(p.src[:pos]) + 1
 	if pos < len(p.src) {
-		r, _ := utf8.DecodeRuneInString(p.src[pos:])
-		if q := typographicQuote(r); q != "" {
-			msg = "typographic quote " + q + " found; JSONPath strings need straight quotes ' or \" (rich-text editors replace them: retype the quotes)"
+		rest := p.src[pos:]
+		r, _ := utf8.DecodeRuneInString(rest)
+		switch {
+		case typographicQuote(r) != "":
+			msg = "typographic quote " + typographicQuote(r) + " found; JSONPath strings need straight quotes ' or \" (rich-text editors replace them: retype the quotes)"
+		case strings.HasPrefix(rest, "=~"):
+			msg = "the =~ operator is not JSONPath; use match(@.x, 'regexp') for a whole-string match or search(@.x, 'regexp') to find one"
+		case isWord(rest, "and") || isWord(rest, "or") || isWord(rest, "not"):
+			msg += "; write && for and, || for or, ! for not"
+		case r == '(':
+			if i := strings.LastIndexByte(p.src[:pos], '.'); i >= 0 {
+				if _, ok := functions[p.src[i+1:pos]]; ok {
+					msg += "; functions are called like " + p.src[i+1:pos] + "(@.x), not as methods"
+				}
+			}
 		}
 	}
 	return &SyntaxError{Expr: p.src, Column: col, Msg: msg}
+}
+
+// isWord reports whether s starts with the word w.
+func isWord(s, w string) bool {
+	if !strings.HasPrefix(s, w) {
+		return false
+	}
+	if len(s) == len(w) {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s[len(w):])
+	return !isNameChar(r)
 }
 
 // errf builds a SyntaxError at the current position, naming what was found.
@@ -163,7 +187,11 @@ func parseRoot(src string) (*query, error) {
 				return nil, p.errAt(p.pos-1, "trailing blank space is not allowed")
 			}
 		}
-		return nil, p.errExpected("'.', '..' or '[' to start the next segment")
+		e := p.errExpected("'.', '..' or '[' to start the next segment")
+		if r, _ := utf8.DecodeRuneInString(p.src[p.pos:]); p.pos > 0 && isNameChar(rune(p.src[p.pos-1])) && typographicQuote(r) == "" && !isBlank(p.src[p.pos]) {
+			e.Msg += "; for a member name with other characters use brackets, e.g. ['custom-field']"
+		}
+		return nil, e
 	}
 	return q, nil
 }
@@ -495,7 +523,14 @@ func (p *parser) parseString() (string, error) {
 	plain := p.pos
 	for {
 		if p.pos >= len(p.src) {
-			return "", p.errAt(start, "unterminated string: missing closing "+string(quote))
+			msg := "unterminated string: missing closing " + string(quote)
+			for _, r := range p.src[start:] {
+				if q := typographicQuote(r); q != "" {
+					msg += "; it contains the typographic quote " + q + ": use straight quotes ' or \" only"
+					break
+				}
+			}
+			return "", &SyntaxError{Expr: p.src, Column: utf8.RuneCountInString(p.src[:start]) + 1, Msg: msg}
 		}
 		c := p.src[p.pos]
 		switch {
@@ -642,6 +677,7 @@ func (p *parser) andFrom(first lexpr) (lexpr, error) {
 // parseBasic parses a paren-expr, a comparison or a test expression.
 func (p *parser) parseBasic() (lexpr, error) {
 	if p.peek() == '!' {
+		bang := p.pos
 		p.pos++
 		p.skipS()
 		if p.peek() == '(' {
@@ -660,6 +696,12 @@ func (p *parser) parseBasic() (lexpr, error) {
 		if err != nil {
 			return nil, err
 		}
+		save := p.pos
+		p.skipS()
+		if _, isCmp := p.parseCmpOp(); isCmp {
+			return nil, p.errAt(bang, "'!' negates only a test or a parenthesized expression; write !(... == ...) to negate a comparison")
+		}
+		p.pos = save
 		return notExpr{t}, nil
 	}
 	if p.peek() == '(' {

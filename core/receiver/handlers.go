@@ -54,12 +54,23 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		return s.refuse(c, trig, label, triggerID, status, code, msg)
 	}
 
+	// Capture sessions record every authenticated request to their
+	// trigger with the answer it got, refusals included (capture_routes.go).
+	var (
+		body     []byte
+		tooLarge bool
+		err      error
+	)
+	if s.capture != nil {
+		defer func() { s.captureHook(c, rt, triggerID, body, tooLarge, start) }()
+	}
+
 	// 1. Size, before anything is buffered beyond the limit.
 	bodyLimit := rt.limits.BodyBytes
 	if trig != nil {
 		bodyLimit = trig.bodyLimit
 	}
-	body, tooLarge, err := readBody(c, bodyLimit)
+	body, tooLarge, err = readBody(c, bodyLimit)
 	if tooLarge {
 		return refuse(http.StatusRequestEntityTooLarge, core.CodeTooLarge,
 			fmt.Sprintf("the body is larger than %d bytes, the limit for this trigger; send a smaller event", bodyLimit))
@@ -133,7 +144,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		s.log.Error("adapter returned an invalid document", "adapter", trig.adapter.Name(), "trigger_id", label)
 		return refuse(http.StatusInternalServerError, core.CodeInternal, "the adapter could not normalise this event; nothing was stored")
 	}
-	fields := extract(trig.fields, norm.Body)
+	fields := extract(s.fieldsOf(trig), norm.Body)
 
 	key := string(c.Request().Header.Peek("Idempotency-Key"))
 	if key == "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/capture"
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/limit"
 	"github.com/jsonevent/jsonevent/core/store"
@@ -45,6 +46,10 @@ type Options struct {
 	Log      *slog.Logger
 	// Jobs, when set, plans the jobs of each accepted event.
 	Jobs JobPlanner
+	// Capture, when set, records requests for capture sessions, adds
+	// adopted fields to extraction and serves the capture and field routes
+	// (capture_routes.go).
+	Capture *capture.Service
 	// Workflows, when set, serves runs, tickets and replays (workflow_routes.go).
 	Workflows Workflows
 	// Registry receives the metrics; nil makes a private one served on
@@ -63,7 +68,8 @@ type Server struct {
 	adapter Adapters
 	log     *slog.Logger
 	jobs    JobPlanner
-	wf      Workflows // nil: the run and ticket routes answer 404
+	capture *capture.Service // nil: no capture sessions, no adopted fields
+	wf      Workflows        // nil: the run and ticket routes answer 404
 	m       *metrics
 	now     func() time.Time
 }
@@ -87,6 +93,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		adapter: opt.Adapters,
 		log:     opt.Log,
 		jobs:    opt.Jobs,
+		capture: opt.Capture,
 		wf:      opt.Workflows,
 		now:     opt.Now,
 	}
@@ -126,6 +133,8 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	})
 	s.app.Get("/v1/events/:eventId", s.getEvent)
 	s.workflowRoutes()
+	s.captureRoutes()
+	s.uiRoutes()
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.Status(http.StatusOK).JSON(fiber.Map{"status": "ok"})
 	})

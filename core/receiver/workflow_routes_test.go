@@ -107,14 +107,14 @@ type wfHarness struct {
 	st     *store.Store
 }
 
-func newWFHarness(t *testing.T, cfg *config.Config) *wfHarness {
+func newWFHarness(t testing.TB, cfg *config.Config) *wfHarness {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := workflow.NewEngine(cfg, workflow.EngineOptions{})
 	if err != nil {
 		t.Fatalf("NewEngine: %v", err)
 	}
-	rc, err := eng.RiverConfig(20, 0)
+	rc, err := eng.RiverConfig(config.Queue{Workers: benchWorkers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,3 +439,6 @@ func TestWorkflowsEndToEnd(t *testing.T) {
 		t.Errorf("replay by another account: %d", st)
 	}
 }
+
+// benchWorkers is how many jobs the harness's river client works at once.
+var benchWorkers = 20

@@ -76,10 +76,3 @@ type asyncCommitter interface {
 	writeNoSync(ctx context.Context, fn func(Tx) error) error
 	sync() error
 }
-
-// preparer is implemented by backends that gain from preparing the hot
-// statements once (modernc SQLite parses every statement it is given;
-// pgx caches prepared statements by itself).
-type preparer interface {
-	prepare(ctx context.Context, queries ...string) error
-}

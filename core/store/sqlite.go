@@ -35,10 +35,6 @@ type sqliteBackend struct {
 	stopCk chan struct{}
 	ckDone chan struct{}
 
-	// stmts are the hot statements, prepared once on the writer connection
-	// after the migrations; read-only after prepare.
-	stmts map[string]*sql.Stmt
-
 	walPath string
 	walMu   sync.Mutex
 	wal     *os.File // kept open for fsync; see sync
@@ -97,10 +93,8 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 			return nil, fmt.Errorf("create database directory %s: %w", dir, err)
 		}
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(dsn, "write"))
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	// Connections keep their prepared statements (stmtcache.go).
+	w := sql.OpenDB(newStmtCacheConnector(sqliteDSN(dsn, "write")))
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -116,11 +110,7 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config) (*sq
 		b.close()
 		return nil, fmt.Errorf("sqlite %s: journal_mode is %q, want wal: %v", path, mode, err)
 	}
-	r, err := sql.Open("sqlite", sqliteDSN(dsn, "read"))
-	if err != nil {
-		b.close()
-		return nil, fmt.Errorf("open sqlite reader %s: %w", path, err)
-	}
+	r := sql.OpenDB(newStmtCacheConnector(sqliteDSN(dsn, "read")))
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	b.r = r
@@ -186,21 +176,6 @@ func (s *Store) RiverSQLite() *river.Client[*sql.Tx] {
 	return nil
 }
 
-// prepare prepares queries on the writer connection; transactions then
-// run them without parsing (sqlTx uses them through Tx.StmtContext).
-func (b *sqliteBackend) prepare(ctx context.Context, queries ...string) error {
-	stmts := make(map[string]*sql.Stmt, len(queries))
-	for _, q := range queries {
-		st, err := b.w.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("prepare %.40q: %w", q, err)
-		}
-		stmts[q] = st
-	}
-	b.stmts = stmts
-	return nil
-}
-
 // write commits fn's transaction and returns once it is on disk.
 func (b *sqliteBackend) write(ctx context.Context, fn func(Tx) error) error {
 	if err := b.writeNoSync(ctx, fn); err != nil {
@@ -217,7 +192,7 @@ func (b *sqliteBackend) writeNoSync(ctx context.Context, fn func(Tx) error) erro
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&sqlTx{tx: tx, client: b.client, stmts: b.stmts}); err != nil {
+	if err := fn(&sqlTx{tx: tx, client: b.client}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -287,9 +262,6 @@ func (b *sqliteBackend) close() error {
 	if b.w != nil {
 		errs = append(errs, b.w.Close())
 	}
-	for _, st := range b.stmts {
-		_ = st.Close()
-	}
 	b.walMu.Lock()
 	if b.wal != nil {
 		_ = b.wal.Close()
@@ -349,37 +321,14 @@ func (r sqlRows) Close() { _ = r.Rows.Close() }
 type sqlTx struct {
 	tx     *sql.Tx
 	client *river.Client[*sql.Tx]
-	stmts  map[string]*sql.Stmt
 }
 
 func (t *sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if st, ok := t.stmts[query]; ok {
-		return sqlQuerier{txStmt{t.tx.StmtContext(ctx, st)}}.Exec(ctx, query, args...)
-	}
 	return sqlQuerier{t.tx}.Exec(ctx, query, args...)
 }
 
 func (t *sqlTx) QueryRow(ctx context.Context, query string, args ...any) Row {
-	if st, ok := t.stmts[query]; ok {
-		return sqlRow{t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
-	}
 	return sqlQuerier{t.tx}.QueryRow(ctx, query, args...)
-}
-
-// txStmt runs a prepared statement through the sqlQuerier interface (the
-// query text is ignored: the statement is already compiled).
-type txStmt struct{ st *sql.Stmt }
-
-func (s txStmt) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
-	return s.st.ExecContext(ctx, args...)
-}
-
-func (s txStmt) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
-	return s.st.QueryRowContext(ctx, args...)
-}
-
-func (s txStmt) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
-	return s.st.QueryContext(ctx, args...)
 }
 
 func (t *sqlTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {

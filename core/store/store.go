@@ -103,12 +103,6 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 		_ = b.close()
 		return nil, err
 	}
-	if p, ok := b.(preparer); ok {
-		if err := p.prepare(ctx, claimKeySQL, insertEventSQL); err != nil {
-			_ = b.close()
-			return nil, err
-		}
-	}
 	s := &Store{
 		b:        b,
 		log:      log,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jsonevent/jsonevent/core"
 )
@@ -102,6 +103,9 @@ func Check(t testing.TB, a core.Adapter, req *core.Request) (n *core.Normalized,
 	}
 	if !json.Valid(n.Body) {
 		t.Fatalf("%s: Normalized.Body is not valid JSON: %.300q", a.Name(), n.Body)
+	}
+	if len(n.DeliveryID) > 255 || !utf8.ValidString(n.DeliveryID) {
+		t.Errorf("%s: DeliveryID %.300q is over 255 bytes or not UTF-8 (the receiver refuses such keys)", a.Name(), n.DeliveryID)
 	}
 	return n, nil
 }

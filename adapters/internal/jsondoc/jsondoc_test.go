@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	_ "github.com/jsonevent/jsonevent/adapters/internal/adaptertest" // defines -update
 	"github.com/jsonevent/jsonevent/adapters/internal/jsondoc"
@@ -70,4 +71,23 @@ func TestOptions(t *testing.T) {
 		t.Errorf("no options: %v", err)
 	}
 	var _ = json.Number("1")
+}
+
+func TestBoundKey(t *testing.T) {
+	short := "run-1:abc"
+	if jsondoc.BoundKey(short) != short {
+		t.Errorf("short key changed")
+	}
+	long := strings.Repeat("é", 200)
+	a, b := jsondoc.BoundKey(long), jsondoc.BoundKey(long+"x")
+	if len(a) > jsondoc.MaxKey || a == b || !utf8.ValidString(a) || jsondoc.BoundKey(long) != a {
+		t.Errorf("BoundKey: %q %q", a, b)
+	}
+}
+
+func TestBoundKeyInvalidUTF8(t *testing.T) {
+	a, b := jsondoc.BoundKey("\xf1"), jsondoc.BoundKey("\xf2")
+	if !utf8.ValidString(a) || a == b || len(a) > jsondoc.MaxKey {
+		t.Errorf("BoundKey of invalid UTF-8: %q %q", a, b)
+	}
 }

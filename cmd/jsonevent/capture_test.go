@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/capture"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/receiver"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+type identity struct{}
+
+func (identity) Name() string { return "generic" }
+func (identity) Normalize(_ context.Context, r *core.Request) (*core.Normalized, error) {
+	return &core.Normalized{Body: r.Body}, nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServer runs a receiver with capture on a loopback listener.
+func startCaptureServer(t *testing.T, token string) (string, *capture.Service) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(token))
+	cfg := &config.Config{
+		Limits:   config.Limits{BodyBytes: 102400, RequestsPerMinute: 3000, ManualFields: 10},
+		Accounts: []config.Account{{ID: "demo", Username: "demo@example.com", Tokens: []config.Token{{SHA256: hex.EncodeToString(sum[:])}}}},
+		Triggers: []config.Trigger{{ID: "OC_fd", Account: "demo", Adapter: "generic"}},
+	}
+	st, err := store.Open(context.Background(), config.Store{DSN: filepath.Join(t.TempDir(), "c.db")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	cs, err := capture.New(context.Background(), st, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := receiver.New(cfg, receiver.Options{Store: st, Adapters: receiver.AdapterMap{"generic": identity{}}, Capture: cs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return "http://" + ln.Addr().String(), cs
+}
+
+func TestCaptureCommand(t *testing.T) {
+	const token = "jse_cli_test"
+	base, cs := startCaptureServer(t, token)
+	var out, errOut lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"capture", "OC_fd", "--url", base, "--token", token, "--count", "2", "--timeout", "20s", "--poll", "20ms",
+			"--adopt", "ticket_subject", "--adopt", "id=$.freshdesk_webhook.ticket_id"}, nil, &out, &errOut)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cs.Capturing("OC_fd") {
+		if time.Now().After(deadline) {
+			t.Fatalf("session never opened; stderr: %s", errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	post := func(ct, body string) int {
+		req, _ := http.NewRequest("POST", base+"/inbound-event/v1/event/JSON/triggers?triggerId=OC_fd", strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.SetBasicAuth("demo@example.com", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := post("application/x-www-form-urlencoded", "ticket_subject=x"); st != 415 {
+		t.Fatalf("form post = %d", st)
+	}
+	if st := post("application/json", `{"freshdesk_webhook":{"ticket_id":7,"ticket_subject":"Printer on fire"}}`); st != 202 {
+		t.Fatalf("json post = %d", st)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("capture exited %d; stderr: %s\nstdout: %s", code, errOut.String(), out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("capture did not finish; stdout: %s", out.String())
+	}
+	got := out.String()
+	t.Logf("capture output:\n%s", got)
+	for _, want := range []string{
+		"Capturing 2 request(s) to OC_fd",
+		"415 unsupported_media_type: Content-Type \"application/x-www-form-urlencoded\" is not accepted",
+		"Authorization: [redacted]",
+		"→ 202 (event evt_",
+		"ticket_subject  $['freshdesk_webhook']['ticket_subject']  string",
+		"Session complete: 2 request(s) captured.",
+		"ticket_subject  captured  $['freshdesk_webhook']['ticket_subject']  (adopted now)",
+		"id              manual    $.freshdesk_webhook.ticket_id",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if len(cs.Adopted("OC_fd")) != 2 {
+		t.Errorf("adopted = %+v", cs.Adopted("OC_fd"))
+	}
+}
+
+func TestCaptureCommandUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"capture"}, 2, "usage: jsonevent capture TRIGGER"},
+		{[]string{"capture", "OC_x", "--token", ""}, 2, "no token"},
+		{[]string{"capture", "OC_x", "--token", "t", "--count", "21"}, 2, "--count must be 1 to 20"},
+		{[]string{"capture", "OC_x", "--token", "t", "--url", "http://127.0.0.1:1", "--timeout", "1s"}, 1, "open capture session"},
+	}
+	t.Setenv("JSONEVENT_TOKEN", "")
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		if code := run(c.args, nil, &out, &errOut); code != c.code || !strings.Contains(errOut.String(), c.msg) {
+			t.Errorf("%v = %d %q, want %d with %q", c.args, code, errOut.String(), c.code, c.msg)
+		}
+	}
+}

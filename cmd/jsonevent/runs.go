@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// The runs and tickets commands talk to a running server's HTTP API with
+// an account token, rather than opening the database: the server is the
+// only writer of its SQLite file, the account scoping is the API's own, and
+// the same commands work against a remote or PostgreSQL-backed server.
+
+func init() {
+	commands["runs"] = command{
+		summary: "list workflow runs, show one, retry a failed one (via the HTTP API)",
+		run:     runRuns,
+	}
+}
+
+// apiFlags are the connection flags of the API commands.
+type apiFlags struct {
+	url   string
+	token string
+	json  bool
+}
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	def := os.Getenv("JSONEVENT_URL")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	fs.StringVar(&a.url, "url", def, "server base `URL` (env JSONEVENT_URL)")
+	fs.StringVar(&a.token, "token", "", "account API `token` (better: env JSONEVENT_TOKEN, which stays out of ps)")
+	fs.BoolVar(&a.json, "json", false, "print the API's JSON instead of a table")
+}
+
+// call sends one API request and decodes a 2xx JSON answer into out; any
+// other answer becomes an error carrying the API's message.
+func (a *apiFlags) call(ctx context.Context, method, path string, query url.Values, body io.Reader, out any) error {
+	token := a.token
+	if token == "" {
+		token = os.Getenv("JSONEVENT_TOKEN")
+	}
+	if token == "" {
+		return errors.New("no token: set JSONEVENT_TOKEN (or pass --token)")
+	}
+	u := strings.TrimRight(a.url, "/") + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("X-API-TOKEN", token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Error, Message string }
+		if json.Unmarshal(b, &e) == nil && e.Message != "" {
+			return fmt.Errorf("%s (%d %s)", e.Message, resp.StatusCode, e.Error)
+		}
+		return fmt.Errorf("%s %s answered %d", method, path, resp.StatusCode)
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = b
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, raw json.RawMessage) {
+	var v any
+	if json.Unmarshal(raw, &v) == nil {
+		if b, err := json.MarshalIndent(v, "", "  "); err == nil {
+			raw = b
+		}
+	}
+	fmt.Fprintf(w, "%s\n", raw)
+}
+
+func runRuns(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	usage := func() {
+		fmt.Fprintln(stderr, `usage: jsonevent runs list [--status S] [--trigger T] [--since 24h|RFC3339] [--limit N] [--all]
+       jsonevent runs show ID
+       jsonevent runs retry ID
+common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`)
+	}
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var api apiFlags
+	api.register(fs)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	switch sub {
+	case "list":
+		status := fs.String("status", "", "only runs with this `status`: "+strings.Join(store.RunStatuses, ", "))
+		trigger := fs.String("trigger", "", "only runs of this trigger `id`")
+		since := fs.String("since", "", "only runs created since (a duration back, 24h, or an RFC 3339 `time`)")
+		limit := fs.Int("limit", 50, "runs per page (1-500)")
+		all := fs.Bool("all", false, "follow the cursor through every page")
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		q := url.Values{}
+		for k, v := range map[string]string{"status": *status, "trigger": *trigger, "since": *since} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		q.Set("limit", fmt.Sprint(*limit))
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		if !api.json {
+			fmt.Fprintln(tw, "RUN\tSTATUS\tTRIGGER\tWORKFLOW\tATTEMPTS\tCREATED\tEVENT\tERROR")
+		}
+		for {
+			var raw json.RawMessage
+			if err := api.call(ctx, http.MethodGet, "/v1/runs", q, nil, &raw); err != nil {
+				fmt.Fprintf(stderr, "jsonevent runs list: %v\n", err)
+				return 1
+			}
+			var page struct {
+				Runs       []*store.Run `json:"runs"`
+				NextCursor string       `json:"nextCursor"`
+			}
+			if err := json.Unmarshal(raw, &page); err != nil {
+				fmt.Fprintf(stderr, "jsonevent runs list: decode answer: %v\n", err)
+				return 1
+			}
+			if api.json {
+				printJSON(stdout, raw)
+			} else {
+				for _, r := range page.Runs {
+					errText := r.Error
+					if r.Status == store.RunSkipped {
+						errText = "skipped by: " + r.SkippedBy
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.TriggerID, r.WorkflowID, len(r.Attempts),
+						r.CreatedAt.Local().Format(time.DateTime), r.EventID, oneLine(errText, 80))
+				}
+			}
+			if !*all || page.NextCursor == "" {
+				break
+			}
+			q.Set("cursor", page.NextCursor)
+		}
+		tw.Flush()
+		return 0
+	case "show", "retry":
+		// Flags may come before or after the id.
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() < 1 {
+			usage()
+			return 2
+		}
+		id := fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return 2
+		}
+		if fs.NArg() > 0 {
+			usage()
+			return 2
+		}
+		method, path := http.MethodGet, "/v1/runs/"+url.PathEscape(id)
+		if sub == "retry" {
+			method, path = http.MethodPost, path+"/retry"
+		}
+		var raw json.RawMessage
+		if err := api.call(ctx, method, path, nil, nil, &raw); err != nil {
+			fmt.Fprintf(stderr, "jsonevent runs %s: %v\n", sub, err)
+			return 1
+		}
+		if sub == "retry" && !api.json {
+			var r store.Run
+			_ = json.Unmarshal(raw, &r)
+			fmt.Fprintf(stdout, "run %s is %s again; it resumes at its first unfinished task\n", r.ID, r.Status)
+			return 0
+		}
+		printJSON(stdout, raw)
+		return 0
+	}
+	usage()
+	return 2
+}
+
+// oneLine flattens s to one line of at most n runes for a table cell.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

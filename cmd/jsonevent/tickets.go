@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+func init() {
+	commands["tickets"] = command{
+		summary: "list, show and update tickets opened by workflows (via the HTTP API)",
+		run:     runTickets,
+	}
+}
+
+func runTickets(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	usage := func() {
+		fmt.Fprintln(stderr, `usage: jsonevent tickets list [--status S] [--trigger T] [--limit N] [--all]
+       jsonevent tickets show ID
+       jsonevent tickets set ID [--status S] [--assignee NAME]
+common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`)
+	}
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("tickets "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var api apiFlags
+	api.register(fs)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	switch sub {
+	case "list":
+		status := fs.String("status", "", "only tickets with this `status`: "+strings.Join(store.TicketStatuses, ", "))
+		trigger := fs.String("trigger", "", "only tickets of this trigger `id`")
+		limit := fs.Int("limit", 50, "tickets per page (1-500)")
+		all := fs.Bool("all", false, "follow the cursor through every page")
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		q := url.Values{"limit": {fmt.Sprint(*limit)}}
+		if *status != "" {
+			q.Set("status", *status)
+		}
+		if *trigger != "" {
+			q.Set("trigger", *trigger)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		if !api.json {
+			fmt.Fprintln(tw, "TICKET\tSTATUS\tPRIORITY\tTRIGGER\tASSIGNEE\tCREATED\tTITLE")
+		}
+		for {
+			var raw json.RawMessage
+			if err := api.call(ctx, http.MethodGet, "/v1/tickets", q, nil, &raw); err != nil {
+				fmt.Fprintf(stderr, "jsonevent tickets list: %v\n", err)
+				return 1
+			}
+			var page struct {
+				Tickets    []*store.Ticket `json:"tickets"`
+				NextCursor string          `json:"nextCursor"`
+			}
+			if err := json.Unmarshal(raw, &page); err != nil {
+				fmt.Fprintf(stderr, "jsonevent tickets list: decode answer: %v\n", err)
+				return 1
+			}
+			if api.json {
+				printJSON(stdout, raw)
+			} else {
+				for _, t := range page.Tickets {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.TriggerID, t.Assignee,
+						t.CreatedAt.Local().Format(time.DateTime), oneLine(t.Title, 60))
+				}
+			}
+			if !*all || page.NextCursor == "" {
+				break
+			}
+			q.Set("cursor", page.NextCursor)
+		}
+		tw.Flush()
+		return 0
+	case "show", "set":
+		status := fs.String("status", "", "set the `status`: "+strings.Join(store.TicketStatuses, ", "))
+		assignee := fs.String("assignee", "", "set the assignee (`name`)")
+		// Flags may follow the id: parse, take the id, parse the rest.
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() < 1 {
+			usage()
+			return 2
+		}
+		id := fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return 2
+		}
+		if fs.NArg() > 0 {
+			usage()
+			return 2
+		}
+		path := "/v1/tickets/" + url.PathEscape(id)
+		var raw json.RawMessage
+		var err error
+		if sub == "show" {
+			err = api.call(ctx, http.MethodGet, path, nil, nil, &raw)
+		} else {
+			patch := map[string]string{}
+			fs.Visit(func(f *flag.Flag) {
+				switch f.Name {
+				case "status":
+					patch["status"] = *status
+				case "assignee":
+					patch["assignee"] = *assignee
+				}
+			})
+			if len(patch) == 0 {
+				fmt.Fprintln(stderr, "jsonevent tickets set: give --status and/or --assignee")
+				return 2
+			}
+			b, _ := json.Marshal(patch)
+			err = api.call(ctx, http.MethodPatch, path, nil, bytes.NewReader(b), &raw)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "jsonevent tickets %s: %v\n", sub, err)
+			return 1
+		}
+		printJSON(stdout, raw)
+		return 0
+	}
+	usage()
+	return 2
+}

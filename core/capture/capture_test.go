@@ -1,0 +1,402 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+const freshdesk = `{"freshdesk_webhook":{"ticket_id":1042,"ticket_subject":"Unable to download invoice PDF","ticket_tags":"billing,invoice","ticket_agent_email":""}}`
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func openStore(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), config.Store{DSN: dsn}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func newService(t *testing.T, st *store.Store, clk *clock) *Service {
+	t.Helper()
+	s, err := New(context.Background(), st, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func testTrigger() *config.Trigger {
+	return &config.Trigger{
+		ID: "OC_fd", Account: "demo", Adapter: "generic",
+		Fields:       map[string]string{"hand": "$.a", "hand2": "$.b"},
+		PresetFields: map[string]string{"preset_only": "$.p", "hand": "$.overridden"},
+	}
+}
+
+func request(trigger, account, body string, status int) *Request {
+	return &Request{
+		AccountID: account, TriggerID: trigger, Method: "POST",
+		Query: map[string]string{"triggerId": trigger},
+		Header: http.Header{
+			"Content-Type":  {"application/json"},
+			"Authorization": {"Basic c2VjcmV0"},
+			"X-Api-Token":   {"jse_secret"},
+			"Cookie":        {"a=b"},
+			"X-Request-Id":  {"r1"},
+		},
+		Body: []byte(body), Status: status,
+	}
+}
+
+func wantCode(t *testing.T, err error, code core.Code, contains ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("err = nil, want %s", code)
+	}
+	if got := core.ErrorCode(err); got != code {
+		t.Fatalf("code = %s (%v), want %s", got, err, code)
+	}
+	for _, c := range contains {
+		if !strings.Contains(core.ErrorMessage(err), c) {
+			t.Errorf("message %q does not contain %q", core.ErrorMessage(err), c)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	got := Suggest([]byte(freshdesk))
+	want := []Suggestion{
+		{Name: "ticket_id", Path: "$['freshdesk_webhook']['ticket_id']", Type: "number", Sample: json.RawMessage(`1042`)},
+		{Name: "ticket_subject", Path: "$['freshdesk_webhook']['ticket_subject']", Type: "string", Sample: json.RawMessage(`"Unable to download invoice PDF"`)},
+		{Name: "ticket_tags", Path: "$['freshdesk_webhook']['ticket_tags']", Type: "string", Sample: json.RawMessage(`"billing,invoice"`)},
+		{Name: "ticket_agent_email", Path: "$['freshdesk_webhook']['ticket_agent_email']", Type: "string", Sample: json.RawMessage(`""`)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Suggest = %+v, want %d leaves", got, len(want))
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || got[i].Path != want[i].Path || got[i].Type != want[i].Type ||
+			got[i].Wildcard != "" || string(got[i].Sample) != string(want[i].Sample) {
+			t.Errorf("leaf %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	arr := Suggest([]byte(`{"items":[{"sku":"a","n":1},{"sku":"b","n":null}],"tags":["x"],"empty":{},"o'k":true}`))
+	byPath := map[string]Suggestion{}
+	for _, s := range arr {
+		byPath[s.Path] = s
+	}
+	cases := []struct{ path, name, wildcard, typ string }{
+		{"$['items'][0]['sku']", "sku", "$['items'][*]['sku']", "string"},
+		{"$['items'][1]['sku']", "sku_2", "$['items'][*]['sku']", "string"},
+		{"$['items'][1]['n']", "n_2", "$['items'][*]['n']", "null"},
+		{"$['tags'][0]", "tags_0", "$['tags'][*]", "string"},
+		{"$['empty']", "empty", "", "object"},
+		{`$['o\'k']`, "o'k", "", "boolean"},
+	}
+	for _, c := range cases {
+		s, ok := byPath[c.path]
+		if !ok {
+			t.Errorf("no suggestion for %s in %+v", c.path, arr)
+			continue
+		}
+		if s.Name != c.name || s.Wildcard != c.wildcard || s.Type != c.typ {
+			t.Errorf("%s = %+v, want name %s wildcard %q type %s", c.path, s, c.name, c.wildcard, c.typ)
+		}
+	}
+
+	for _, body := range []string{"", "a=b&c=d", `{"broken":`} {
+		if got := Suggest([]byte(body)); len(got) != 0 {
+			t.Errorf("Suggest(%q) = %+v, want none", body, got)
+		}
+	}
+	long := `{"s":"` + strings.Repeat("é", 300) + `"}`
+	if s := Suggest([]byte(long)); len(s) != 1 || len([]rune(string(s[0].Sample))) > maxSample+3 || !json.Valid(s[0].Sample) {
+		t.Errorf("long sample not shortened to valid JSON: %s", s[0].Sample)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	h := Redact(http.Header{"authorization": {"Basic x"}, "X-Api-Token": {"t"}, "Cookie": {"c"}, "Proxy-Authorization": {"p"}, "X-Other": {"o"}})
+	for _, k := range []string{"Authorization", "X-Api-Token", "Cookie", "Proxy-Authorization"} {
+		if got := h.Get(k); got != redacted {
+			t.Errorf("%s = %q, want %q", k, got, redacted)
+		}
+	}
+	if h.Get("X-Other") != "o" {
+		t.Errorf("X-Other = %q", h.Get("X-Other"))
+	}
+}
+
+func TestSessionLifecycle(t *testing.T) {
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "c.db")
+	st := openStore(t, dsn)
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	s := newService(t, st, clk)
+	trig := testTrigger()
+
+	if s.Capturing(trig.ID) {
+		t.Fatal("capturing before any session")
+	}
+	if _, err := s.Close(ctx, trig); err == nil {
+		t.Fatal("Close without a session succeeded")
+	} else {
+		wantCode(t, err, core.CodeNotFound, "POST /v1/triggers/OC_fd/capture")
+	}
+	state, err := s.Get(ctx, trig)
+	if err != nil || state.Session != nil || len(state.Captures) != 0 {
+		t.Fatalf("Get before any session = %+v, %v", state, err)
+	}
+
+	sv, err := s.Open(ctx, trig, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv.Count != DefaultCount || !sv.ExpiresAt.Equal(clk.now().Add(DefaultTTL)) || sv.State != "open" {
+		t.Fatalf("defaults: %+v", sv)
+	}
+	if !s.Capturing(trig.ID) {
+		t.Fatal("not capturing after Open")
+	}
+	// Another account's request to the trigger is not recorded.
+	s.Record(ctx, request(trig.ID, "other", `{}`, 404))
+	s.Record(ctx, request(trig.ID, "demo", freshdesk, 202))
+	if s.Capturing(trig.ID) {
+		t.Fatal("still capturing after count requests")
+	}
+	s.Record(ctx, request(trig.ID, "demo", `{"late":1}`, 202))
+
+	state, err = s.Get(ctx, trig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.Session.State != "complete" || state.Session.Captured != 1 || len(state.Captures) != 1 {
+		t.Fatalf("after one capture: session %+v, %d captures", state.Session, len(state.Captures))
+	}
+	c := state.Captures[0]
+	if c.Status != 202 || c.Method != "POST" || c.Query["triggerId"] != trig.ID || string(c.Body) != freshdesk ||
+		c.Headers.Get("Authorization") != redacted || c.Headers.Get("X-Api-Token") != redacted ||
+		c.Headers.Get("Cookie") != redacted || c.Headers.Get("X-Request-Id") != "r1" || len(c.Suggestions) != 4 {
+		t.Fatalf("capture = %+v", c)
+	}
+
+	// A refused form body: kept as text, with its reason, no suggestions.
+	if _, err := s.Open(ctx, trig, 3, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	form := request(trig.ID, "demo", "a=1&b=2", 415)
+	form.Code, form.Reason = "unsupported_media_type", "Content-Type \"application/x-www-form-urlencoded\" is not accepted"
+	s.Record(ctx, form)
+	state, _ = s.Get(ctx, trig)
+	if len(state.Captures) != 2 || state.Session.Captured != 1 || state.Session.State != "open" {
+		t.Fatalf("after form: %+v", state)
+	}
+	if f := state.Captures[0]; f.BodyText != "a=1&b=2" || f.Body != nil || f.Status != 415 || f.Error != "unsupported_media_type" || !strings.Contains(f.Reason, "form-urlencoded") || len(f.Suggestions) != 0 {
+		t.Fatalf("form capture = %+v", f)
+	}
+
+	// A restart keeps the open session and the captures.
+	s2 := newService(t, st, clk)
+	if !s2.Capturing(trig.ID) {
+		t.Fatal("open session lost on restart")
+	}
+	// The TTL ends it.
+	clk.add(61 * time.Second)
+	if s2.Capturing(trig.ID) {
+		t.Fatal("capturing after the TTL")
+	}
+	s2.Record(ctx, request(trig.ID, "demo", `{}`, 202))
+	state, _ = s2.Get(ctx, trig)
+	if state.Session.State != "expired" || len(state.Captures) != 2 {
+		t.Fatalf("after TTL: %+v, %d captures", state.Session, len(state.Captures))
+	}
+
+	// DELETE closes an open session; closing again is harmless.
+	if _, err := s2.Open(ctx, trig, 5, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	sv, err = s2.Close(ctx, trig)
+	if err != nil || sv.State != "closed" || s2.Capturing(trig.ID) {
+		t.Fatalf("Close = %+v, %v", sv, err)
+	}
+	if sv2, err := s2.Close(ctx, trig); err != nil || sv2.ID != sv.ID || sv2.State != "closed" {
+		t.Fatalf("second Close = %+v, %v", sv2, err)
+	}
+
+	// Captures expire after Retention.
+	clk.add(Retention)
+	state, _ = s2.Get(ctx, trig)
+	if len(state.Captures) != 0 {
+		t.Fatalf("%d captures after retention", len(state.Captures))
+	}
+}
+
+func TestOpenValidation(t *testing.T) {
+	s := newService(t, openStore(t, filepath.Join(t.TempDir(), "c.db")), &clock{t: time.Now()})
+	cases := []struct {
+		count int
+		ttl   time.Duration
+		msg   string
+	}{
+		{-1, 0, "count must be between 1 and 20"},
+		{21, 0, "count must be between 1 and 20"},
+		{1, -time.Second, "ttl_seconds must be between 1 and 86400"},
+		{1, MaxTTL + time.Second, "ttl_seconds must be between 1 and 86400"},
+	}
+	for _, c := range cases {
+		_, err := s.Open(context.Background(), testTrigger(), c.count, c.ttl)
+		wantCode(t, err, core.CodeUnprocessable, c.msg)
+	}
+}
+
+func TestKeepAtMost20(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "c.db"))
+	clk := &clock{t: time.Now()}
+	s := newService(t, st, clk)
+	trig := testTrigger()
+	for round := 0; round < 2; round++ {
+		if _, err := s.Open(ctx, trig, MaxCount, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < MaxCount; i++ {
+			s.Record(ctx, request(trig.ID, "demo", fmt.Sprintf(`{"round":%d,"i":%d}`, round, i), 202))
+		}
+	}
+	state, err := s.Get(ctx, trig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Captures) != Keep {
+		t.Fatalf("%d captures kept, want %d", len(state.Captures), Keep)
+	}
+	if got := string(state.Captures[0].Body); got != `{"round":1,"i":19}` {
+		t.Errorf("newest capture = %s", got)
+	}
+	if got := string(state.Captures[Keep-1].Body); got != `{"round":1,"i":0}` {
+		t.Errorf("oldest kept capture = %s", got)
+	}
+}
+
+func TestAdopt(t *testing.T) {
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "c.db")
+	st := openStore(t, dsn)
+	clk := &clock{t: time.Now()}
+	s := newService(t, st, clk)
+	trig := testTrigger() // 2 hand-written config fields
+	if _, err := s.Open(ctx, trig, 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.Record(ctx, request(trig.ID, "demo", `{"freshdesk_webhook":{"ticket_subject":"s"},"list":[{"x":1}]}`, 202))
+
+	// Suggested paths (normalized and [*]) are captured and free.
+	fv, err := s.Adopt(ctx, trig, 3, map[string]string{
+		"ticket_subject": "$['freshdesk_webhook']['ticket_subject']",
+		"xs":             "$['list'][*]['x']",
+		"x0":             " $['list'][0]['x'] ",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins := map[string]string{}
+	for _, f := range fv.Fields {
+		origins[f.Name] = f.Origin
+	}
+	want := map[string]string{"hand": OriginConfig, "hand2": OriginConfig, "preset_only": OriginPreset,
+		"ticket_subject": OriginCaptured, "xs": OriginCaptured, "x0": OriginCaptured}
+	if fmt.Sprint(origins) != fmt.Sprint(want) || fv.Manual != 2 || fv.ManualLimit != 3 {
+		t.Fatalf("fields = %+v, want origins %v and 2 manual", fv, want)
+	}
+	if got := s.Adopted(trig.ID); len(got) != 3 || got[0].Name != "ticket_subject" || got[0].Path.String() != "$['freshdesk_webhook']['ticket_subject']" {
+		t.Fatalf("Adopted = %+v", got)
+	}
+
+	// One manual field fits (2 config + 1 = 3), a second does not.
+	if _, err := s.Adopt(ctx, trig, 3, map[string]string{"typed": "$.freshdesk_webhook.ticket_subject"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Adopt(ctx, trig, 3, map[string]string{"typed2": "$.other"})
+	wantCode(t, err, core.CodeUnprocessable, "limits.manual_fields", "limit of 3", "4 hand-written")
+	// Replacing the manual one with a suggested path frees its slot.
+	if _, err := s.Adopt(ctx, trig, 3, map[string]string{"typed": "$['list'][0]['x']", "typed2": "$.other"}); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := []struct {
+		fields map[string]string
+		code   core.Code
+		msg    []string
+	}{
+		{map[string]string{}, core.CodeInvalid, []string{"no fields given"}},
+		{map[string]string{"ok": "$.a[", "zz": "$.b"}, core.CodeInvalid, []string{`field "ok"`, "column 5"}},
+		{map[string]string{"sp ace": "$.a"}, core.CodeInvalid, []string{"without spaces"}},
+		{map[string]string{"e": "  "}, core.CodeInvalid, []string{"has no JSONPath"}},
+		{map[string]string{"hand": "$.x"}, core.CodeConflict, []string{"config file"}},
+	}
+	for _, b := range bad {
+		_, err := s.Adopt(ctx, trig, 3, b.fields)
+		wantCode(t, err, b.code, b.msg...)
+	}
+
+	// Adopted fields survive a restart.
+	s2 := newService(t, st, clk)
+	fv = s2.Fields(trig, 3)
+	origins = map[string]string{}
+	for _, f := range fv.Fields {
+		origins[f.Name] = f.Origin
+	}
+	if origins["ticket_subject"] != OriginCaptured || origins["typed"] != OriginCaptured || origins["typed2"] != OriginManual || len(s2.Adopted(trig.ID)) != 5 {
+		t.Fatalf("after restart: %+v", fv)
+	}
+	// Deleting.
+	if _, err := s2.DeleteField(ctx, trig, 3, "typed2"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s2.DeleteField(ctx, trig, 3, "typed2")
+	wantCode(t, err, core.CodeNotFound)
+	_, err = s2.DeleteField(ctx, trig, 3, "hand")
+	wantCode(t, err, core.CodeConflict)
+	if len(s2.Adopted(trig.ID)) != 4 {
+		t.Fatalf("Adopted after delete = %+v", s2.Adopted(trig.ID))
+	}
+}
+
+// BenchmarkCapturingIdle measures the receiver's per-request cost of the
+// capture check when no session is open.
+func BenchmarkCapturingIdle(b *testing.B) {
+	s := &Service{open: map[string]*store.CaptureSession{}, now: time.Now}
+	for b.Loop() {
+		s.Capturing("OC_demo")
+	}
+}

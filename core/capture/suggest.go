@@ -1,0 +1,179 @@
+package capture
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jsonevent/jsonevent/core/jsonpath"
+)
+
+// Suggestion is one leaf of a captured JSON body offered as a field.
+type Suggestion struct {
+	// Name is a proposed field name: the leaf's member name (with the
+	// indexes that follow it), made unique within the body.
+	Name string `json:"name"`
+	// Path is the leaf's normalized JSONPath, e.g. $['items'][0]['sku'].
+	Path string `json:"path"`
+	// Wildcard is Path with every array index as [*], set only for leaves
+	// inside arrays: it selects that member of every element.
+	Wildcard string `json:"wildcard,omitempty"`
+	// Type is string, number, boolean, null, object or array (the last two
+	// for empty containers).
+	Type string `json:"type"`
+	// Sample is the leaf's value in this body (long strings shortened).
+	Sample json.RawMessage `json:"sample"`
+}
+
+// maxSample bounds a sample string, in runes.
+const maxSample = 120
+
+// Suggest lists every leaf of body (at most MaxSuggestions) as a field
+// suggestion, in document order. A body that is not JSON has none.
+func Suggest(body []byte) []Suggestion {
+	if len(body) == 0 || !json.Valid(body) {
+		return []Suggestion{}
+	}
+	leaves := jsonpath.Leaves(body)
+	if len(leaves) > MaxSuggestions {
+		leaves = leaves[:MaxSuggestions]
+	}
+	out := make([]Suggestion, 0, len(leaves))
+	used := map[string]int{}
+	for _, l := range leaves {
+		s := Suggestion{Path: l.Path, Type: l.Type, Sample: shorten(l.Sample)}
+		if l.Wildcard != l.Path {
+			s.Wildcard = l.Wildcard
+		}
+		s.Name = uniqueName(nameOf(l.Path), used)
+		out = append(out, s)
+	}
+	return out
+}
+
+// shorten copies a sample, cutting a long string to maxSample runes.
+func shorten(raw []byte) json.RawMessage {
+	if len(raw) <= maxSample+2 || raw[0] != '"' {
+		return json.RawMessage(append([]byte(nil), raw...))
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil || utf8.RuneCountInString(s) <= maxSample {
+		return json.RawMessage(append([]byte(nil), raw...))
+	}
+	r := []rune(s)
+	b, _ := json.Marshal(string(r[:maxSample]) + "…")
+	return b
+}
+
+// segments splits a normalized path into its member names and indexes
+// (indexes as "0", "1"…, names prefixed with ".").
+func segments(path string) []string {
+	var out []string
+	i := 1 // after $
+	for i < len(path) {
+		if path[i] != '[' {
+			return out
+		}
+		i++
+		if i < len(path) && path[i] == '\'' {
+			i++
+			var b strings.Builder
+			for i < len(path) && path[i] != '\'' {
+				if path[i] == '\\' && i+1 < len(path) {
+					i++
+					switch path[i] {
+					case 'b':
+						b.WriteByte('\b')
+					case 'f':
+						b.WriteByte('\f')
+					case 'n':
+						b.WriteByte('\n')
+					case 'r':
+						b.WriteByte('\r')
+					case 't':
+						b.WriteByte('\t')
+					case 'u':
+						if i+4 < len(path) {
+							if v, err := strconv.ParseUint(path[i+1:i+5], 16, 8); err == nil {
+								b.WriteByte(byte(v))
+							}
+							i += 4
+						}
+					default:
+						b.WriteByte(path[i])
+					}
+					i++
+					continue
+				}
+				b.WriteByte(path[i])
+				i++
+			}
+			out = append(out, "."+b.String())
+			i += 2 // ']
+			continue
+		}
+		j := i
+		for j < len(path) && path[j] != ']' {
+			j++
+		}
+		out = append(out, path[i:j])
+		i = j + 1
+	}
+	return out
+}
+
+// nameOf proposes a field name for a normalized path: the last member name
+// followed by the indexes after it ("tags_0"), "value" for the root.
+func nameOf(path string) string {
+	segs := segments(path)
+	if len(segs) == 0 {
+		return "value"
+	}
+	k := len(segs) - 1
+	for k >= 0 && !strings.HasPrefix(segs[k], ".") {
+		k--
+	}
+	var parts []string
+	if k >= 0 {
+		parts = append(parts, segs[k][1:])
+	} else {
+		parts = append(parts, "item")
+	}
+	parts = append(parts, segs[k+1:]...)
+	return clean(strings.Join(parts, "_"))
+}
+
+// clean makes s a valid field name: no spaces or control characters, at
+// most 64 bytes, not empty.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f || r == '\u00a0' {
+			return '_'
+		}
+		return r
+	}, s)
+	for len(s) > 60 {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	if s == "" || s == "$" {
+		return "value"
+	}
+	return s
+}
+
+func uniqueName(name string, used map[string]int) string {
+	used[name]++
+	if used[name] == 1 {
+		return name
+	}
+	for {
+		cand := name + "_" + strconv.Itoa(used[name])
+		if used[cand] == 0 {
+			used[cand] = 1
+			return cand
+		}
+		used[name]++
+	}
+}

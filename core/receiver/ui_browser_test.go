@@ -1,0 +1,241 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// browserEnv names the variable that makes a missing Chromium a failure
+// rather than a skip (.ci/test sets it after .ci/chromium.sh install).
+const browserEnv = "JSONEVENT_TEST_BROWSER_REQUIRE"
+
+// findChromium returns the browser to drive, or "" when none is installed.
+func findChromium() string {
+	for _, c := range []string{os.Getenv("JSONEVENT_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// screenshotDir is where the browser test writes its screenshots:
+// $JSONEVENT_SCREENSHOTS, else a folder under the system's temp dir.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("JSONEVENT_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "jsonevent-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBrowserCaptureFlow drives the admin page in headless Chromium: sign
+// in, start a capture, POST a Freshdesk body, see it appear, pick
+// ticket_subject, save it, POST again and find the field's value on the
+// event page; then the same pages at phone width. Every page is
+// screenshotted into screenshotDir.
+func TestBrowserCaptureFlow(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		if os.Getenv(browserEnv) != "" {
+			t.Fatalf("%s is set but no chromium was found; run .ci/chromium.sh install", browserEnv)
+		}
+		t.Skip("chromium not found: install Debian's chromium (sudo .ci/chromium.sh install) or set JSONEVENT_CHROMIUM=/path/to/chromium to run the browser test")
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	h := newCaptureHarness(t, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = h.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = h.srv.Shutdown(context.Background()) })
+	base := "http://" + ln.Addr().String()
+	shots := screenshotDir(t)
+	t.Logf("screenshots in %s", shots)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	defer cancelCtx()
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+
+	var shot func(name string) chromedp.Action[chromedp.Void]
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			_ = chromedp.Do(ctx, shot("failed"))
+			t.Fatalf("%s: %v (see failed.png)", what, err)
+		}
+	}
+	shot = func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+		})
+	}
+	// waitText polls until the element's text contains want.
+	waitText := func(sel, want string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			last := ""
+			for {
+				got, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
+				if err == nil && strings.Contains(got, want) {
+					return nil
+				}
+				if err == nil {
+					last = got
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%s never contained %q (last text %q): %w", sel, want, last, ctx.Err())
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	}
+	postEvent := func() string {
+		t.Helper()
+		var acc acceptedBody
+		req, _ := http.NewRequest("POST", base+"/inbound-event/v1/event/JSON/triggers?triggerId=OC_fd", strings.NewReader(freshdeskBody))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(demoUser, demoToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("POST event = %d", resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&acc); err != nil {
+			t.Fatal(err)
+		}
+		return acc.EventID
+	}
+	const leaf = `button.leaf[data-path="$['freshdesk_webhook']['ticket_subject']"]`
+
+	// Sign in (a wrong token first).
+	run("sign-in page",
+		chromedp.Navigate(base+"/ui/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		shot("01-signin-1280"),
+		chromedp.SendKeys(chromedp.ID("token"), "jse_wrong"+kb.Enter),
+		waitText("#signin-error", "not valid"),
+		chromedp.Navigate(base+"/ui/"),
+		chromedp.SendKeys(chromedp.ID("token"), demoToken+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("article.trigger")),
+		waitText("main", "curl with Basic auth"),
+		waitText("main", `-u "demo@example.com:$JSONEVENT_TOKEN"`),
+		shot("02-triggers-1280"),
+	)
+
+	// Capture view: start, send, see it appear.
+	run("capture view",
+		chromedp.Navigate(base+"/ui/triggers/OC_fd"),
+		chromedp.WaitVisible(chromedp.ID("cap-start")),
+		waitText("#fields", "ticket_id"),
+		chromedp.Click(chromedp.ID("cap-start")),
+		waitText("#cap-status", "Capturing: 0 of 1"),
+	)
+	postEvent()
+	run("captured request appears",
+		chromedp.WaitVisible(chromedp.CSS(leaf)),
+		waitText("#cap-live", "New request captured: POST, answered 202"),
+		waitText("#cap-status", "Capture complete"),
+		shot("03-capture-1280"),
+	)
+
+	// Pick ticket_subject with the keyboard, check its value, save.
+	run("adopt ticket_subject",
+		chromedp.Focus(chromedp.CSS(leaf)),
+		chromedp.KeyEvent(kb.Enter),
+		waitText("#field-value", `Extracts "Unable to download invoice PDF"`),
+		chromedp.Click(chromedp.ID("field-save")),
+		waitText("#field-status", "Saved ticket_subject (captured)"),
+		waitText("#fields-table", "$['freshdesk_webhook']['ticket_subject']"),
+		shot("04-field-saved-1280"),
+	)
+	name, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("field-name")))
+	if err != nil || name != "ticket_subject" {
+		t.Errorf("field name input = %q, %v; want ticket_subject", name, err)
+	}
+
+	// The next event carries the field; the event page shows its value.
+	id := postEvent()
+	run("event page",
+		chromedp.Navigate(base+"/ui/events/"+id),
+		waitText(`tr[data-field="ticket_subject"]`, "Unable to download invoice PDF"),
+		shot("05-event-1280"),
+		chromedp.Navigate(base+"/ui/events"),
+		waitText("#events", id),
+		waitText("#runs", "not available"),
+		shot("06-events-1280"),
+	)
+
+	// Phone width: the same pages, and nothing wider than the screen.
+	pages := []struct{ name, path, ready string }{
+		{"11-triggers-390", "/ui/triggers", "article.trigger"},
+		{"12-capture-390", "/ui/triggers/OC_fd", "button.leaf"},
+		{"13-event-390", "/ui/events/" + id, `tr[data-field="ticket_subject"]`},
+		{"14-events-390", "/ui/events", "#events table"},
+	}
+	run("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	for _, p := range pages {
+		run(p.name,
+			chromedp.Navigate(base+p.path),
+			chromedp.WaitVisible(chromedp.CSS(p.ready)),
+			chromedp.Sleep(200*time.Millisecond),
+			shot(p.name),
+		)
+		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth + 1`))
+		if err != nil || overflow {
+			t.Errorf("%s: wider than a 390 px screen (%v)", p.path, err)
+		}
+	}
+}
