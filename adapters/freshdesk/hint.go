@@ -25,6 +25,9 @@ func (Adapter) InvalidJSONHint(body []byte, offset int64) string {
 	if offset < 0 {
 		return ""
 	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "the body is empty: in the webhook action choose Simple content, or write an advanced JSON template"
+	}
 	if jsondoc.NotJSONAtAll(body) {
 		return "the body is not JSON at all (form data or XML?): in the webhook action set Encoding to JSON"
 	}

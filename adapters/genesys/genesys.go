@@ -289,6 +289,9 @@ func (*Adapter) InvalidJSONHint(body []byte, offset int64) string {
 	if offset < 0 {
 		return ""
 	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "the body is empty: the action's requestTemplate must build a JSON object"
+	}
 	if jsondoc.NotJSONAtAll(body) {
 		return "the body is not JSON at all (form data?): the action's requestTemplate must build a JSON object and its Content-Type header must be application/json"
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/capture"
 	"github.com/jsonevent/jsonevent/core/config"
-	"github.com/jsonevent/jsonevent/core/limit"
 	"github.com/jsonevent/jsonevent/core/receiver"
 	"github.com/jsonevent/jsonevent/core/store"
 )
@@ -86,6 +85,10 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 		}
 	}()
 
+	lim, err := newLimiter(ctx, st)
+	if err != nil {
+		return err
+	}
 	// Capture sessions and adopted fields (issue 5): loaded from the store.
 	capt, err := capture.New(ctx, st, capture.Options{Log: log})
 	if err != nil {
@@ -94,7 +97,7 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	srv, err := receiver.New(cfg, receiver.Options{
 		Store:   st,
 		Capture: capt,
-		Limiter: limit.NewMemory(),
+		Limiter: lim,
 		Adapters: receiver.AdapterFunc(func(name string, options map[string]any) (core.Adapter, error) {
 			return reg.ForTrigger(name, options, core.AdapterDeps{})
 		}),

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jsonevent/jsonevent/core/internal/pgtest"
+	"github.com/jsonevent/jsonevent/core/pgtest"
 )
 
 // pgNodes opens n pools on one fresh database, each standing for one

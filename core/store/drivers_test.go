@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/jsonevent/jsonevent/core/config"
-	"github.com/jsonevent/jsonevent/core/internal/pgtest"
+	"github.com/jsonevent/jsonevent/core/pgtest"
 )
 
 // TestMain stops the PostgreSQL server pgtest may have started.
@@ -17,7 +17,7 @@ type storeDriver struct {
 	// fresh returns the config of a new, empty database that lives until
 	// the test ends; opening it twice reopens the same database. The
 	// postgres driver skips the test when no PostgreSQL is available (see
-	// core/internal/pgtest).
+	// core/pgtest).
 	fresh func(t testing.TB) config.Store
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,10 @@ var _ Queue = (*river.Client[pgx.Tx])(nil)
 // pgConnectTimeout bounds connecting when the DSN does not set
 // connect_timeout, so an unreachable server is reported promptly.
 const pgConnectTimeout = 10 * time.Second
+
+// pgDefaultMaxConns is a node's pool size unless the DSN sets
+// pool_max_conns.
+const pgDefaultMaxConns = 20
 
 // pgMigrationLock is the session advisory lock (two-int key space, apart
 // from river's bigint keys) that makes nodes starting together migrate one
@@ -88,6 +93,12 @@ func openPostgres(ctx context.Context, dsn string) (*pgBackend, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = pgConnectTimeout
 	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default (4 on 2 cores) would queue the receiver's rate
+		// limiter, the group-commit writer and river's workers behind each
+		// other; three nodes at 20 stay well under PostgreSQL's default 100.
+		cfg.MaxConns = pgDefaultMaxConns
+	}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -142,6 +153,25 @@ func (s *Store) RiverPostgres() *river.Client[pgx.Tx] {
 		return b.client
 	}
 	return nil
+}
+
+// PgxPool returns the connection pool of a PostgreSQL store, for the
+// shared rate limiter (limit.NewPostgres); nil on another driver.
+func (s *Store) PgxPool() *pgxpool.Pool {
+	if b, ok := s.b.(*pgBackend); ok {
+		return b.pool
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest jsonevent migration applied to the
+// database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int64
+	if err := s.b.reader().QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM jsonevent_migrations`).Scan(&v); err != nil {
+		return 0, unavailable(fmt.Errorf("read schema version: %w", err))
+	}
+	return int(v), nil
 }
 
 // Driver names the database the store runs on: "sqlite" or "postgres".

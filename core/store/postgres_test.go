@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/jsonevent/jsonevent/core/config"
-	"github.com/jsonevent/jsonevent/core/internal/pgtest"
+	"github.com/jsonevent/jsonevent/core/pgtest"
 )
 
 // The tests below are about PostgreSQL only: several nodes on one
