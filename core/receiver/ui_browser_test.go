@@ -295,7 +295,7 @@ func startBrowserServer(t *testing.T, crmURL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := eng.RiverConfig(4, 0)
+	rc, err := eng.RiverConfig(config.Queue{Workers: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
