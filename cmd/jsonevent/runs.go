@@ -177,14 +177,22 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		tw.Flush()
 		return 0
 	case "show", "retry":
+		// Flags may come before or after the id.
 		if err := fs.Parse(args); err != nil {
 			return 2
 		}
-		if fs.NArg() != 1 {
+		if fs.NArg() < 1 {
 			usage()
 			return 2
 		}
 		id := fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return 2
+		}
+		if fs.NArg() > 0 {
+			usage()
+			return 2
+		}
 		method, path := http.MethodGet, "/v1/runs/"+url.PathEscape(id)
 		if sub == "retry" {
 			method, path = http.MethodPost, path+"/retry"

@@ -18,6 +18,7 @@ import (
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/receiver"
 	"github.com/jsonevent/jsonevent/core/store"
+	"github.com/jsonevent/jsonevent/core/workflow"
 )
 
 func init() {
@@ -66,7 +67,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 
 func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) error {
 	reg := adapters.Default()
-	opt := config.Options{PresetsDir: presets, Adapters: reg.Names()}
+	opt := config.Options{PresetsDir: presets, Adapters: reg.Names(), Validators: []func(*config.Config) error{workflow.Validate}}
 	cfg, err := config.Load(path, opt)
 	if err != nil {
 		return err
@@ -75,7 +76,11 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 		listen = cfg.Server.Listen
 	}
 
-	st, err := store.Open(ctx, cfg.Store, log)
+	wf, stOpt, err := newWorkflows(cfg, log)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Store, log, stOpt)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -84,6 +89,10 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 			log.Error("closing the store", "err", err)
 		}
 	}()
+	if err := wf.start(ctx, st); err != nil {
+		return err
+	}
+	defer wf.stop(st, 30*time.Second)
 
 	lim, err := newLimiter(ctx, st)
 	if err != nil {
@@ -101,7 +110,10 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 		Adapters: receiver.AdapterFunc(func(name string, options map[string]any) (core.Adapter, error) {
 			return reg.ForTrigger(name, options, core.AdapterDeps{})
 		}),
-		Log: log,
+		Log:       log,
+		Jobs:      wf.engine.PlanJobs,
+		Workflows: wf.engine,
+		Registry:  wf.registry,
 	})
 	if err != nil {
 		return err
@@ -116,7 +128,7 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() {
-		if err := config.Watch(watchCtx, path, opt, srv.Apply, log); err != nil && !errors.Is(err, context.Canceled) {
+		if err := config.Watch(watchCtx, path, opt, func(c *config.Config) { srv.Apply(c); wf.apply(c) }, log); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("config watch stopped; edits are no longer picked up", "err", err)
 		}
 	}()

@@ -15,6 +15,7 @@ type Config struct {
 	Store    Store     `koanf:"store"`
 	Limits   Limits    `koanf:"limits"`
 	SMTP     SMTP      `koanf:"smtp"`
+	Queue    Queue     `koanf:"queue"`
 	Accounts []Account `koanf:"accounts"`
 	Triggers []Trigger `koanf:"triggers"`
 }
@@ -37,6 +38,19 @@ type Limits struct {
 	BodyBytes         int `koanf:"body_bytes"`          // default 102400
 	RequestsPerMinute int `koanf:"requests_per_minute"` // default 3000, per token
 	ManualFields      int `koanf:"manual_fields"`       // default 10
+}
+
+// Queue tunes the workflow job queue (river). Zero values take defaults.
+type Queue struct {
+	// Workers is how many workflow runs execute at once; default 100.
+	Workers int `koanf:"workers"`
+	// PollInterval is how often idle workers look for jobs; default 100ms.
+	PollInterval time.Duration `koanf:"poll_interval"`
+	// RescueAfter is how long a run may stay "running" before it is taken
+	// to have been interrupted (the process died) and is retried, resuming
+	// at its first unfinished task; default 5m. It must exceed the longest
+	// workflow's run time.
+	RescueAfter time.Duration `koanf:"rescue_after"`
 }
 
 // SMTP is the outgoing mail server for email tasks and notifications.

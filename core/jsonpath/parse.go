@@ -33,12 +33,36 @@ func (p *parser) errAt(pos int, msg string) *SyntaxError {
 	}
 	col := utf8.RuneCountInString(p.src[:pos]) + 1
 	if pos < len(p.src) {
-		r, _ := utf8.DecodeRuneInString(p.src[pos:])
-		if q := typographicQuote(r); q != "" {
-			msg = "typographic quote " + q + " found; JSONPath strings need straight quotes ' or \" (rich-text editors replace them: retype the quotes)"
+		rest := p.src[pos:]
+		r, _ := utf8.DecodeRuneInString(rest)
+		switch {
+		case typographicQuote(r) != "":
+			msg = "typographic quote " + typographicQuote(r) + " found; JSONPath strings need straight quotes ' or \" (rich-text editors replace them: retype the quotes)"
+		case strings.HasPrefix(rest, "=~"):
+			msg = "the =~ operator is not JSONPath; use match(@.x, 'regexp') for a whole-string match or search(@.x, 'regexp') to find one"
+		case isWord(rest, "and") || isWord(rest, "or") || isWord(rest, "not"):
+			msg += "; write && for and, || for or, ! for not"
+		case r == '(':
+			if i := strings.LastIndexByte(p.src[:pos], '.'); i >= 0 {
+				if _, ok := functions[p.src[i+1:pos]]; ok {
+					msg += "; functions are called like " + p.src[i+1:pos] + "(@.x), not as methods"
+				}
+			}
 		}
 	}
 	return &SyntaxError{Expr: p.src, Column: col, Msg: msg}
+}
+
+// isWord reports whether s starts with the word w.
+func isWord(s, w string) bool {
+	if !strings.HasPrefix(s, w) {
+		return false
+	}
+	if len(s) == len(w) {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s[len(w):])
+	return !isNameChar(r)
 }
 
 // errf builds a SyntaxError at the current position, naming what was found.

@@ -114,7 +114,7 @@ func newWFHarness(t testing.TB, cfg *config.Config) *wfHarness {
 	if err != nil {
 		t.Fatalf("NewEngine: %v", err)
 	}
-	rc, err := eng.RiverConfig(benchWorkers, 0)
+	rc, err := eng.RiverConfig(config.Queue{Workers: benchWorkers})
 	if err != nil {
 		t.Fatal(err)
 	}

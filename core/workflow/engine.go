@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -131,28 +132,30 @@ func (e *Engine) AddWorkers(w *river.Workers) error {
 	return nil
 }
 
-// RiverConfig returns a river config with the engine's workers and
-// settings suited to it: maxWorkers concurrent jobs, quick polling (SQLite
-// has no LISTEN/NOTIFY) and stuck jobs (a worker killed mid-run) rescued
-// after rescueAfter (0 = 5 minutes, which must exceed the longest workflow).
-func (e *Engine) RiverConfig(maxWorkers int, rescueAfter time.Duration) (*river.Config, error) {
+// Queue defaults.
+const (
+	DefaultWorkers      = 100
+	DefaultPollInterval = 100 * time.Millisecond
+	DefaultRescueAfter  = 5 * time.Minute
+)
+
+// RiverConfig returns a river config with the engine's workers and the
+// queue settings q (zero values take the defaults): how many runs execute
+// at once, how often idle workers poll (SQLite has no LISTEN/NOTIFY, and
+// every fetch is a write transaction, so not too often), and after how long
+// a run left "running" by a killed process is rescued and retried.
+func (e *Engine) RiverConfig(q config.Queue) (*river.Config, error) {
 	workers := river.NewWorkers()
 	if err := e.AddWorkers(workers); err != nil {
 		return nil, err
 	}
-	if maxWorkers <= 0 {
-		maxWorkers = 100
-	}
-	if rescueAfter <= 0 {
-		rescueAfter = 5 * time.Minute
-	}
 	return &river.Config{
 		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
-		FetchCooldown:        20 * time.Millisecond,
-		FetchPollInterval:    100 * time.Millisecond,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(q.Workers, DefaultWorkers)}},
+		FetchCooldown:        min(20*time.Millisecond, cmp.Or(q.PollInterval, DefaultPollInterval)),
+		FetchPollInterval:    cmp.Or(q.PollInterval, DefaultPollInterval),
 		JobTimeout:           -1, // each worker bounds its own jobs (Timeout)
-		RescueStuckJobsAfter: rescueAfter,
+		RescueStuckJobsAfter: cmp.Or(q.RescueAfter, DefaultRescueAfter),
 		ErrorHandler:         &errorHandler{log: e.log},
 	}, nil
 }
@@ -224,10 +227,12 @@ func (w *runWorker) NextRetry(job *river.Job[RunArgs]) time.Time {
 	return w.e.now().Add(p.delay(job.Attempt, jitter(job.Args.RunID, job.Attempt)))
 }
 
-// Timeout bounds one attempt: every task's own timeout plus a minute for
-// the store.
+// Timeout bounds one attempt: every task's own timeout plus a margin for
+// the store (run writes outlive it anyway). River's rescuer also waits this
+// long, and queue.rescue_after, before it retries a run a killed process
+// left running.
 func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
-	d := time.Minute
+	d := 5 * time.Second
 	if wf := w.e.set.Load().Workflow(job.Args.TriggerID, job.Args.WorkflowID); wf != nil {
 		for _, t := range wf.Tasks {
 			d += t.Timeout

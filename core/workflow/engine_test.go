@@ -34,7 +34,7 @@ func newEngineEnv(t *testing.T, cfg *config.Config, start bool) *engineEnv {
 	if err != nil {
 		t.Fatalf("NewEngine: %v", err)
 	}
-	rc, err := e.RiverConfig(20, 0)
+	rc, err := e.RiverConfig(config.Queue{Workers: 20})
 	if err != nil {
 		t.Fatal(err)
 	}

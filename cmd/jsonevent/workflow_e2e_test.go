@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jsonevent/jsonevent/core/store"
+)
+
+// crashSink is the outside system of the crash test: /first answers at
+// once; the first call of /slow hangs (until its connection dies), later
+// ones answer at once. It counts every call.
+type crashSink struct {
+	mu          sync.Mutex
+	calls       map[string]int
+	slowStarted chan struct{}
+}
+
+func (s *crashSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.calls[r.URL.Path]++
+	n := s.calls[r.URL.Path]
+	s.mu.Unlock()
+	if r.URL.Path == "/slow" && n == 1 {
+		close(s.slowStarted)
+		<-r.Context().Done() // the server is killed meanwhile
+		return
+	}
+	io.WriteString(w, `{"ok":true}`)
+}
+
+func (s *crashSink) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[path]
+}
+
+// TestWorkflowSurvivesKill9 kills the server with SIGKILL while the second
+// of three tasks is in flight, restarts it, and checks that the workflow
+// completes without repeating the task that had finished; then it drives
+// the runs and tickets commands against the live server.
+func TestWorkflowSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: waits for river's leader election after a restart")
+	}
+	sink := &crashSink{calls: map[string]int{}, slowStarted: make(chan struct{})}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jsonevent.yaml")
+	cfg := fmt.Sprintf(`server: { listen: "127.0.0.1:0", shutdown_timeout: 10s }
+store: { driver: sqlite, dsn: %q }
+limits: { requests_per_minute: 100000 }
+queue: { workers: 10, poll_interval: 20ms, rescue_after: 2s }
+accounts:
+  - id: demo
+    username: demo@example.com
+    tokens: [ { sha256: "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc" } ]
+triggers:
+  - id: OC_wf
+    account: demo
+    fields: { n: "$.n" }
+    workflows:
+      - id: three
+        retry: { attempts: 5, min_backoff: 50ms, max_backoff: 200ms }
+        tasks:
+          - { id: first, type: http, url: "%s/first?n={{ .fields.n }}", timeout: 1s }
+          - { id: slow, type: http, url: "%s/slow", timeout: 3s }
+          - { id: last, type: ticket, title: "done {{ .fields.n }}", timeout: 1s }
+`, filepath.Join(dir, "wf.db"), srv.URL, srv.URL)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := binary(t)
+	s1 := startServer(t, bin, cfgPath)
+	eventID := postEvent(t, s1.addr, `{"n":7}`)
+	select {
+	case <-sink.slowStarted:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the slow task never started:\n%s", s1.log())
+	}
+	if err := s1.cmd.Process.Kill(); err != nil { // SIGKILL: no drain, no cleanup
+		t.Fatal(err)
+	}
+	<-s1.done
+
+	s2 := startServer(t, bin, cfgPath)
+	var got *store.Run
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var ev struct{ Runs []*store.Run }
+		getJSON(t, s2.addr, "/v1/events/"+eventID, &ev)
+		if len(ev.Runs) == 1 && ev.Runs[0].Status == store.RunSucceeded {
+			got = ev.Runs[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not complete after the restart: %+v\n%s", ev.Runs, s2.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := sink.count("/first"); n != 1 {
+		t.Errorf("finished task repeated: /first called %d times", n)
+	}
+	if n := sink.count("/slow"); n != 2 {
+		t.Errorf("/slow called %d times, want 2 (interrupted, then done)", n)
+	}
+	if len(got.Attempts) != 2 || !strings.Contains(got.Attempts[0].Error, "interrupted") || got.Attempts[1].Error != "" {
+		b, _ := json.Marshal(got.Attempts)
+		t.Errorf("attempts = %s", b)
+	}
+	for _, task := range []string{"first", "slow", "last"} {
+		if got.Tasks[task] == nil {
+			t.Errorf("task %s has no recorded result", task)
+		}
+	}
+
+	// The CLI against the live server.
+	base := "http://" + s2.addr
+	var out, errOut bytes.Buffer
+	if rc := run([]string{"tickets", "list", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 || !strings.Contains(out.String(), "done 7") {
+		t.Errorf("tickets list: rc %d\n%s%s", rc, out.String(), errOut.String())
+	}
+	out.Reset()
+	if rc := run([]string{"runs", "list", "--status", "succeeded", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 || !strings.Contains(out.String(), got.ID) {
+		t.Errorf("runs list: rc %d\n%s%s", rc, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if rc := run([]string{"runs", "retry", got.ID, "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 1 || !strings.Contains(errOut.String(), "only a failed run can be retried") {
+		t.Errorf("runs retry of a succeeded run: rc %d: %s", rc, errOut.String())
+	}
+	errOut.Reset()
+	if rc := run([]string{"runs", "list", "--url", base, "--token", "wrong"}, nil, &out, &errOut); rc != 1 || !strings.Contains(errOut.String(), "401") {
+		t.Errorf("runs list with a bad token: rc %d: %s", rc, errOut.String())
+	}
+}
+
+func postEvent(t *testing.T, addr, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/inbound-event/v1/event/JSON/triggers?triggerId=OC_wf", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-TOKEN", serveToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var acc struct{ EventID string }
+	if err := json.NewDecoder(resp.Body).Decode(&acc); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST: %d %v", resp.StatusCode, err)
+	}
+	return acc.EventID
+}
+
+func getJSON(t *testing.T, addr, path string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	req.Header.Set("X-API-TOKEN", serveToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+}
