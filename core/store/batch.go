@@ -93,13 +93,6 @@ func (s *Store) syncer() {
 // transaction, and answers each. While it commits, new requests queue up and
 // form the next batch, so under load one fsync serves many events.
 func (s *Store) writer() {
-	defer func() {
-		if s.async != nil {
-			close(s.toSync)
-			<-s.syncDone
-		}
-		close(s.done)
-	}()
 	batch := make([]*writeReq, 0, s.maxBatch)
 	for {
 		first, ok := <-s.queue
