@@ -284,34 +284,34 @@ func Redact(h http.Header) http.Header {
 // SessionView is the JSON form of a capture session.
 type SessionView struct {
 	ID        string    `json:"id"`
-	TriggerID string    `json:"trigger_id"`
+	TriggerID string    `json:"triggerId"`
 	State     string    `json:"state"` // open, complete, expired or closed
 	Count     int       `json:"count"`
 	Captured  int       `json:"captured"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-	ClosedAt  time.Time `json:"closed_at,omitzero"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	ClosedAt  time.Time `json:"closedAt,omitzero"`
 }
 
 // CaptureView is the JSON form of a captured request.
 type CaptureView struct {
 	ID         string            `json:"id"`
-	SessionID  string            `json:"session_id"`
-	ReceivedAt time.Time         `json:"received_at"`
+	SessionID  string            `json:"sessionId"`
+	ReceivedAt time.Time         `json:"receivedAt"`
 	Method     string            `json:"method"`
 	Query      map[string]string `json:"query"`
 	Headers    http.Header       `json:"headers"`
 	// Body is the body when it is JSON; BodyText holds any other body.
 	Body          json.RawMessage `json:"body,omitempty"`
-	BodyText      string          `json:"body_text,omitempty"`
-	BodyBytes     int             `json:"body_bytes"`
-	BodyTruncated bool            `json:"body_truncated,omitempty"`
+	BodyText      string          `json:"bodyText,omitempty"`
+	BodyBytes     int             `json:"bodyBytes"`
+	BodyTruncated bool            `json:"bodyTruncated,omitempty"`
 	Status        int             `json:"status"`
 	Error         string          `json:"error,omitempty"`
 	Reason        string          `json:"reason,omitempty"`
-	EventID       string          `json:"event_id,omitempty"`
+	EventID       string          `json:"eventId,omitempty"`
 	Suggestions   []Suggestion    `json:"suggestions"`
-	ExpiresAt     time.Time       `json:"expires_at"`
+	ExpiresAt     time.Time       `json:"expiresAt"`
 }
 
 // State is what GET /v1/triggers/{id}/capture returns: the latest session
@@ -454,15 +454,15 @@ type FieldView struct {
 	Origin string `json:"origin"`
 	// CountsAgainstLimit is true for hand-written fields (config and
 	// manual), which limits.manual_fields bounds.
-	CountsAgainstLimit bool `json:"counts_against_limit"`
+	CountsAgainstLimit bool `json:"countsAgainstLimit"`
 }
 
 // FieldsView is the JSON answer of the fields endpoints.
 type FieldsView struct {
-	TriggerID   string      `json:"trigger_id"`
+	TriggerID   string      `json:"triggerId"`
 	Fields      []FieldView `json:"fields"`
-	Manual      int         `json:"manual"`       // hand-written fields in use
-	ManualLimit int         `json:"manual_limit"` // limits.manual_fields
+	Manual      int         `json:"manual"`      // hand-written fields in use
+	ManualLimit int         `json:"manualLimit"` // limits.manual_fields
 }
 
 // Fields lists every field of trig: hand-written config fields, preset

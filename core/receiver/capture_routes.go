@@ -79,10 +79,10 @@ func (s *Server) withTrigger(fn func(c *fiber.Ctx, rt *Runtime, t *trigger) erro
 type TriggerView struct {
 	ID        string `json:"id"`
 	Adapter   string `json:"adapter"`
-	URL       string `json:"url"`       // the wire-contract endpoint
-	AliasURL  string `json:"alias_url"` // POST /v1/triggers/{id}/events
-	Username  string `json:"username"`  // the Basic-auth username of the account
-	BodyBytes int    `json:"body_bytes"`
+	URL       string `json:"url"`      // the wire-contract endpoint
+	AliasURL  string `json:"aliasUrl"` // POST /v1/triggers/{id}/events
+	Username  string `json:"username"` // the Basic-auth username of the account
+	BodyBytes int    `json:"bodyBytes"`
 	Fields    int    `json:"fields"`
 	Workflows int    `json:"workflows"`
 	Capturing bool   `json:"capturing"`
@@ -90,7 +90,7 @@ type TriggerView struct {
 
 // TriggerList is the answer of GET /v1/triggers.
 type TriggerList struct {
-	AccountID string        `json:"account_id"`
+	AccountID string        `json:"accountId"`
 	Triggers  []TriggerView `json:"triggers"`
 }
 
@@ -258,7 +258,7 @@ func (s *Server) deleteField(c *fiber.Ctx, rt *Runtime, t *trigger) error {
 // previewRequest is the body of POST /v1/triggers/{id}/preview.
 type previewRequest struct {
 	Path      string `json:"path"`
-	CaptureID string `json:"capture_id"`
+	CaptureID string `json:"captureId"`
 }
 
 // PreviewView is the answer of POST /v1/triggers/{id}/preview: what a

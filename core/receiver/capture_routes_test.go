@@ -302,11 +302,11 @@ func TestAdoptFieldsAPI(t *testing.T) {
 		status int
 		want   string
 	}{
-		{`{"path":"$.freshdesk_webhook.ticket_tags[*]","capture_id":"` + capID + `"}`, 200, `{"path":"$.freshdesk_webhook.ticket_tags[*]","value":["billing","invoice"],"nodes":2}`},
-		{`{"path":" ` + subjectPath + `","capture_id":"` + capID + `"}`, 200, `{"path":"` + subjectPath + `","value":"Unable to download invoice PDF","nodes":1}`},
-		{`{"path":"$.nothing","capture_id":"` + capID + `"}`, 200, `{"path":"$.nothing","value":null,"nodes":0}`},
-		{`{"path":"$.a[","capture_id":"` + capID + `"}`, 400, `column 5`},
-		{`{"path":"$.a","capture_id":"cap_gone"}`, 404, `has no capture`},
+		{`{"path":"$.freshdesk_webhook.ticket_tags[*]","captureId":"` + capID + `"}`, 200, `{"path":"$.freshdesk_webhook.ticket_tags[*]","value":["billing","invoice"],"nodes":2}`},
+		{`{"path":" ` + subjectPath + `","captureId":"` + capID + `"}`, 200, `{"path":"` + subjectPath + `","value":"Unable to download invoice PDF","nodes":1}`},
+		{`{"path":"$.nothing","captureId":"` + capID + `"}`, 200, `{"path":"$.nothing","value":null,"nodes":0}`},
+		{`{"path":"$.a[","captureId":"` + capID + `"}`, 400, `column 5`},
+		{`{"path":"$.a","captureId":"cap_gone"}`, 404, `has no capture`},
 	}
 	for _, p := range previews {
 		var raw json.RawMessage

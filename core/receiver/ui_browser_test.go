@@ -4,17 +4,26 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/jsonevent/jsonevent/core/capture"
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/limit"
+	"github.com/jsonevent/jsonevent/core/store"
+	"github.com/jsonevent/jsonevent/core/workflow"
 )
 
 // browserEnv names the variable that makes a missing Chromium a failure
@@ -63,14 +72,17 @@ func TestBrowserCaptureFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	h := newCaptureHarness(t, "")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = h.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = h.srv.Shutdown(context.Background()) })
-	base := "http://" + ln.Addr().String()
+	// A CRM sink that fails until told otherwise, for a failed run.
+	var crmUp atomic.Bool
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !crmUp.Load() {
+			http.Error(w, `{"error":"crm is down for maintenance"}`, http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, `{"id":"CRM-1"}`)
+	}))
+	defer sink.Close()
+	base := startBrowserServer(t, sink.URL)
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
@@ -214,8 +226,19 @@ func TestBrowserCaptureFlow(t *testing.T) {
 		shot("05-event-1280"),
 		chromedp.Navigate(base+"/ui/events"),
 		waitText("#events", id),
-		waitText("#runs", "not available"),
+		waitText("#runs .run.failed", "answered 502"),
 		shot("06-events-1280"),
+	)
+	// Failures come first; retrying one after the CRM is back succeeds.
+	first, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#runs .run"), "class"))
+	if err != nil || !strings.Contains(first.Value, "failed") {
+		t.Errorf("first run listed = %+v, %v; want a failed one", first, err)
+	}
+	crmUp.Store(true)
+	run("retry a failed run",
+		chromedp.Click(chromedp.CSS("#runs .run.failed button")),
+		waitText("#runs", "succeeded"),
+		shot("07-events-retried-1280"),
 	)
 
 	// Phone width: the same pages, and nothing wider than the screen.
@@ -238,4 +261,73 @@ func TestBrowserCaptureFlow(t *testing.T) {
 			t.Errorf("%s: wider than a 390 px screen (%v)", p.path, err)
 		}
 	}
+	// Signing out forgets the token and returns to the sign-in page.
+	run("sign out",
+		chromedp.Click(chromedp.ID("signout")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		waitText("#signin-error", "Signed out"),
+		shot("15-signin-390"),
+	)
+	left, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("jsonevent.token") || ""`))
+	if err != nil || left != "" {
+		t.Errorf("token left in sessionStorage after sign-out: %q, %v", left, err)
+	}
+}
+
+// startBrowserServer runs a receiver with capture and the workflow engine
+// (one workflow posting to crmURL, two attempts) on a loopback listener.
+func startBrowserServer(t *testing.T, crmURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	cfg := captureConfig()
+	for i := range cfg.Triggers {
+		if cfg.Triggers[i].ID != "OC_fd" {
+			continue
+		}
+		cfg.Triggers[i].Workflows = []config.Workflow{{
+			ID:    "notify-crm",
+			Retry: config.Retry{Attempts: 2, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+			Tasks: []config.Task{{ID: "post", Type: "http", Method: "POST", URL: crmURL, Timeout: 2 * time.Second,
+				Body: map[string]any{"ticket": "{{ .fields.ticket_id }}"}}},
+		}}
+	}
+	eng, err := workflow.NewEngine(cfg, workflow.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := eng.RiverConfig(config.Queue{Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, config.Store{DSN: filepath.Join(t.TempDir(), "ui.db")}, nil, store.Options{River: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Attach(st)
+	if err := st.Queue().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := capture.New(ctx, st, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, Options{Store: st, Limiter: limit.NewMemory(), Adapters: testAdapters,
+		Capture: cs, Jobs: eng.PlanJobs, Workflows: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		_ = st.Queue().Stop(sctx)
+		eng.Close()
+		_ = st.Close()
+	})
+	return "http://" + ln.Addr().String()
 }

@@ -144,7 +144,7 @@ async function initTriggers() {
       el("span", {}, "adapter ", el("strong", {}, t.adapter)),
       el("span", {}, t.fields + " field" + (t.fields === 1 ? "" : "s")),
       el("span", {}, t.workflows + " workflow" + (t.workflows === 1 ? "" : "s")),
-      el("span", {}, "body limit " + Math.round(t.body_bytes / 1024) + " KB"),
+      el("span", {}, "body limit " + Math.round(t.bodyBytes / 1024) + " KB"),
       t.capturing ? el("span", { class: "badge info" }, "capturing") : null),
     codeBlock("url" + i, "URL", t.url),
     codeBlock("ct" + i, "curl with X-API-TOKEN", curlToken(t.url)),
@@ -229,7 +229,7 @@ async function initTrigger() {
     if (!p) { valueOut.textContent = "Click a value in a captured request, or type a path."; return; }
     if (!c) { valueOut.textContent = "Capture a JSON request to see what this path extracts."; return; }
     try {
-      const r = await api("POST", base + "/preview", { path: p, capture_id: c.id });
+      const r = await api("POST", base + "/preview", { path: p, captureId: c.id });
       valueOut.textContent = "Extracts " + JSON.stringify(r.value) + (r.nodes > 1 ? " (" + r.nodes + " values)" : r.nodes === 0 ? " (nothing selected)" : "");
     } catch (e) { valueOut.textContent = e.message; }
   }
@@ -257,18 +257,18 @@ async function initTrigger() {
     const sugg = {};
     for (const s of c.suggestions || []) sugg[s.path] = s;
     const summary = el("summary", {},
-      statusBadge(c.status), el("strong", {}, c.method), el("span", { class: "muted" }, fmtTime(c.received_at)),
-      c.error ? el("span", { class: "reason" }, c.error + ": " + c.reason) : el("span", {}, c.event_id ? "stored as " : "", c.event_id ? el("a", { href: "/ui/events/" + encodeURIComponent(c.event_id) }, c.event_id) : ""));
+      statusBadge(c.status), el("strong", {}, c.method), el("span", { class: "muted" }, fmtTime(c.receivedAt)),
+      c.error ? el("span", { class: "reason" }, c.error + ": " + c.reason) : el("span", {}, c.eventId ? "stored as " : "", c.eventId ? el("a", { href: "/ui/events/" + encodeURIComponent(c.eventId) }, c.eventId) : ""));
     const q = new URLSearchParams(c.query || {}).toString();
     const headers = el("table", { class: "kv" }, el("tbody", {}, Object.entries(c.headers || {}).sort().map(([k, v]) =>
       el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v.join(", "))))));
     let body;
     if (c.body !== undefined && c.body !== null) {
       body = [el("h3", {}, "Body ", el("span", { class: "muted small" }, "click a value to make it a field")), tree(c.body, sugg, pick(c))];
-    } else if (c.body_truncated) {
+    } else if (c.bodyTruncated) {
       body = [el("h3", {}, "Body"), el("p", { class: "muted" }, "Over the size limit: not kept.")];
     } else {
-      body = [el("h3", {}, "Body ", el("span", { class: "muted small" }, "not JSON")), el("pre", {}, c.body_text || "(empty)")];
+      body = [el("h3", {}, "Body ", el("span", { class: "muted small" }, "not JSON")), el("pre", {}, c.bodyText || "(empty)")];
     }
     return el("details", { class: "capture" + (isNew ? " new" : ""), open: isNew || first, "data-capture": c.id },
       summary, el("div", { class: "body" }, el("p", {}, el("code", {}, c.method + " ?" + q)), el("h3", {}, "Headers"), headers, body));
@@ -281,7 +281,7 @@ async function initTrigger() {
     stop.hidden = !open;
     start.textContent = open ? "Restart capture" : "Start capture";
     capStatus.textContent = open
-      ? "Capturing: " + sv.captured + " of " + sv.count + " request(s), until " + fmtTime(sv.expires_at) + ". Send a request to the trigger's URL."
+      ? "Capturing: " + sv.captured + " of " + sv.count + " request(s), until " + fmtTime(sv.expiresAt) + ". Send a request to the trigger's URL."
       : "Capture " + sv.state + ": " + sv.captured + " of " + sv.count + " request(s) captured.";
     return open;
   }
@@ -320,7 +320,7 @@ async function initTrigger() {
           catch (e) { $("field-status").textContent = e.message; }
         } }, "Remove") : "")));
     clear($("fields"),
-      el("p", { class: "muted small" }, fv.manual + " of " + fv.manual_limit + " hand-written fields used; fields picked from a capture do not count."),
+      el("p", { class: "muted small" }, fv.manual + " of " + fv.manualLimit + " hand-written fields used; fields picked from a capture do not count."),
       fv.fields.length ? el("table", { class: "stack", id: "fields-table" },
         el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Origin"), el("th", {}, "JSONPath"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
         el("tbody", {}, rows)) : el("p", {}, "No fields yet."));
@@ -361,15 +361,15 @@ async function initTrigger() {
 function renderRun(r, onRetry) {
   const attempts = (r.attempts || []).filter((a) => a.error);
   return el("article", { class: "run " + r.status, "aria-label": "Run " + r.id },
-    el("div", { class: "head" }, runBadge(r.status), el("strong", {}, r.workflow_id),
-      el("span", { class: "muted" }, r.trigger_id), el("a", { href: "/ui/events/" + encodeURIComponent(r.event_id) }, r.event_id),
-      el("span", { class: "muted small" }, fmtTime(r.created_at)),
-      (r.status === "failed" || r.status === "retrying") && onRetry
-        ? el("button", { type: "button", class: "small", "aria-label": "Retry run " + r.id + " of " + r.workflow_id, onclick: (ev) => onRetry(r, ev.currentTarget) }, "Retry") : null),
-    r.skipped_by ? el("p", { class: "muted" }, "Skipped: " + r.skipped_by) : null,
-    r.error ? el("p", { class: "reason" }, (r.failed_task ? "Task " + r.failed_task + ": " : "") + r.error) : null,
+    el("div", { class: "head" }, runBadge(r.status), el("strong", {}, r.workflowId),
+      el("span", { class: "muted" }, r.triggerId), el("a", { href: "/ui/events/" + encodeURIComponent(r.eventId) }, r.eventId),
+      el("span", { class: "muted small" }, fmtTime(r.createdAt)),
+      r.status === "failed" && onRetry
+        ? el("button", { type: "button", class: "small", "aria-label": "Retry run " + r.id + " of " + r.workflowId, onclick: (ev) => onRetry(r, ev.currentTarget) }, "Retry") : null),
+    r.skippedBy ? el("p", { class: "muted" }, "Skipped: " + r.skippedBy) : null,
+    r.error ? el("p", { class: "reason" }, r.error) : null,
     attempts.length ? el("ol", { class: "attempts", "aria-label": "Failed attempts" }, attempts.map((a) =>
-      el("li", { value: a.number }, el("span", { class: "muted" }, fmtTime(a.started_at) + " "), a.task ? el("code", {}, a.task) : "", " ", a.error))) : null);
+      el("li", { value: a.number }, el("span", { class: "muted" }, "attempt " + a.number + ", " + fmtTime(a.startedAt) + ": "), a.error))) : null);
 }
 
 async function retryRun(r, button, reload) {
@@ -389,7 +389,7 @@ async function initEvents() {
       const order = { failed: 0, retrying: 1, running: 2, pending: 3, skipped: 4, succeeded: 5 };
       const seen = new Set(), runs = [];
       for (const r of [...failed.runs, ...all.runs]) if (!seen.has(r.id)) { seen.add(r.id); runs.push(r); }
-      runs.sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || (a.created_at < b.created_at ? 1 : -1));
+      runs.sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || (a.createdAt < b.createdAt ? 1 : -1));
       clear(runsBox, runs.length ? el("div", { class: "runs" }, runs.map((r) => renderRun(r, (run, b) => retryRun(run, b, loadRuns)))) : el("p", { class: "muted" }, "No workflow runs yet."));
     } catch (e) {
       clear(runsBox, el("p", { class: "muted" }, e.status === 404 ? "Workflow runs are not available on this server." : e.message));
@@ -451,7 +451,7 @@ async function start() {
   const init = { triggers: initTriggers, trigger: initTrigger, events: initEvents, event: initEvent }[page];
   try {
     if (init) await init();
-    api("GET", "/v1/triggers").then((d) => { document.getElementById("account").textContent = "account " + d.account_id; }).catch(() => {});
+    api("GET", "/v1/triggers").then((d) => { document.getElementById("account").textContent = "account " + d.accountId; }).catch(() => {});
   } catch (e) {
     if (e.status !== 401) flash(e.message);
   }
