@@ -22,8 +22,8 @@ check: ## gofmt + go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-bench: ## benchmarks
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+bench: ## benchmarks (PostgreSQL ones on a server with fsync on, like SQLite's synchronous=FULL)
+	JSONEVENT_PG_FSYNC=on $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
 

@@ -35,7 +35,7 @@ triggers:
 `, dsn, rpm)
 }
 
-func writeConfig(t *testing.T, body string) string {
+func writeConfig(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "jsonevent.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
@@ -45,7 +45,7 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 // startNodes starts n `jsonevent serve` processes on one config.
-func startNodes(t *testing.T, n int, cfgPath string) []*server {
+func startNodes(t testing.TB, n int, cfgPath string) []*server {
 	t.Helper()
 	bin := binary(t)
 	nodes := make([]*server, n)

@@ -30,7 +30,6 @@ const batchTimeout = 30 * time.Second
 // transaction, and answers each. While it commits, new requests queue up and
 // form the next batch, so under load one fsync serves many events.
 func (s *Store) writer() {
-	defer close(s.done)
 	batch := make([]*writeReq, 0, s.maxBatch)
 	for {
 		first, ok := <-s.queue

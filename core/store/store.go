@@ -44,7 +44,7 @@ type Store struct {
 	mu       sync.RWMutex // guards closed against sends on queue
 	closed   bool
 	queue    chan *writeReq
-	done     chan struct{} // closed when the writer has drained and exited
+	done     chan struct{} // closed when the writers have drained and exited
 
 	commits atomic.Uint64 // group commits that succeeded
 	stored  atomic.Uint64 // events they stored (duplicates excluded)
@@ -109,7 +109,18 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	if s.maxBatch <= 0 {
 		s.maxBatch = 512
 	}
-	go s.writer()
+	// One group-commit writer per backend connection it can use at once:
+	// SQLite has one writer; PostgreSQL commits several batches in parallel
+	// (see pgBackend.writers).
+	writers := 1
+	if w, ok := b.(interface{ writers() int }); ok {
+		writers = max(1, w.writers())
+	}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(s.writer)
+	}
+	go func() { wg.Wait(); close(s.done) }()
 	return s, nil
 }
 
