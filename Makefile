@@ -25,7 +25,7 @@ check: ## gofmt + go vet
 bench: ## benchmarks (PostgreSQL ones on a server with fsync on, like SQLite's synchronous=FULL)
 	JSONEVENT_PG_FSYNC=on $(GO) test -run='^$$' -bench=. -benchmem ./...
 
-FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
+FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./core/workflow ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
 
 fuzz: ## each fuzz target for 20s
 	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
