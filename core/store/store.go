@@ -46,6 +46,14 @@ type Store struct {
 	queue    chan *writeReq
 	done     chan struct{} // closed when the writers have drained and exited
 
+	// async is set when the backend can commit without fsync and fsync
+	// later (SQLite): the writer commits, the syncer makes durable.
+	async    asyncCommitter
+	toSync   chan committed
+	syncDone chan struct{}
+	syncBusy atomic.Bool   // the syncer is fsyncing
+	syncIdle chan struct{} // (1) the syncer finished an fsync
+
 	commits atomic.Uint64 // group commits that succeeded
 	stored  atomic.Uint64 // events they stored (duplicates excluded)
 }
@@ -109,6 +117,13 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	if s.maxBatch <= 0 {
 		s.maxBatch = 512
 	}
+	if a, ok := b.(asyncCommitter); ok {
+		s.async = a
+		s.toSync = make(chan committed, 1024)
+		s.syncDone = make(chan struct{})
+		s.syncIdle = make(chan struct{}, 1)
+		go s.syncer()
+	}
 	// One group-commit writer per backend connection it can use at once:
 	// SQLite has one writer; PostgreSQL commits several batches in parallel
 	// (see pgBackend.writers).
@@ -120,7 +135,14 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	for range writers {
 		wg.Go(s.writer)
 	}
-	go func() { wg.Wait(); close(s.done) }()
+	go func() {
+		wg.Wait()
+		if s.async != nil { // the syncer answers what the writers committed
+			close(s.toSync)
+			<-s.syncDone
+		}
+		close(s.done)
+	}()
 	return s, nil
 }
 
