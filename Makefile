@@ -22,10 +22,11 @@ check: ## gofmt + go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-bench: ## benchmarks
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+bench: ## benchmarks (PostgreSQL ones on a server with fsync on, like SQLite's synchronous=FULL), then the ingest load test (bare fiber vs durable endpoint, 1 KB, 64 connections)
+	JSONEVENT_PG_FSYNC=on $(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -tags loadbench -run='^TestLoadBench$$' -count=1 -v ./core/receiver
 
-FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
+FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./core/workflow ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
 
 fuzz: ## each fuzz target for 20s
 	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \

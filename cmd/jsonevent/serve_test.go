@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 
 // binary returns the path of a jsonevent executable: this test binary,
 // which TestMain turns into jsonevent under childEnv.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	bin, err := os.Executable()
 	if err != nil {
@@ -66,7 +66,7 @@ type server struct {
 }
 
 // startServer runs `jsonevent serve` and waits until it listens.
-func startServer(t *testing.T, bin, cfgPath string) *server {
+func startServer(t testing.TB, bin, cfgPath string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), childEnv+"=1")

@@ -55,9 +55,10 @@
 //     structures are equal only if their raw JSON is identical);
 //   - slices cost at most the length of the array, whatever their bounds
 //     and step;
-//   - one evaluation may do at most MaxWork (4 Mi) units of work (a value
-//     visited, a filter evaluated, a value compared, 16 bytes of JSON
-//     scanned, 64 bytes of regexp input); Nodes renders at most
+//   - one evaluation may do at most MaxWork (4 Mi) units of work per
+//     started MiB of document (a value visited, a filter evaluated, a
+//     value compared, 16 bytes of JSON scanned, 64 bytes of regexp
+//     input); Nodes renders at most
 //     MaxPathBytes (64 MiB) of normalized paths. Beyond either, Values and
 //     Nodes return nil, Query returns ErrTooMuchWork and Match is false.
 //     gjson rescans a nested container at each level above it, so a

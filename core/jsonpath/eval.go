@@ -6,7 +6,8 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// MaxWork bounds the work of one evaluation, counted in visited values,
+// MaxWork bounds the work of one evaluation on a document of up to 1 MiB
+// (larger documents get MaxWork per started MiB), counted in visited values,
 // filter evaluations, compared values and 16-byte blocks of JSON scanned
 // (nested containers are rescanned at each level, so scanning a document
 // costs its size times its depth). An evaluation that exceeds it
@@ -57,6 +58,7 @@ type evaluator struct {
 	sub   *evaluator
 	// own holds the budget of a top-level evaluator.
 	ownWork int
+	limit   int
 	ownOver bool
 }
 
@@ -67,6 +69,9 @@ func getEvaluator(root string, track bool) *evaluator {
 	e.reset(root, track)
 	e.ownWork, e.ownOver = 0, false
 	e.work, e.over = &e.ownWork, &e.ownOver
+	// Big documents (the command line reads files of any size) get
+	// MaxWork per started MiB.
+	e.limit = workLimit * (1 + len(root)>>20)
 	return e
 }
 
@@ -103,7 +108,7 @@ func (e *evaluator) subEvaluator() *evaluator {
 	}
 	s := e.sub
 	s.reset(e.root, false)
-	s.work, s.over = e.work, e.over
+	s.work, s.over, s.limit = e.work, e.over, e.limit
 	return s
 }
 
@@ -114,7 +119,7 @@ func (e *evaluator) spend(n int) bool {
 		return false
 	}
 	*e.work += n
-	if *e.work > workLimit {
+	if *e.work > e.limit {
 		*e.over = true
 		return false
 	}

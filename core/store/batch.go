@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/jsonevent/jsonevent/core"
 )
 
 // writeReq is one InsertEvent waiting for the writer.
@@ -25,12 +27,72 @@ type writeRes struct {
 // reported as unavailable rather than holding callers forever.
 const batchTimeout = 30 * time.Second
 
+// committed is a batch whose transaction committed and that waits for the
+// fsync that makes it durable.
+type committed struct {
+	reqs    []*writeReq
+	results []writeRes
+}
+
+func (s *Store) answer(reqs []*writeReq, results []writeRes) {
+	for i, r := range reqs {
+		if !results[i].duplicate {
+			s.stored.Add(1)
+		}
+		r.done <- results[i]
+	}
+}
+
+// syncer makes committed batches durable: it takes every batch committed
+// so far, fsyncs once (which covers all of them) and answers their callers.
+// It runs beside the writer, so one batch's fsync overlaps the next batch's
+// inserts: the rate is no longer one batch per fsync.
+func (s *Store) syncer() {
+	defer close(s.syncDone)
+	var group []committed
+	for first := range s.toSync {
+		s.syncBusy.Store(true)
+		group = append(group[:0], first)
+	fill:
+		for {
+			select {
+			case c, ok := <-s.toSync:
+				if !ok {
+					break fill
+				}
+				group = append(group, c)
+			default:
+				break fill
+			}
+		}
+		err := s.async.sync()
+		for _, c := range group {
+			if err != nil {
+				for _, r := range c.reqs {
+					r.done <- writeRes{err: &core.Error{Code: core.CodeUnavailable,
+						Message: "the event store could not flush to disk; the event may or may not be stored, retry with the same Idempotency-Key", Err: err}}
+				}
+				continue
+			}
+			s.answer(c.reqs, c.results)
+		}
+		if err != nil {
+			s.log.Error("event store fsync failed", "err", err)
+		}
+		clear(group)
+		s.syncBusy.Store(false)
+		select {
+		case s.syncIdle <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // writer is the group-commit loop: it takes the first queued request, then
 // everything else already queued (up to maxBatch), commits them in one
 // transaction, and answers each. While it commits, new requests queue up and
 // form the next batch, so under load one fsync serves many events.
 func (s *Store) writer() {
-	defer close(s.done)
 	batch := make([]*writeReq, 0, s.maxBatch)
 	for {
 		first, ok := <-s.queue
@@ -50,10 +112,29 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
+		// While an fsync is under way, a commit made now waits for the next
+		// fsync anyway: keep gathering until the syncer is free (or enough
+		// has queued to be worth committing beside the fsync), so commits
+		// stay large and cheap per event.
+	gather:
+		for s.async != nil && len(batch) < pipelineMin && (s.syncBusy.Load() || len(s.toSync) > 0) {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			case <-s.syncIdle:
+			}
+		}
 		s.commit(batch)
 		clear(batch)
 	}
 }
+
+// pipelineMin is the batch size worth committing while the previous batch
+// is still being fsynced.
+const pipelineMin = 32
 
 // commit writes batch in one transaction. If that fails, it retries each
 // request in a transaction of its own, so one bad request cannot sink the
@@ -73,7 +154,11 @@ func (s *Store) commit(batch []*writeReq) {
 	results := make([]writeRes, len(live))
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	err := s.b.write(ctx, func(tx Tx) error {
+	write := s.b.write
+	if s.async != nil {
+		write = s.async.writeNoSync
+	}
+	err := write(ctx, func(tx Tx) error {
 		for i, r := range live {
 			id, dup, err := insertOne(ctx, tx, r.ev, r.jobs, s.window)
 			if err != nil {
@@ -85,12 +170,13 @@ func (s *Store) commit(batch []*writeReq) {
 	})
 	if err == nil {
 		s.commits.Add(1)
-		for i, r := range live {
-			if !results[i].duplicate {
-				s.stored.Add(1)
-			}
-			r.done <- results[i]
+		if s.async != nil {
+			// Committed but not yet on disk: the syncer answers once an
+			// fsync covers it, while this goroutine commits the next batch.
+			s.toSync <- committed{reqs: live, results: results}
+			return
 		}
+		s.answer(live, results)
 		return
 	}
 	if len(live) == 1 {

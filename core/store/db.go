@@ -66,3 +66,13 @@ type backend interface {
 	queue() Queue
 	close() error
 }
+
+// asyncCommitter is implemented by backends whose commit and fsync can be
+// split (SQLite in WAL mode): writeNoSync commits (visible, survives a
+// process crash) and sync makes every commit so far survive a power loss.
+// The group-commit writer pipelines the two; a backend without it (where
+// every commit is durable, PostgreSQL) uses write.
+type asyncCommitter interface {
+	writeNoSync(ctx context.Context, fn func(Tx) error) error
+	sync() error
+}

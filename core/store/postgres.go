@@ -197,6 +197,15 @@ func (b *pgBackend) write(ctx context.Context, fn func(Tx) error) error {
 	return nil
 }
 
+// pgWriters is how many group commits a PostgreSQL store runs at once.
+// Each statement is a network round trip, so one writer would leave the
+// server idle while it waits; several keep batching (about 30 events per
+// commit under load) and let PostgreSQL overlap their commits.
+const pgWriters = 4
+
+// writers tells newStore how many group-commit writers to run.
+func (b *pgBackend) writers() int { return pgWriters }
+
 func (b *pgBackend) reader() Querier { return pgQuerier{b.pool} }
 
 func (b *pgBackend) ping(ctx context.Context) error {

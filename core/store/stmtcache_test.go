@@ -12,7 +12,7 @@ import (
 // query run again while its own rows are still open, and past the cache's
 // size.
 func TestStmtCache(t *testing.T) {
-	db := sql.OpenDB(newStmtCacheConnector(sqliteDSN(filepath.Join(t.TempDir(), "c.db"), false)))
+	db := sql.OpenDB(newStmtCacheConnector(sqliteDSN(filepath.Join(t.TempDir(), "c.db"), "write")))
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()

@@ -44,7 +44,15 @@ type Store struct {
 	mu       sync.RWMutex // guards closed against sends on queue
 	closed   bool
 	queue    chan *writeReq
-	done     chan struct{} // closed when the writer has drained and exited
+	done     chan struct{} // closed when the writers have drained and exited
+
+	// async is set when the backend can commit without fsync and fsync
+	// later (SQLite): the writer commits, the syncer makes durable.
+	async    asyncCommitter
+	toSync   chan committed
+	syncDone chan struct{}
+	syncBusy atomic.Bool   // the syncer is fsyncing
+	syncIdle chan struct{} // (1) the syncer finished an fsync
 
 	commits atomic.Uint64 // group commits that succeeded
 	stored  atomic.Uint64 // events they stored (duplicates excluded)
@@ -109,7 +117,32 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	if s.maxBatch <= 0 {
 		s.maxBatch = 512
 	}
-	go s.writer()
+	if a, ok := b.(asyncCommitter); ok {
+		s.async = a
+		s.toSync = make(chan committed, 1024)
+		s.syncDone = make(chan struct{})
+		s.syncIdle = make(chan struct{}, 1)
+		go s.syncer()
+	}
+	// One group-commit writer per backend connection it can use at once:
+	// SQLite has one writer; PostgreSQL commits several batches in parallel
+	// (see pgBackend.writers).
+	writers := 1
+	if w, ok := b.(interface{ writers() int }); ok {
+		writers = max(1, w.writers())
+	}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(s.writer)
+	}
+	go func() {
+		wg.Wait()
+		if s.async != nil { // the syncer answers what the writers committed
+			close(s.toSync)
+			<-s.syncDone
+		}
+		close(s.done)
+	}()
 	return s, nil
 }
 

@@ -110,9 +110,13 @@ func countEvents(t *testing.T, s *Store) int {
 func TestIdempotency(t *testing.T) { forEachDriver(t, testIdempotency) }
 
 func testIdempotency(t *testing.T, drv storeDriver) {
-	s := openTest(t, drv.fresh(t), Options{IdempotencyWindow: 200 * time.Millisecond})
+	// The window is measured on the events' own received times, so the
+	// test moves the clock instead of sleeping.
+	s := openTest(t, drv.fresh(t), Options{})
 	ctx := context.Background()
-	first, dup, err := s.InsertEvent(ctx, sampleEvent("OC_a", "k1"))
+	t0 := time.Now()
+	at := func(ev *Event, d time.Duration) *Event { ev.ReceivedAt = t0.Add(d); return ev }
+	first, dup, err := s.InsertEvent(ctx, at(sampleEvent("OC_a", "k1"), 0))
 	if err != nil || dup {
 		t.Fatalf("first: %v %v", dup, err)
 	}
@@ -120,18 +124,19 @@ func testIdempotency(t *testing.T, drv storeDriver) {
 		name    string
 		trigger string
 		key     string
+		after   time.Duration
 		wantDup bool
 	}{
-		{"same key repeats", "OC_a", "k1", true},
-		{"same key again", "OC_a", "k1", true},
-		{"other key", "OC_a", "k2", false},
-		{"same key other trigger", "OC_b", "k1", false},
-		{"no key", "OC_a", "", false},
+		{"same key repeats", "OC_a", "k1", time.Second, true},
+		{"same key 23h later", "OC_a", "k1", 23 * time.Hour, true},
+		{"other key", "OC_a", "k2", time.Second, false},
+		{"same key other trigger", "OC_b", "k1", time.Second, false},
+		{"no key", "OC_a", "", time.Second, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := countEvents(t, s)
-			id, dup, err := s.InsertEvent(ctx, sampleEvent(tc.trigger, tc.key))
+			id, dup, err := s.InsertEvent(ctx, at(sampleEvent(tc.trigger, tc.key), tc.after))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,12 +152,11 @@ func testIdempotency(t *testing.T, drv storeDriver) {
 			}
 		})
 	}
-	time.Sleep(250 * time.Millisecond)
-	id, dup, err := s.InsertEvent(ctx, sampleEvent("OC_a", "k1"))
+	id, dup, err := s.InsertEvent(ctx, at(sampleEvent("OC_a", "k1"), 25*time.Hour))
 	if err != nil || dup || id == first {
-		t.Fatalf("after the window: id %q dup %v err %v, want a new event", id, dup, err)
+		t.Fatalf("after the 24 h window: id %q dup %v err %v, want a new event", id, dup, err)
 	}
-	again, dup, err := s.InsertEvent(ctx, sampleEvent("OC_a", "k1"))
+	again, dup, err := s.InsertEvent(ctx, at(sampleEvent("OC_a", "k1"), 26*time.Hour))
 	if err != nil || !dup || again != id {
 		t.Fatalf("repeat after takeover: %q %v %v, want %q duplicate", again, dup, err, id)
 	}

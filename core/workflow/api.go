@@ -72,7 +72,8 @@ func (e *Engine) RetryRun(ctx context.Context, accountID, runID string) (*store.
 		return nil, core.Errorf(core.CodeConflict, "workflow %s is no longer in trigger %s's config, so run %s cannot be retried", run.WorkflowID, run.TriggerID, runID)
 	}
 	job := river.InsertManyParams{
-		Args:       RunArgs{EventID: run.EventID, AccountID: run.AccountID, TriggerID: run.TriggerID, WorkflowID: run.WorkflowID, RunID: run.ID},
+		Args: RunArgs{EventID: run.EventID, AccountID: run.AccountID, TriggerID: run.TriggerID, WorkflowID: run.WorkflowID,
+			RunID: run.ID, Retry: len(run.Attempts) + 1},
 		InsertOpts: &river.InsertOpts{MaxAttempts: wf.Retry.Attempts, Tags: []string{run.EventID}},
 	}
 	err = e.st.Write(ctx, func(tx store.Tx) error {

@@ -32,6 +32,9 @@ type RunArgs struct {
 	TriggerID  string `json:"triggerId"`
 	WorkflowID string `json:"workflowId"`
 	RunID      string `json:"runId"`
+	// Retry counts manual retries (POST /v1/runs/{id}/retry); the first
+	// attempt of the first job of a run has no stored state to load.
+	Retry int `json:"retry,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -264,7 +267,13 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if e.st == nil {
 		return errors.New("workflow engine has no store attached")
 	}
-	run, err := e.st.GetRun(ctx, "", a.RunID)
+	var (
+		run *store.Run
+		err error = core.Errorf(core.CodeNotFound, "new run")
+	)
+	if job.Attempt > 1 || a.Retry > 0 {
+		run, err = e.st.GetRun(ctx, "", a.RunID)
+	}
 	switch {
 	case core.ErrorCode(err) == core.CodeNotFound:
 		run = &store.Run{ID: a.RunID, EventID: a.EventID, AccountID: a.AccountID, TriggerID: a.TriggerID,
