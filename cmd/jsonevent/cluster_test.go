@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,11 +21,17 @@ import (
 )
 
 // clusterConfig is serveConfig on PostgreSQL with a given per-token limit.
-func clusterConfig(dsn string, rpm int) string {
-	return fmt.Sprintf(`server: { listen: "127.0.0.1:0", shutdown_timeout: 10s }
+// With a sink URL, OC_demo gets a workflow whose one http task posts each
+// event there, and a stuck run is rescued after 3 s.
+func clusterConfig(dsn string, rpm int, sink ...string) string {
+	cfg := fmt.Sprintf(`server: { listen: "127.0.0.1:0", shutdown_timeout: 10s }
 store: { driver: postgres, dsn: %q }
 limits: { requests_per_minute: %d }
-accounts:
+`, dsn, rpm)
+	if len(sink) > 0 {
+		cfg += "queue: { rescue_after: 3s }\n"
+	}
+	cfg += `accounts:
   - id: demo
     username: demo@example.com
     tokens: [ { sha256: "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc" } ]
@@ -32,7 +39,45 @@ triggers:
   - id: OC_demo
     account: demo
     fields: { n: "$.n" }
-`, dsn, rpm)
+`
+	if len(sink) > 0 {
+		cfg += fmt.Sprintf(`    workflows:
+      - id: deliver
+        retry: { attempts: 10, min_backoff: 100ms, max_backoff: 1s }
+        tasks:
+          - { id: post, type: http, method: POST, url: "%s/deliver?n={{ .fields.n }}", timeout: 5s }
+`, sink[0])
+	}
+	return cfg
+}
+
+// deliverySink counts the deliveries it receives by Idempotency-Key.
+type deliverySink struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (s *deliverySink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	s.mu.Lock()
+	s.calls[r.Header.Get("Idempotency-Key")]++
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// byEvent returns, per event id, the distinct Idempotency-Keys delivered
+// and the number of deliveries. The workflow's keys are
+// "<event id>.<workflow>.<task>".
+func (s *deliverySink) byEvent() (keys map[string][]string, total int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys = map[string][]string{}
+	for k, n := range s.calls {
+		ev, _, _ := strings.Cut(k, ".")
+		keys[ev] = append(keys[ev], k)
+		total += n
+	}
+	return keys, total
 }
 
 func writeConfig(t testing.TB, body string) string {
@@ -159,7 +204,10 @@ func TestClusterSharedRateLimit(t *testing.T) {
 // survivors.
 func TestClusterKillOneNode(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	nodes := startNodes(t, 3, writeConfig(t, clusterConfig(dsn, 1_000_000)))
+	sink := &deliverySink{calls: map[string]int{}}
+	sinkSrv := httptest.NewServer(sink)
+	defer sinkSrv.Close()
+	nodes := startNodes(t, 3, writeConfig(t, clusterConfig(dsn, 1_000_000, sinkSrv.URL)))
 	const workers = 24
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 
@@ -198,6 +246,7 @@ func TestClusterKillOneNode(t *testing.T) {
 	if err := nodes[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	killedAt := time.Now()
 	<-nodes[0].done
 	mu.Lock()
 	atKill := len(results)
@@ -230,6 +279,12 @@ func TestClusterKillOneNode(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+	storedIDs := map[string]bool{}
+	for _, ids := range stored {
+		for _, id := range ids {
+			storedIDs[id] = true
+		}
+	}
 	for key, ids := range stored {
 		if len(ids) != 1 {
 			t.Errorf("Idempotency-Key %s stored %d times: %v", key, len(ids), ids)
@@ -251,6 +306,51 @@ func TestClusterKillOneNode(t *testing.T) {
 	checkStored(t, nodes[1].addr, ids)
 	t.Logf("%d events answered 202 across 3 nodes (%d before kill -9 of one), %d requests retried on another node; every one stored once, readable from a survivor",
 		len(results), atKill, retried.Load())
+
+	// Every workflow is delivered at least once, by the survivors for the
+	// jobs the dead node had taken (river rescues them after rescue_after,
+	// checked every 30 s), and repeats carry the same Idempotency-Key.
+	deadline := time.Now().Add(90 * time.Second)
+	var (
+		undelivered []string
+		unfinished  int
+		rescued     int
+	)
+	for {
+		keys, _ := sink.byEvent()
+		undelivered = undelivered[:0]
+		for _, id := range ids {
+			if len(keys[id]) == 0 {
+				undelivered = append(undelivered, id)
+			}
+		}
+		err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state <> 'completed'),
+			count(*) FILTER (WHERE attempt > 1) FROM river_job`).Scan(&unfinished, &rescued)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(undelivered) == 0 && unfinished == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	keys, total := sink.byEvent()
+	if len(undelivered) > 0 {
+		t.Fatalf("%d of %d events never delivered, e.g. %v", len(undelivered), len(ids), undelivered[:min(5, len(undelivered))])
+	}
+	if unfinished != 0 {
+		t.Fatalf("%d workflow jobs not completed 90 s after the kill", unfinished)
+	}
+	for ev, ks := range keys {
+		if len(ks) != 1 {
+			t.Errorf("event %s delivered under %d Idempotency-Keys: %v", ev, len(ks), ks)
+		}
+		if !storedIDs[ev] {
+			t.Errorf("delivery for %s, an event that was never stored", ev)
+		}
+	}
+	t.Logf("every job completed %v after the kill, %d of them on a later attempt (rescued from the dead node or retried); %d deliveries for %d events, repeats under the event's one Idempotency-Key",
+		time.Since(killedAt).Round(100*time.Millisecond), rescued, total, len(keys))
 }
 
 // TestMigrateCommand runs `jsonevent migrate` against PostgreSQL twice (the

@@ -125,6 +125,25 @@ triggers:
 		}
 	}
 
+	// Metrics of the process that finished the run.
+	resp, err := http.Get("http://" + s2.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`jsonevent_workflow_runs_total{status="succeeded",trigger="OC_wf",workflow="three"} 1`,
+		`jsonevent_workflow_retries_total{trigger="OC_wf",workflow="three"} 1`,
+		`jsonevent_workflow_task_duration_seconds_count{outcome="ok",type="http"} 1`,
+		`jsonevent_workflow_queue_depth 0`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// The CLI against the live server.
 	base := "http://" + s2.addr
 	var out, errOut bytes.Buffer

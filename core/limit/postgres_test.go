@@ -82,7 +82,7 @@ func TestPostgresAllowCountsDownAndRefuses(t *testing.T) {
 	if d.Allowed || d.Remaining != 0 {
 		t.Fatalf("Allow #6 = %+v, want refused with nothing remaining", d)
 	}
-	if d.RetryAfter < 55*time.Second || d.RetryAfter > time.Minute {
+	if d.RetryAfter < 50*time.Second || d.RetryAfter > time.Minute {
 		t.Fatalf("Allow #6 retry after %v, want just under a minute", d.RetryAfter)
 	}
 	// Another key has its own window.
@@ -95,7 +95,7 @@ func TestPostgresAllowCountsDownAndRefuses(t *testing.T) {
 	if err != nil || d.Allowed {
 		t.Fatalf("Allow(limit 3) = %+v, %v; want refused", d, err)
 	}
-	if d.RetryAfter < 55*time.Second {
+	if d.RetryAfter < 50*time.Second {
 		t.Fatalf("Allow(limit 3) retry after %v, want just under a minute", d.RetryAfter)
 	}
 	// A raised limit admits at once.
@@ -107,44 +107,52 @@ func TestPostgresAllowCountsDownAndRefuses(t *testing.T) {
 	}
 }
 
+// pgAge makes key's admissions up to seq older by d, as if time had
+// passed, so that window tests do not depend on the machine's speed.
+func pgAge(t testing.TB, pool *pgxpool.Pool, key string, upToSeq int, d time.Duration) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(),
+		"UPDATE "+postgresTable+" SET at = at - $3::interval WHERE key = $1 AND seq <= $2", key, upToSeq, d)
+	if err != nil {
+		t.Fatalf("age rows: %v", err)
+	}
+}
+
 // TestPostgresRollingWindow checks that admissions leave the window one by
 // one as they age (a sliding log), not all at once (a fixed window).
 func TestPostgresRollingWindow(t *testing.T) {
-	const window = 1500 * time.Millisecond
-	lims, pools := pgNodes(t, 1, window, nil)
-	lim := lims[0]
+	lims, pools := pgNodes(t, 1, time.Minute, nil)
+	lim, pool := lims[0], pools[0]
 	ctx := context.Background()
-
-	for i := range 2 {
-		if d, err := lim.Allow(ctx, "k", 4); err != nil || !d.Allowed {
-			t.Fatalf("Allow #%d = %+v, %v", i+1, d, err)
+	allow := func(want bool) Decision {
+		t.Helper()
+		d, err := lim.Allow(ctx, "k", 4)
+		if err != nil || d.Allowed != want {
+			t.Fatalf("Allow = %+v, %v; want allowed %v", d, err, want)
 		}
+		return d
 	}
-	time.Sleep(window / 2)
-	for i := range 2 {
-		if d, err := lim.Allow(ctx, "k", 4); err != nil || !d.Allowed {
-			t.Fatalf("Allow #%d = %+v, %v", i+3, d, err)
-		}
+	for range 4 {
+		allow(true)
 	}
-	d, err := lim.Allow(ctx, "k", 4)
-	if err != nil || d.Allowed {
-		t.Fatalf("Allow #5 = %+v, %v; want refused", d, err)
+	// The first two were admitted 30 s before the last two.
+	pgAge(t, pool, "k", 2, 30*time.Second)
+	d := allow(false)
+	if d.RetryAfter < 28*time.Second || d.RetryAfter > 30*time.Second {
+		t.Fatalf("retry after %v, want about 30 s (when the oldest leaves the window)", d.RetryAfter)
 	}
-	if d.RetryAfter > window/2+200*time.Millisecond {
-		t.Fatalf("retry after %v, want about %v (when the first two expire)", d.RetryAfter, window/2)
+	// 31 s later the first two have left the window; the last two have not.
+	pgAge(t, pool, "k", 4, 31*time.Second)
+	if d := allow(true); d.Remaining != 1 {
+		t.Fatalf("remaining %d, want 1", d.Remaining)
 	}
-	time.Sleep(d.RetryAfter + 50*time.Millisecond)
-	// The first two expired; the last two are still in the window.
-	for i := range 2 {
-		if d, err := lim.Allow(ctx, "k", 4); err != nil || !d.Allowed {
-			t.Fatalf("after expiry, Allow #%d = %+v, %v", i+1, d, err)
-		}
-	}
-	if d, err := lim.Allow(ctx, "k", 4); err != nil || d.Allowed {
-		t.Fatalf("after expiry, Allow #3 = %+v, %v; want refused", d, err)
+	allow(true)
+	d = allow(false)
+	if d.RetryAfter < 27*time.Second || d.RetryAfter > 29*time.Second {
+		t.Fatalf("retry after %v, want about 29 s (when the third leaves)", d.RetryAfter)
 	}
 	// Admitting deleted the key's expired rows: only the window is kept.
-	if n := pgRows(t, pools[0], "k"); n != 4 {
+	if n := pgRows(t, pool, "k"); n != 4 {
 		t.Fatalf("rows for k = %d, want 4", n)
 	}
 }
@@ -218,8 +226,7 @@ func TestPostgresSharedAcrossNodes(t *testing.T) {
 }
 
 func TestPostgresSweepRemovesIdleKeys(t *testing.T) {
-	const window = 300 * time.Millisecond
-	lims, pools := pgNodes(t, 2, window, nil)
+	lims, pools := pgNodes(t, 2, time.Minute, nil)
 	ctx := context.Background()
 	for i := range 10 {
 		if _, err := lims[i%2].Allow(ctx, fmt.Sprintf("idle-%d", i%3), 100); err != nil {
@@ -229,12 +236,16 @@ func TestPostgresSweepRemovesIdleKeys(t *testing.T) {
 	if n := pgRows(t, pools[0], "idle-0"); n != 4 {
 		t.Fatalf("rows for idle-0 = %d, want 4", n)
 	}
-	time.Sleep(window + 50*time.Millisecond)
+	// A minute passes with no request for these keys.
+	for k := range 3 {
+		pgAge(t, pools[0], fmt.Sprintf("idle-%d", k), 1<<30, Window+time.Second)
+	}
+	// An Allow runs the periodic sweep once a window has passed since this
+	// instance's last one: nothing but the fresh admission is left.
+	lims[0].lastSweep.Store(time.Now().Add(-2 * Window).UnixNano())
 	if _, err := lims[0].Allow(ctx, "fresh", 100); err != nil {
 		t.Fatalf("Allow: %v", err)
 	}
-	// The Allow above ran the periodic sweep (window elapsed since the
-	// limiter was made), so nothing but the fresh admission is left.
 	var total int
 	if err := pools[0].QueryRow(ctx, "SELECT count(*) FROM "+postgresTable).Scan(&total); err != nil {
 		t.Fatalf("count: %v", err)
@@ -242,16 +253,22 @@ func TestPostgresSweepRemovesIdleKeys(t *testing.T) {
 	if total != 1 {
 		t.Fatalf("rows after the automatic sweep = %d, want 1", total)
 	}
-	if _, err := lims[1].Allow(ctx, "idle-1", 100); err != nil {
-		t.Fatalf("Allow: %v", err)
+	// Sweep removes only expired rows.
+	for range 2 {
+		if _, err := lims[1].Allow(ctx, "idle-1", 100); err != nil {
+			t.Fatalf("Allow: %v", err)
+		}
 	}
-	time.Sleep(window + 50*time.Millisecond)
+	pgAge(t, pools[0], "idle-1", 1<<30, Window+time.Second)
 	n, err := lims[1].Sweep(ctx)
 	if err != nil {
 		t.Fatalf("Sweep: %v", err)
 	}
 	if n != 2 {
 		t.Fatalf("Sweep removed %d rows, want 2", n)
+	}
+	if n := pgRows(t, pools[0], "fresh"); n != 1 {
+		t.Fatalf("Sweep removed a live row: fresh has %d, want 1", n)
 	}
 }
 

@@ -195,7 +195,9 @@ func (w *escWalker) escaper(pipe *parse.PipeNode) (string, error) {
 				return "", fmt.Errorf("a template value before the URL path must come from env, not %s: an event must not choose the host", pipe)
 			}
 			return fnRaw, nil
-		case urlPath:
+		case urlPath, urlFragment:
+			// A fragment is not form-encoded: "+" would stay "+", so it
+			// is escaped like a path segment (space as %20).
 			return fnPath, nil
 		default:
 			return fnQuery, nil

@@ -59,7 +59,7 @@ func TestTemplatePlaces(t *testing.T) {
 		{"header env", placeHeader, `Bearer {{ env "HOOK_TOKEN" }}`, "Bearer s3cret"},
 		{"url query escaped", placeURL, "https://h.example.com/x?ticket={{ .fields.path }}&n=1", "https://h.example.com/x?ticket=..%2Fa+b%2Fc%3Fd%3De%26f%23g&n=1"},
 		{"url path escaped", placeURL, "https://h.example.com/items/{{ .fields.path }}/x", "https://h.example.com/items/..%2Fa%20b%2Fc%3Fd=e&f%23g/x"},
-		{"url fragment escaped", placeURL, "https://h.example.com/#{{ .fields.path }}", "https://h.example.com/#..%2Fa+b%2Fc%3Fd%3De%26f%23g"},
+		{"url fragment escaped", placeURL, "https://h.example.com/#{{ .fields.path }}", "https://h.example.com/#..%2Fa%20b%2Fc%3Fd=e&f%23g"},
 		{"url env base", placeURL, `{{ env "HOOK_BASE" }}/t/{{ .tasks.open.id }}?e={{ .fields.email }}`, "https://hooks.example.com/base/t/T-1?e=ann%40example.com"},
 		{"if and range", placeText, "{{ if .fields.total }}big{{ end }}{{ range .body.list }}<{{ . }}>{{ end }}", "big<1><2>"},
 		{"variables", placeText, "{{ $s := .fields.subject }}{{ $s }}/{{ $.fields.email }}", "Printer on fire/ann@example.com"},
