@@ -158,4 +158,3 @@ func encodeList(l []string) string {
 	}
 	return string(append(b, ']'))
 }
-
