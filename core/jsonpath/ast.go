@@ -24,6 +24,44 @@ type segment struct {
 	// gjson path, so one pass over the document resolves them all.
 	runLen int
 	run    string
+	// prune, for a descendant segment of name selectors only, holds each
+	// name as a JSON string. A subtree whose raw JSON contains none of them
+	// and no backslash cannot have such a member and is skipped.
+	prune []string
+}
+
+// computePrune fills seg.prune when every selector is a name that JSON
+// writes without escapes.
+func (seg *segment) computePrune() {
+	if !seg.descendant {
+		return
+	}
+	var keys []string
+	for _, s := range seg.sels {
+		if s.kind != selName {
+			return
+		}
+		for i := 0; i < len(s.name); i++ {
+			if c := s.name[i]; c < 0x20 || c == '"' || c == '\\' {
+				return
+			}
+		}
+		keys = append(keys, `"`+s.name+`"`)
+	}
+	seg.prune = keys
+}
+
+// mayHold reports whether raw may contain a member the segment selects.
+func (seg *segment) mayHold(raw string) bool {
+	if seg.prune == nil || strings.IndexByte(raw, '\\') >= 0 {
+		return true
+	}
+	for _, k := range seg.prune {
+		if strings.Contains(raw, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // runnable reports whether seg can join a combined gjson path: one

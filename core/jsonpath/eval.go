@@ -189,12 +189,46 @@ func (e *evaluator) run(segs []segment, start node) []node {
 }
 
 // enumerate lists the children of a container into dst.
-func enumerate(raw string, dst []kid) []kid {
+func enumerate(raw string, dst []kid) []kid { return enumerateN(raw, dst, -1) }
+
+// enumerateN lists at most limit children (all when limit < 0).
+func enumerateN(raw string, dst []kid, limit int) []kid {
+	if limit == 0 {
+		return dst
+	}
+	n := 0
 	gjson.Parse(raw).ForEach(func(k, v gjson.Result) bool {
 		dst = append(dst, kid{k.Str, v.Raw})
-		return true
+		n++
+		return n != limit
 	})
 	return dst
+}
+
+// kidsNeeded returns how many leading elements of an array the selectors
+// of seg that need enumeration can select, or -1 for all. Slices with a
+// non-negative start and end stop early.
+func kidsNeeded(seg *segment) int {
+	need := 0
+	for i := range seg.sels {
+		s := &seg.sels[i]
+		switch s.kind {
+		case selName, selNever:
+		case selIndex:
+			if s.idx < 0 {
+				return -1
+			}
+			need = max(need, int(s.idx)+1)
+		case selSlice:
+			if (s.hasS && s.step < 0) || !s.hasEnd || s.end < 0 || (s.hasStart && s.start < 0) {
+				return -1
+			}
+			need = max(need, int(s.end))
+		default:
+			return -1
+		}
+	}
+	return need
 }
 
 // apply applies the selectors of seg to n, appending to out. kids, when not
@@ -237,7 +271,11 @@ func (e *evaluator) apply(seg *segment, n node, out []node, kids []kid) []node {
 		}
 		if kids == nil {
 			kidsBase = len(e.kids)
-			e.kids = enumerate(n.raw, e.kids)
+			limit := -1
+			if !isObj {
+				limit = kidsNeeded(seg)
+			}
+			e.kids = enumerateN(n.raw, e.kids, limit)
 			kids = e.kids[kidsBase:]
 			if !e.spend(len(kids) + scanCost(n.raw)) {
 				return out
@@ -376,6 +414,10 @@ func (e *evaluator) descend(seg *segment, n node, out []node) []node {
 		t := e.stack[len(e.stack)-1]
 		e.stack = e.stack[:len(e.stack)-1]
 		if !isContainer(t.raw) {
+			continue
+		}
+		if !seg.mayHold(t.raw) {
+			e.spend(1 + len(t.raw)/256) // a vectorized search, far cheaper than a scan
 			continue
 		}
 		kb := len(e.kids)

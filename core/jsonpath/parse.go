@@ -214,6 +214,7 @@ func (p *parser) parseQuery() (*query, error) {
 		if err != nil {
 			return nil, err
 		}
+		seg.computePrune()
 		if seg.descendant || seg.spaced || len(seg.sels) != 1 || (seg.sels[0].kind != selName && seg.sels[0].kind != selIndex) {
 			q.singular = false
 		}
