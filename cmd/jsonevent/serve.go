@@ -103,6 +103,7 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
+	go syncCapture(ctx, capt, st, log) // other nodes' sessions and fields (PostgreSQL)
 	srv, err := receiver.New(cfg, receiver.Options{
 		Store:   st,
 		Capture: capt,
