@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -375,4 +376,54 @@ func TestMigrateCommand(t *testing.T) {
 			}
 		}
 	})
+}
+
+// api sends an authenticated API request and decodes a JSON answer into out.
+func api(t *testing.T, method, url, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-TOKEN", serveToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: decode: %v", method, url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestClusterCaptureAcrossNodes opens a capture session on one node and
+// sends events to another: the second node records them (it picks up the
+// session within its one-second refresh), and a third lists them.
+func TestClusterCaptureAcrossNodes(t *testing.T) {
+	nodes := startNodes(t, 3, writeConfig(t, clusterConfig(pgtest.DSN(t), 1000)))
+	base := func(i int) string { return "http://" + nodes[i].addr }
+	if code := api(t, http.MethodPost, base(0)+"/v1/triggers/OC_demo/capture", `{"count":3,"ttl_seconds":60}`, nil); code != http.StatusCreated {
+		t.Fatalf("open capture on node 0: status %d", code)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	var state struct {
+		Captures []json.RawMessage `json:"captures"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; ; n++ {
+		if status, _, err := post(client, nodes[1].addr, "", n); err != nil || status != http.StatusAccepted {
+			t.Fatalf("event to node 1: %d %v", status, err)
+		}
+		if code := api(t, http.MethodGet, base(2)+"/v1/triggers/OC_demo/capture", "", &state); code != http.StatusOK {
+			t.Fatalf("get capture on node 2: status %d", code)
+		}
+		if len(state.Captures) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(state.Captures) == 0 {
+		t.Fatal("node 1 never captured for the session opened on node 0")
+	}
 }

@@ -400,3 +400,57 @@ func BenchmarkCapturingIdle(b *testing.B) {
 		s.Capturing("OC_demo")
 	}
 }
+
+// TestSyncAcrossNodes checks that two services on one database see each
+// other's sessions and adopted fields after Sync.
+func TestSyncAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "c.db"))
+	clk := &clock{t: time.Now()}
+	a, b := newService(t, st, clk), newService(t, st, clk)
+	trig := testTrigger()
+	if _, err := a.Open(ctx, trig, 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Adopt(ctx, trig, 10, map[string]string{"x": "$.x"}); err != nil {
+		t.Fatal(err)
+	}
+	if b.Capturing(trig.ID) || len(b.Adopted(trig.ID)) != 0 {
+		t.Fatal("node b saw the session before Sync")
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Capturing(trig.ID) || len(b.Adopted(trig.ID)) != 1 {
+		t.Fatalf("after Sync: capturing %v, adopted %+v", b.Capturing(trig.ID), b.Adopted(trig.ID))
+	}
+	// Each node records one request; the session (count 2) is then full
+	// for both once they sync.
+	a.Record(ctx, request(trig.ID, "demo", `{"n":1}`, 202))
+	b.Record(ctx, request(trig.ID, "demo", `{"n":2}`, 202))
+	for _, s := range []*Service{a, b} {
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s.Capturing(trig.ID) {
+			t.Error("still capturing after the session filled across nodes")
+		}
+	}
+	state, err := a.Get(ctx, trig)
+	if err != nil || state.Session.State != "complete" || len(state.Captures) != 2 {
+		t.Fatalf("state = %+v, %v", state, err)
+	}
+	// A session closed on one node stops on the other after Sync.
+	if _, err := a.Open(ctx, trig, 5, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil || !b.Capturing(trig.ID) {
+		t.Fatalf("b not capturing after Sync: %v", err)
+	}
+	if _, err := a.Close(ctx, trig); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil || b.Capturing(trig.ID) {
+		t.Fatalf("b still capturing after the session closed elsewhere: %v", err)
+	}
+}

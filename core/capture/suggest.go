@@ -42,6 +42,9 @@ func Suggest(body []byte) []Suggestion {
 	out := make([]Suggestion, 0, len(leaves))
 	used := map[string]int{}
 	for _, l := range leaves {
+		if !utf8.ValidString(l.Path) {
+			continue // a member name that is not UTF-8 cannot be written as a JSONPath
+		}
 		s := Suggestion{Path: l.Path, Type: l.Type, Sample: shorten(l.Sample)}
 		if l.Wildcard != l.Path {
 			s.Wildcard = l.Wildcard

@@ -114,34 +114,6 @@ type eventRow struct {
 }
 
 func encodeEvent(ev *Event) (*eventRow, error) {
-	q := ev.Query
-	if q == nil {
-		q = map[string]string{}
-	}
-	query, err := json.Marshal(q)
-	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	headers, err := json.Marshal(StripSecrets(ev.Header))
-	if err != nil {
-		return nil, fmt.Errorf("headers: %w", err)
-	}
-	f := ev.Fields
-	if f == nil {
-		f = map[string]json.RawMessage{}
-	}
-	fields, err := json.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("fields: %w", err)
-	}
-	w := ev.Warnings
-	if w == nil {
-		w = []string{}
-	}
-	warnings, err := json.Marshal(w)
-	if err != nil {
-		return nil, fmt.Errorf("warnings: %w", err)
-	}
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
@@ -155,7 +127,8 @@ func encodeEvent(ev *Event) (*eventRow, error) {
 	return &eventRow{
 		id: ev.ID, accountID: ev.AccountID, triggerID: ev.TriggerID,
 		contextID: ev.ContextID, userID: ev.UserID, brandID: ev.BrandID,
-		query: string(query), headers: string(headers), fields: string(fields), warnings: string(warnings),
+		query: encodeStrings(ev.Query), headers: encodeHeaders(ev.Header),
+		fields: encodeFields(ev.Fields), warnings: encodeList(ev.Warnings),
 		body: body, normalized: norm, receivedAt: ev.ReceivedAt.UnixMicro(),
 		idemKey: ev.IdempotencyKey, replayOf: ev.ReplayOf,
 	}, nil

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -89,10 +89,10 @@ func (e *Engine) RetryRun(ctx context.Context, accountID, runID string) (*store.
 	if err != nil {
 		return nil, err
 	}
-	run, err = e.st.GetRun(ctx, accountID, runID)
-	if err != nil {
-		return nil, fmt.Errorf("read retried run: %w", err)
-	}
+	// The run as the retry left it (reading it back could already show the
+	// new job's progress).
+	run.Status = store.RunPending
+	run.NextAt, run.FinishedAt = time.Time{}, time.Time{}
 	return run, nil
 }
 

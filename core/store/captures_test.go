@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestCaptures(t *testing.T) { forEachDriver(t, testCaptures) }
+
+func testCaptures(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+
+	if cs, err := s.LatestCaptureSession(ctx, "acme", "OC_a"); err != nil || cs != nil {
+		t.Fatalf("LatestCaptureSession before any = %+v, %v", cs, err)
+	}
+	cs := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: "OC_a", Count: 3, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.SaveCaptureSession(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestCaptureSession(ctx, "acme", "OC_a")
+	if err != nil || got.ID != cs.ID || got.Count != 3 || !got.ExpiresAt.Equal(cs.ExpiresAt) || !got.ClosedAt.IsZero() {
+		t.Fatalf("LatestCaptureSession = %+v, %v", got, err)
+	}
+	if other, _ := s.LatestCaptureSession(ctx, "other", "OC_a"); other != nil {
+		t.Fatal("another account sees the session")
+	}
+
+	// Three captures fill the session (count 3) and close it; keep=2
+	// prunes the oldest.
+	for i := 0; i < 3; i++ {
+		c := &Capture{
+			ID: NewCaptureID(), SessionID: cs.ID, AccountID: "acme", TriggerID: "OC_a",
+			ReceivedAt: now.Add(time.Duration(i) * time.Second), Method: "POST",
+			Query:  map[string]string{"triggerId": "OC_a"},
+			Header: http.Header{"Content-Type": {"application/json"}},
+			Body:   []byte(fmt.Sprintf(`{"i":%d}`, i)), Status: 202, EventID: fmt.Sprintf("evt_%d", i),
+			Suggestions: json.RawMessage(`[{"name":"i","path":"$['i']","type":"number","sample":0}]`),
+			ExpiresAt:   now.Add(24 * time.Hour),
+		}
+		if i == 1 {
+			c.Body, c.BodyTruncated, c.Status, c.Code, c.Reason = nil, true, 413, "too_large", "too big"
+		}
+		if err := s.InsertCapture(ctx, c, 2); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // distinct ULID milliseconds keep id order
+	}
+	caps, err := s.ListCaptures(ctx, "acme", "OC_a", now)
+	if err != nil || len(caps) != 2 {
+		t.Fatalf("ListCaptures = %d, %v", len(caps), err)
+	}
+	if string(caps[0].Body) != `{"i":2}` || caps[0].EventID != "evt_2" || caps[0].Header.Get("Content-Type") != "application/json" ||
+		caps[0].Query["triggerId"] != "OC_a" || string(caps[0].Suggestions) == "" {
+		t.Errorf("newest capture = %+v", caps[0])
+	}
+	if len(caps[1].Body) != 0 || !caps[1].BodyTruncated || caps[1].Status != 413 || caps[1].Code != "too_large" || caps[1].Reason != "too big" {
+		t.Errorf("refused capture = %+v", caps[1])
+	}
+	got, _ = s.LatestCaptureSession(ctx, "acme", "OC_a")
+	if got.Captured != 3 || got.ClosedAt.IsZero() {
+		t.Errorf("session after 3 captures = %+v", got)
+	}
+	if open, err := s.OpenCaptureSessions(ctx, now); err != nil || len(open) != 0 {
+		t.Errorf("OpenCaptureSessions = %+v, %v", open, err)
+	}
+
+	// Expiry: invisible once expired, deleted by PruneCaptures.
+	if caps, _ := s.ListCaptures(ctx, "acme", "OC_a", now.Add(25*time.Hour)); len(caps) != 0 {
+		t.Errorf("%d captures visible after expiry", len(caps))
+	}
+	if n, err := s.PruneCaptures(ctx, now.Add(25*time.Hour)); err != nil || n != 2 {
+		t.Errorf("PruneCaptures = %d, %v", n, err)
+	}
+
+	// An open session is listed until it expires.
+	cs2 := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: "OC_b", Count: 1, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.SaveCaptureSession(ctx, cs2); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := s.OpenCaptureSessions(ctx, now); len(open) != 1 || open[0].ID != cs2.ID {
+		t.Errorf("open sessions = %+v", open)
+	}
+	if open, _ := s.OpenCaptureSessions(ctx, now.Add(time.Minute)); len(open) != 0 {
+		t.Errorf("expired session still open: %+v", open)
+	}
+
+	// Adopted fields: upsert keeps CreatedAt, delete reports presence.
+	f := []AdoptedField{
+		{AccountID: "acme", TriggerID: "OC_a", Name: "subject", Path: "$['s']", Origin: "captured", CreatedAt: now, UpdatedAt: now},
+		{AccountID: "acme", TriggerID: "OC_a", Name: "id", Path: "$.id", Origin: "manual", CreatedAt: now, UpdatedAt: now},
+	}
+	if err := s.SaveAdoptedFields(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Minute)
+	if err := s.SaveAdoptedFields(ctx, []AdoptedField{{AccountID: "acme", TriggerID: "OC_a", Name: "id", Path: "$['id']", Origin: "captured", CreatedAt: later, UpdatedAt: later}}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.AdoptedFields(ctx)
+	if err != nil || len(all) != 2 || all[0].Name != "id" || all[0].Path != "$['id']" || all[0].Origin != "captured" ||
+		!all[0].CreatedAt.Equal(now) || !all[0].UpdatedAt.Equal(later) {
+		t.Fatalf("AdoptedFields = %+v, %v", all, err)
+	}
+	if ok, err := s.DeleteAdoptedField(ctx, "acme", "OC_a", "id"); err != nil || !ok {
+		t.Fatalf("DeleteAdoptedField = %v, %v", ok, err)
+	}
+	if ok, err := s.DeleteAdoptedField(ctx, "acme", "OC_a", "id"); err != nil || ok {
+		t.Fatalf("second DeleteAdoptedField = %v, %v", ok, err)
+	}
+	if ok, _ := s.DeleteAdoptedField(ctx, "other", "OC_a", "subject"); ok {
+		t.Fatal("another account deleted a field")
+	}
+}
+
+func TestListEvents(t *testing.T) { forEachDriver(t, testListEvents) }
+
+func testListEvents(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ev := sampleEvent([]string{"OC_a", "OC_b", "OC_a"}[i], "")
+		id, _, err := s.InsertEvent(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		time.Sleep(2 * time.Millisecond)
+	}
+	evs, next, err := s.ListEvents(ctx, EventFilter{AccountID: "acme", Limit: 2})
+	if err != nil || len(evs) != 2 || next != ids[1] || evs[0].ID != ids[2] || string(evs[0].Fields["a"]) != "1" || evs[0].Query["contextId"] != "ctx1" {
+		t.Fatalf("page 1 = %+v, %q, %v", evs, next, err)
+	}
+	evs, next, err = s.ListEvents(ctx, EventFilter{AccountID: "acme", Before: next})
+	if err != nil || len(evs) != 1 || evs[0].ID != ids[0] || next != "" {
+		t.Fatalf("page 2 = %+v, %q, %v", evs, next, err)
+	}
+	evs, _, _ = s.ListEvents(ctx, EventFilter{AccountID: "acme", TriggerID: "OC_b"})
+	if len(evs) != 1 || evs[0].ID != ids[1] {
+		t.Fatalf("OC_b = %+v", evs)
+	}
+	if evs, _, _ := s.ListEvents(ctx, EventFilter{AccountID: "other"}); len(evs) != 0 {
+		t.Fatalf("another account sees %d events", len(evs))
+	}
+	if _, _, err := s.ListEvents(ctx, EventFilter{}); err == nil {
+		t.Fatal("ListEvents without an account succeeded")
+	}
+}
