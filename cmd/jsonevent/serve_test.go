@@ -260,3 +260,72 @@ func TestServeDurability(t *testing.T) {
 		<-s2.done
 	})
 }
+
+// TestServeHotReload edits the config file under a running binary: a new
+// trigger and a rotated token take effect without a restart, and a broken
+// edit is refused loudly while the previous config keeps serving.
+func TestServeHotReload(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jsonevent.yaml")
+	base := serveConfig(filepath.Join(dir, "data", "events.db"))
+	if err := os.WriteFile(cfgPath, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, binary(t), cfgPath)
+	defer func() { _ = s.cmd.Process.Signal(syscall.SIGTERM); <-s.done }()
+	post := func(trigger string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/v1/triggers/"+trigger+"/events", strings.NewReader(`{"n":1}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-TOKEN", serveToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor := func(trigger string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := post(trigger)
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("POST %s: %d, want %d after the edit\n%s", trigger, got, want, s.log())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if got := post("OC_new"); got != http.StatusNotFound {
+		t.Fatalf("before the edit: %d", got)
+	}
+	withNew := base + "  - id: OC_new\n    account: demo\n"
+	if err := os.WriteFile(cfgPath, []byte(withNew), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("OC_new", http.StatusAccepted)
+
+	if err := os.WriteFile(cfgPath, []byte(withNew+"    colour: red\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.log(), "colour") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a broken edit was not logged:\n%s", s.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := post("OC_new"); got != http.StatusAccepted {
+		t.Fatalf("after a broken edit the previous config must keep serving: %d", got)
+	}
+
+	rotated := strings.Replace(withNew, "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc",
+		"0000000000000000000000000000000000000000000000000000000000000000", 1)
+	if err := os.WriteFile(cfgPath, []byte(rotated), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("OC_new", http.StatusUnauthorized)
+}

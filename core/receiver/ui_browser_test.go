@@ -100,20 +100,23 @@ func TestBrowserCaptureFlow(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The browser lives at most as long as this context, whatever happens.
+	life, stop := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer stop()
+	actx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
 	defer cancelAlloc()
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
 	defer cancelCtx()
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start chromium: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 
 	var shot func(name string) chromedp.Action[chromedp.Void]
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			_ = chromedp.Do(ctx, shot("failed"))
@@ -132,7 +135,7 @@ func TestBrowserCaptureFlow(t *testing.T) {
 	// waitText polls until the element's text contains want.
 	waitText := func(sel, want string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			ctx, cancel := context.WithTimeout(ctx, 25*time.Second)
 			defer cancel()
 			last := ""
 			for {
