@@ -25,6 +25,7 @@ check: ## gofmt + go vet
 bench: ## benchmarks (PostgreSQL ones on a server with fsync on, like SQLite's synchronous=FULL), then the ingest load test (bare fiber vs durable endpoint, 1 KB, 64 connections)
 	JSONEVENT_PG_FSYNC=on $(GO) test -run='^$$' -bench=. -benchmem ./...
 	$(GO) test -tags loadbench -run='^TestLoadBench$$' -count=1 -v ./core/receiver
+	$(GO) test -run='^$$' -bench='^BenchmarkWorkflowEndToEnd$$' -benchtime=10000x ./core/receiver # events/s from POST to the http task delivered
 
 FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./core/workflow ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
 

@@ -354,8 +354,9 @@ func TestClusterKillOneNode(t *testing.T) {
 		time.Since(killedAt).Round(100*time.Millisecond), rescued, total, len(keys))
 }
 
-// TestMigrateCommand runs `jsonevent migrate` against PostgreSQL twice (the
-// second is a no-op) and against an unreachable server.
+// TestMigrateCommand runs `jsonevent migrate` against SQLite, against
+// PostgreSQL twice (the second is a no-op) and against an unreachable
+// server.
 func TestMigrateCommand(t *testing.T) {
 	// runCmd clears JSONEVENT_* (JSONEVENT_TEST_PG_DSN too): find the
 	// server first.
@@ -365,6 +366,13 @@ func TestMigrateCommand(t *testing.T) {
 		code, _, stderr := runCmd(t, "migrate", "--config", cfg)
 		if code != 1 || !strings.Contains(stderr, "unreachable") {
 			t.Fatalf("migrate on an unreachable database: exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		cfg := writeConfig(t, serveConfig(filepath.Join(t.TempDir(), "data", "m.db")))
+		code, stdout, stderr := runCmd(t, "migrate", "--config", cfg)
+		if code != 0 || !strings.HasPrefix(stdout, "sqlite schema at version ") {
+			t.Fatalf("migrate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {

@@ -20,6 +20,8 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error returns the message with its column, e.g. "invalid JSONPath at
+// column 5: expected ...".
 func (e *SyntaxError) Error() string {
 	return "invalid JSONPath at column " + strconv.Itoa(e.Column) + ": " + e.Msg
 }

@@ -61,7 +61,7 @@ func TestCompileFilter(t *testing.T) {
 
 // TestNodesPaths checks normalized paths, including §2.7 escaping.
 func TestNodesPaths(t *testing.T) {
-	doc := []byte(`{"a'b": {"c\\d": [10, 20, 30]}, "ctl\u0001\n": 1, "x": [{"y": 1}, {"y": 2}]}`)
+	doc := []byte(`{"a'b": {"c\\d": [10, 20, 30]}, "ctl\u0001\n": 1, "x": [{"y": 1}, {"y": 2}], "p": {"q": {"r": [5, 6]}}}`)
 	tests := []struct {
 		expr string
 		want []string
@@ -72,6 +72,9 @@ func TestNodesPaths(t *testing.T) {
 		{`$.x[*].y`, []string{`$['x'][0]['y']`, `$['x'][1]['y']`}},
 		{`$..y`, []string{`$['x'][0]['y']`, `$['x'][1]['y']`}},
 		{`$`, []string{`$`}},
+		{`$.p.q.r[*]`, []string{`$['p']['q']['r'][0]`, `$['p']['q']['r'][1]`}},
+		{`$.p.q.r[-1]`, []string{`$['p']['q']['r'][1]`}},
+		{`$.p['q'].r[?@ > 5]`, []string{`$['p']['q']['r'][1]`}},
 	}
 	for _, tt := range tests {
 		ns := MustCompile(tt.expr).Nodes(doc)

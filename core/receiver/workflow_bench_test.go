@@ -50,7 +50,7 @@ func benchEndToEnd(b *testing.B, withWorkflow bool) {
 		cfg.Triggers[0].Workflows = nil
 		target.Store(-1)
 	}
-	benchWorkers = 200
+	benchWorkers = 500
 	defer func() { benchWorkers = 20 }()
 	h := newWFHarness(b, cfg)
 	pad := strings.Repeat("x", 900)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -311,15 +312,18 @@ func fromMicros(us int64) time.Time {
 
 // Batcher group-commits small writes from many goroutines (workflow run
 // updates, tickets): whatever is queued while one transaction commits goes
-// into the next, so many writes share one fsync. Each Do returns once its
-// write is durably committed.
+// into the next, so many writes share one commit. Each Do returns once its
+// write is durably committed. On SQLite the fsync runs beside the next
+// batch's commit (as the event writer does), so the single writer
+// connection is held only for the SQL.
 type Batcher struct {
-	s     *Store
-	mu    sync.RWMutex
-	stop  bool
-	queue chan *batchReq
-	done  chan struct{}
-	max   int
+	s      *Store
+	mu     sync.RWMutex
+	stop   bool
+	queue  chan *batchReq
+	toSync chan []*batchReq
+	done   chan struct{}
+	max    int
 }
 
 type batchReq struct {
@@ -330,8 +334,9 @@ type batchReq struct {
 
 // NewBatcher starts a Batcher on s. Close it before closing s.
 func (s *Store) NewBatcher() *Batcher {
-	b := &Batcher{s: s, queue: make(chan *batchReq, 4096), done: make(chan struct{}), max: 256}
+	b := &Batcher{s: s, queue: make(chan *batchReq, 4096), toSync: make(chan []*batchReq, 64), done: make(chan struct{}), max: 256}
 	go b.loop()
+	go b.syncer()
 	return b
 }
 
@@ -369,7 +374,7 @@ func (b *Batcher) Close() {
 }
 
 func (b *Batcher) loop() {
-	defer close(b.done)
+	defer close(b.toSync)
 	batch := make([]*batchReq, 0, b.max)
 	for {
 		first, ok := <-b.queue
@@ -394,6 +399,38 @@ func (b *Batcher) loop() {
 	}
 }
 
+// syncer answers committed batches once an fsync covers them; one fsync
+// serves every batch committed meanwhile.
+func (b *Batcher) syncer() {
+	defer close(b.done)
+	var group [][]*batchReq
+	for first := range b.toSync {
+		group = append(group[:0], first)
+	fill:
+		for {
+			select {
+			case c, ok := <-b.toSync:
+				if !ok {
+					break fill
+				}
+				group = append(group, c)
+			default:
+				break fill
+			}
+		}
+		var err error
+		if serr := b.s.async.sync(); serr != nil {
+			err = unavailable(fmt.Errorf("flush to disk: %w", serr))
+		}
+		for _, c := range group {
+			for _, r := range c {
+				r.done <- err
+			}
+		}
+		clear(group)
+	}
+}
+
 func (b *Batcher) commit(batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -408,14 +445,24 @@ func (b *Batcher) commit(batch []*batchReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	err := b.s.Write(ctx, func(tx Tx) error {
+	fn := func(tx Tx) error {
 		for _, r := range live {
 			if err := r.fn(tx); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if b.s.async != nil {
+		if err = b.s.async.writeNoSync(ctx, fn); err == nil {
+			b.toSync <- slices.Clone(live)
+			return
+		}
+		err = unavailable(err)
+	} else {
+		err = b.s.Write(ctx, fn)
+	}
 	if err == nil || len(live) == 1 {
 		for _, r := range live {
 			r.done <- err

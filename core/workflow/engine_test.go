@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/pgtest"
 	"github.com/jsonevent/jsonevent/core/store"
 )
 
@@ -28,6 +29,12 @@ func startEngine(t *testing.T, cfg *config.Config) *engineEnv {
 	return newEngineEnv(t, cfg, true)
 }
 
+// engineStore is the database the engine tests use: SQLite, or PostgreSQL
+// for the tests that run on both (see TestEngineOnPostgres).
+var engineStore = func(t *testing.T) config.Store {
+	return config.Store{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "wf.db")}
+}
+
 func newEngineEnv(t *testing.T, cfg *config.Config, start bool) *engineEnv {
 	t.Helper()
 	e, err := NewEngine(cfg, EngineOptions{})
@@ -39,7 +46,7 @@ func newEngineEnv(t *testing.T, cfg *config.Config, start bool) *engineEnv {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, config.Store{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "wf.db")}, nil, store.Options{River: rc})
+	st, err := store.Open(ctx, engineStore(t), nil, store.Options{River: rc})
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
@@ -318,3 +325,18 @@ func TestEngineShowsQueuedRunsAsPending(t *testing.T) {
 		t.Errorf("another account sees %d runs", len(other))
 	}
 }
+
+// TestEngineOnPostgres runs the engine tests against PostgreSQL (skipped
+// when no server is available, see core/pgtest).
+func TestEngineOnPostgres(t *testing.T) {
+	pgtest.DSN(t) // skips early without a server
+	old := engineStore
+	engineStore = func(t *testing.T) config.Store { return config.Store{Driver: "postgres", DSN: pgtest.DSN(t)} }
+	defer func() { engineStore = old }()
+	t.Run("RetriesThenSucceedsOnce", TestEngineRetriesThenSucceedsOnce)
+	t.Run("ExhaustedRunNotifies", TestEngineExhaustedRunNotifies)
+	t.Run("RetryRunResumes", TestEngineRetryRunResumes)
+	t.Run("ShowsQueuedRunsAsPending", TestEngineShowsQueuedRunsAsPending)
+}
+
+func TestMain(m *testing.M) { pgtest.Main(m) }

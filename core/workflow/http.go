@@ -64,6 +64,8 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 	defer raw.Close()
 	body, readErr := io.ReadAll(io.LimitReader(raw, maxResponseBytes+1))
 	rec := &Response{Status: resp.StatusCode(), Headers: resp.Header().Clone()}
+	// Credentials a receiver hands out are not history.
+	delete(rec.Headers, "Set-Cookie")
 	rec.Body, rec.Truncated = firstBytes(body, recordedBodyBytes)
 	if !successful(t, rec.Status) {
 		te := &TaskError{Task: t.ID, Response: rec,
