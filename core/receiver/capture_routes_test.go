@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -443,5 +444,43 @@ func TestTriggerAndEventLists(t *testing.T) {
 	}
 	if st := h.do("GET", "/v1/events?limit=0", "", &e, withToken(demoToken)); st != 400 {
 		t.Fatalf("limit=0 = %d", st)
+	}
+}
+
+// TestCaptureKeepsOversizeChunkedBodyUpToLimit checks that a chunked body
+// over the limit is refused and captured with its first limit bytes.
+func TestCaptureKeepsOversizeChunkedBodyUpToLimit(t *testing.T) {
+	h := newCaptureHarness(t, "")
+	h.do("POST", "/v1/triggers/OC_fd/capture", `{"count":2}`, nil, withToken(demoToken))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = h.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = h.srv.Shutdown(context.Background()) })
+	body := `{"big":"` + strings.Repeat("x", 110000) + `"}`
+	// Unknown length: net/http sends it chunked, without Content-Length.
+	req, err := http.NewRequest("POST", "http://"+ln.Addr().String()+"/v1/triggers/OC_fd/events", io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-TOKEN", demoToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength > 0 {
+		t.Fatalf("chunked oversize = %d (Content-Length %d)", resp.StatusCode, req.ContentLength)
+	}
+	var state capture.State
+	h.do("GET", "/v1/triggers/OC_fd/capture", "", &state, withToken(demoToken))
+	if len(state.Captures) != 1 {
+		t.Fatalf("captures = %d", len(state.Captures))
+	}
+	c := state.Captures[0]
+	if c.Status != 413 || !c.BodyTruncated || c.BodyBytes != 102400 || c.BodyText != body[:102400] {
+		t.Fatalf("capture: status %d truncated %v bytes %d", c.Status, c.BodyTruncated, c.BodyBytes)
 	}
 }

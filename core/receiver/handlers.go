@@ -289,7 +289,7 @@ func readBody(c *fiber.Ctx, limit int) (body []byte, tooLarge bool, err error) {
 	}
 	if len(buf) > limit {
 		drain(c, stream)
-		return nil, true, nil
+		return buf[:limit], true, nil // what was read: capture sessions keep it
 	}
 	return buf, false, nil
 }
