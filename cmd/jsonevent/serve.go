@@ -109,7 +109,8 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 		Capture: capt,
 		Limiter: lim,
 		Adapters: receiver.AdapterFunc(func(name string, options map[string]any) (core.Adapter, error) {
-			return reg.ForTrigger(name, options, core.AdapterDeps{})
+			// The store keeps adapter snapshots (dynamics merge_snapshots) durably.
+			return reg.ForTrigger(name, options, core.AdapterDeps{Snapshots: st})
 		}),
 		Log:       log,
 		Jobs:      wf.engine.PlanJobs,

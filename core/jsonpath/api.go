@@ -246,8 +246,9 @@ type Filter struct {
 
 // CompileFilter parses a filter expression such as
 // "@.fields.priority == 'Urgent' && @.fields.total > 1000". Blank space
-// around the expression is ignored; the Goessner operators === and !== are
-// accepted. On invalid input the error is a *SyntaxError.
+// around the expression and a leading '?' (as pasted from a [?...]
+// selector) are ignored; the Goessner operators === and !== are accepted.
+// On invalid input the error is a *SyntaxError.
 func CompileFilter(expr string) (*Filter, error) {
 	e, err := parseFilter(expr)
 	if err != nil {

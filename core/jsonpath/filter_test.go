@@ -17,7 +17,8 @@ func TestCompileFilter(t *testing.T) {
 		{`@.fields.priority === 'Urgent' && @.fields.total > 2000`, false},
 		{`  @.fields.priority !== 'Low'  `, true},
 		{`(@.fields.priority == 'Low' || @.fields.total >= 1500)`, true},
-		{`?(@.fields.priority == 'Urgent')`, false}, // refused below, never reached
+		{`?(@.fields.priority == 'Urgent')`, true},
+		{`? @.fields.total < 10`, false},
 		{`@.fields.owner == null`, true},
 		{`@.fields.missing == null`, false},
 		{`@.fields.tags[0] == 'vip'`, true},
@@ -31,7 +32,7 @@ func TestCompileFilter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f, err := CompileFilter(tt.expr)
-		if tt.expr == `?(@.fields.priority == 'Urgent')` || tt.expr == `@.fields.tags == ['vip', 'eu']` {
+		if tt.expr == `@.fields.tags == ['vip', 'eu']` {
 			var se *SyntaxError
 			if !errors.As(err, &se) {
 				t.Errorf("CompileFilter(%q) = %v; want a syntax error", tt.expr, err)
@@ -52,7 +53,7 @@ func TestCompileFilter(t *testing.T) {
 	if f, err := CompileFilter(`@.a`); err != nil || f.Match([]byte("  ")) {
 		t.Errorf("a filter must not match an empty document (err %v)", err)
 	}
-	for _, bad := range []string{``, `   `, `@.a ==`, `@.a == 1 extra`, `1`, `length(@.a)`} {
+	for _, bad := range []string{``, `   `, `?`, `??@.a`, `@.a ==`, `@.a == 1 extra`, `1`, `length(@.a)`} {
 		if _, err := CompileFilter(bad); err == nil {
 			t.Errorf("CompileFilter(%q) succeeded; want an error", bad)
 		}

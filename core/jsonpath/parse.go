@@ -1102,6 +1102,10 @@ func parseFilter(src string) (lexpr, error) {
 	}
 	p := &parser{src: src}
 	p.skipS()
+	if p.peek() == '?' { // pasted from a [?...] selector
+		p.pos++
+		p.skipS()
+	}
 	if p.pos >= len(src) {
 		return nil, p.errAt(p.pos, "empty filter expression")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,9 @@ import (
 // still in the window), inserts the admission when the window holds fewer
 // than limit, and deletes that key's expired rows. The work per request is
 // therefore independent of the limit (O(log n), not O(limit)), writes one
-// small row without WAL, and holds the key's lock for one statement.
+// small row without WAL, and holds the key's lock for one statement. Once
+// the database has refused a key, this instance refuses it locally, with no
+// round trip, until the refusal's Retry-After has passed.
 //
 // Keys that stop sending keep their last window's rows until a sweep, which
 // each instance runs at most once per window, piggybacked on an Allow.
@@ -37,6 +40,20 @@ type Postgres struct {
 	pool      *pgxpool.Pool
 	window    time.Duration
 	lastSweep atomic.Int64 // unix nanoseconds of this instance's last sweep
+
+	// refused remembers, per key, until when the database said no request
+	// can be admitted under a given limit, so that a sender hammering past
+	// its limit costs no round trip (and takes no lock) until then. This is
+	// exact: before the admission that blocks expires, the window cannot
+	// hold fewer than limit admissions.
+	mu      sync.Mutex
+	refused map[string]refusal
+}
+
+// refusal is a remembered refusal of one key under one limit.
+type refusal struct {
+	limit int
+	until time.Time // this node's clock
 }
 
 // postgresTable is the limiter's table. Keys are token ids, never secrets.
@@ -93,7 +110,7 @@ const sweepSQL = `DELETE FROM ` + postgresTable + ` WHERE at <= clock_timestamp(
 // NewPostgres returns a shared limiter on pool, creating its table when
 // missing. Several nodes may call it at once.
 func NewPostgres(ctx context.Context, pool *pgxpool.Pool) (*Postgres, error) {
-	p := &Postgres{pool: pool, window: Window}
+	p := &Postgres{pool: pool, window: Window, refused: map[string]refusal{}}
 	p.lastSweep.Store(time.Now().UnixNano())
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// Concurrent CREATE TABLE IF NOT EXISTS can still collide in the
@@ -115,6 +132,9 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool) (*Postgres, error) {
 func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, error) {
 	if limit <= 0 {
 		return Decision{Allowed: false, Limit: limit, Reset: p.window, RetryAfter: p.window}, nil
+	}
+	if d, ok := p.cachedRefusal(key, limit); ok {
+		return d, nil
 	}
 	h := fnv.New32a()
 	h.Write([]byte(key))
@@ -159,6 +179,12 @@ func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, 
 		}
 		d.RetryAfter = max(free.Sub(now), time.Millisecond)
 		d.Reset = d.RetryAfter
+		p.mu.Lock()
+		if p.refused == nil {
+			p.refused = map[string]refusal{}
+		}
+		p.refused[key] = refusal{limit: limit, until: time.Now().Add(d.RetryAfter)}
+		p.mu.Unlock()
 	}
 
 	if last := p.lastSweep.Load(); time.Since(time.Unix(0, last)) > p.window &&
@@ -169,9 +195,33 @@ func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, 
 	return d, nil
 }
 
+// cachedRefusal answers from a remembered refusal of key under limit that
+// has not run out.
+func (p *Postgres) cachedRefusal(key string, limit int) (Decision, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.refused[key]
+	if !ok {
+		return Decision{}, false
+	}
+	wait := time.Until(r.until)
+	if wait <= 0 || r.limit != limit {
+		delete(p.refused, key)
+		return Decision{}, false
+	}
+	return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: wait, RetryAfter: wait}, true
+}
+
 // Sweep deletes the expired admissions of every key and returns how many
 // rows it removed. Allow calls it about once per window per instance.
 func (p *Postgres) Sweep(ctx context.Context) (int64, error) {
+	p.mu.Lock()
+	for k, r := range p.refused {
+		if time.Until(r.until) <= 0 {
+			delete(p.refused, k)
+		}
+	}
+	p.mu.Unlock()
 	tag, err := p.pool.Exec(ctx, sweepSQL, p.window)
 	if err != nil {
 		return 0, fmt.Errorf("sweep rate limit table: %w", err)

@@ -142,7 +142,12 @@ func TestPostgresRollingWindow(t *testing.T) {
 		t.Fatalf("retry after %v, want about 30 s (when the oldest leaves the window)", d.RetryAfter)
 	}
 	// 31 s later the first two have left the window; the last two have not.
+	// (The instance's remembered refusal belongs to the real clock: forget
+	// it, as 31 real seconds would.)
 	pgAge(t, pool, "k", 4, 31*time.Second)
+	lim.mu.Lock()
+	clear(lim.refused)
+	lim.mu.Unlock()
 	if d := allow(true); d.Remaining != 1 {
 		t.Fatalf("remaining %d, want 1", d.Remaining)
 	}
@@ -222,6 +227,44 @@ func TestPostgresSharedAcrossNodes(t *testing.T) {
 	}
 	if rows := pgRows(t, pools[0], "shared-token"); rows != limit {
 		t.Errorf("stored admissions = %d, want %d", rows, limit)
+	}
+}
+
+// TestPostgresRefusalCostsNoRoundTrip checks that a node that was refused
+// refuses again locally until Retry-After, while another node still asks
+// the database (and is refused too).
+func TestPostgresRefusalCostsNoRoundTrip(t *testing.T) {
+	var tr pgCounter
+	lims, _ := pgNodes(t, 2, time.Minute, &tr)
+	ctx := context.Background()
+	for range 2 {
+		if d, err := lims[0].Allow(ctx, "flood", 2); err != nil || !d.Allowed {
+			t.Fatalf("Allow = %+v, %v", d, err)
+		}
+	}
+	first, err := lims[0].Allow(ctx, "flood", 2)
+	if err != nil || first.Allowed {
+		t.Fatalf("third Allow = %+v, %v; want refused", first, err)
+	}
+	before := tr.roundTrips.Load()
+	for range 100 {
+		d, err := lims[0].Allow(ctx, "flood", 2)
+		if err != nil || d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > first.RetryAfter {
+			t.Fatalf("repeated Allow = %+v, %v; want refused within %v", d, err, first.RetryAfter)
+		}
+	}
+	if n := tr.roundTrips.Load() - before; n != 0 {
+		t.Fatalf("100 repeated refusals cost %d round trips, want 0", n)
+	}
+	if d, err := lims[1].Allow(ctx, "flood", 2); err != nil || d.Allowed {
+		t.Fatalf("other node's Allow = %+v, %v; want refused by the database", d, err)
+	}
+	if tr.roundTrips.Load() == before {
+		t.Fatal("the other node did not ask the database")
+	}
+	// A raised limit (config reload) is not answered from the old refusal.
+	if d, err := lims[0].Allow(ctx, "flood", 3); err != nil || !d.Allowed {
+		t.Fatalf("Allow under a raised limit = %+v, %v; want allowed", d, err)
 	}
 }
 

@@ -54,6 +54,9 @@ type Store struct {
 	syncBusy atomic.Bool   // the syncer is fsyncing
 	syncIdle chan struct{} // (1) the syncer finished an fsync
 
+	stopJanitor chan struct{}
+	janitorDone chan struct{}
+
 	commits atomic.Uint64 // group commits that succeeded
 	stored  atomic.Uint64 // events they stored (duplicates excluded)
 }
@@ -135,6 +138,8 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	for range writers {
 		wg.Go(s.writer)
 	}
+	s.stopJanitor, s.janitorDone = make(chan struct{}), make(chan struct{})
+	go s.janitor()
 	go func() {
 		wg.Wait()
 		if s.async != nil { // the syncer answers what the writers committed
@@ -188,8 +193,48 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.queue)
 	s.mu.Unlock()
+	close(s.stopJanitor)
+	<-s.janitorDone
 	<-s.done
 	return s.b.close()
+}
+
+// janitorEvery is how often expired idempotency keys are deleted.
+const janitorEvery = 10 * time.Minute
+
+// janitor deletes idempotency keys past the window now and then, so the
+// table holds about one window of keys. (An expired key still in the table
+// is harmless: the next insert takes it over.)
+func (s *Store) janitor() {
+	defer close(s.janitorDone)
+	t := time.NewTicker(janitorEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopJanitor:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if n, err := s.PruneIdempotencyKeys(ctx, time.Now().Add(-s.window)); err != nil {
+				s.log.Warn("pruning expired idempotency keys failed", "err", err)
+			} else if n > 0 {
+				s.log.Debug("pruned expired idempotency keys", "keys", n)
+			}
+			cancel()
+		}
+	}
+}
+
+// PruneIdempotencyKeys deletes the idempotency keys first used before
+// before and returns how many it deleted.
+func (s *Store) PruneIdempotencyKeys(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.Write(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, before.UnixMicro())
+		return err
+	})
+	return n, err
 }
 
 // unavailable wraps a database failure as the error the receiver answers

@@ -160,6 +160,15 @@ func testIdempotency(t *testing.T, drv storeDriver) {
 	if err != nil || !dup || again != id {
 		t.Fatalf("repeat after takeover: %q %v %v, want %q duplicate", again, dup, err, id)
 	}
+
+	// Pruning removes the keys first used before the cut-off only.
+	n, err := s.PruneIdempotencyKeys(ctx, t0.Add(2*time.Second))
+	if err != nil || n != 2 { // k2 and OC_b/k1; OC_a/k1 was taken over at +25 h
+		t.Fatalf("pruned %d keys (%v), want 2", n, err)
+	}
+	if _, dup, _ := s.InsertEvent(ctx, at(sampleEvent("OC_a", "k1"), 27*time.Hour)); !dup {
+		t.Fatal("pruning removed a live key")
+	}
 }
 
 // TestGroupCommit checks that concurrent inserts all land, that duplicates
