@@ -134,9 +134,6 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 			log.Error("config watch stopped; edits are no longer picked up", "err", err)
 		}
 	}()
-	// Nodes sharing a database see each other's capture sessions and
-	// adopted fields within this interval.
-	go capt.Run(watchCtx, 5*time.Second)
 	log.Info("jsonevent listening", "addr", ln.Addr().String(), "config", path, "store", cfg.Store.Driver)
 
 	select {

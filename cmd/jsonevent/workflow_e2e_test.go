@@ -151,6 +151,19 @@ triggers:
 		t.Errorf("tickets list: rc %d\n%s%s", rc, out.String(), errOut.String())
 	}
 	out.Reset()
+	if rc := run([]string{"tickets", "list", "--json", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 {
+		t.Fatalf("tickets list --json: rc %d: %s", rc, errOut.String())
+	}
+	var tl struct{ Tickets []store.Ticket }
+	if err := json.Unmarshal(out.Bytes(), &tl); err != nil || len(tl.Tickets) != 1 {
+		t.Fatalf("tickets list --json: %v: %s", err, out.String())
+	}
+	out.Reset()
+	if rc := run([]string{"tickets", "set", tl.Tickets[0].ID, "--status", "solved", "--assignee", "bob", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 ||
+		!strings.Contains(out.String(), `"status": "solved"`) || !strings.Contains(out.String(), `"assignee": "bob"`) {
+		t.Errorf("tickets set: rc %d\n%s%s", rc, out.String(), errOut.String())
+	}
+	out.Reset()
 	if rc := run([]string{"runs", "list", "--status", "succeeded", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 || !strings.Contains(out.String(), got.ID) {
 		t.Errorf("runs list: rc %d\n%s%s", rc, out.String(), errOut.String())
 	}

@@ -132,51 +132,6 @@ func New(ctx context.Context, st Store, opt Options) (*Service, error) {
 	return s, nil
 }
 
-// Sync reloads the open sessions and the adopted fields from the store, so
-// that a node sees sessions opened and fields adopted through another node
-// sharing the database. A session this node is filling keeps the larger of
-// the two counts.
-func (s *Service) Sync(ctx context.Context) error {
-	sessions, err := s.st.OpenCaptureSessions(ctx, s.now())
-	if err != nil {
-		return fmt.Errorf("load capture sessions: %w", err)
-	}
-	s.mu.Lock()
-	open := make(map[string]*store.CaptureSession, len(sessions))
-	for _, cs := range sessions {
-		if mine := s.open[cs.TriggerID]; mine != nil && mine.ID == cs.ID {
-			cs.Captured = max(cs.Captured, mine.Captured)
-			if cs.Captured >= cs.Count {
-				continue
-			}
-		}
-		open[cs.TriggerID] = cs
-	}
-	s.open = open
-	s.nOpen.Store(int32(len(open)))
-	s.mu.Unlock()
-	s.adoptMu.Lock()
-	defer s.adoptMu.Unlock()
-	return s.reloadFields(ctx)
-}
-
-// Run calls Sync every interval until ctx ends, logging failures; serve
-// runs it so that several nodes agree within one interval.
-func (s *Service) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("capture sync failed; this node keeps its current sessions and fields", "err", err)
-			}
-		}
-	}
-}
-
 // reloadFields rebuilds the in-memory adopted fields from the store.
 func (s *Service) reloadFields(ctx context.Context) error {
 	all, err := s.st.AdoptedFields(ctx)

@@ -401,9 +401,9 @@ func BenchmarkCapturingIdle(b *testing.B) {
 	}
 }
 
-// TestSyncAcrossNodes checks that two services on one database see each
-// other's sessions and adopted fields after Sync.
-func TestSyncAcrossNodes(t *testing.T) {
+// TestRefreshOnSQLite checks Refresh on SQLite (cluster_test.go runs the
+// PostgreSQL case), including a session closed through the other node.
+func TestRefreshOnSQLite(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, filepath.Join(t.TempDir(), "c.db"))
 	clk := &clock{t: time.Now()}
@@ -416,20 +416,20 @@ func TestSyncAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if b.Capturing(trig.ID) || len(b.Adopted(trig.ID)) != 0 {
-		t.Fatal("node b saw the session before Sync")
+		t.Fatal("node b saw the session before Refresh")
 	}
-	if err := b.Sync(ctx); err != nil {
+	if err := b.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !b.Capturing(trig.ID) || len(b.Adopted(trig.ID)) != 1 {
-		t.Fatalf("after Sync: capturing %v, adopted %+v", b.Capturing(trig.ID), b.Adopted(trig.ID))
+		t.Fatalf("after Refresh: capturing %v, adopted %+v", b.Capturing(trig.ID), b.Adopted(trig.ID))
 	}
 	// Each node records one request; the session (count 2) is then full
-	// for both once they sync.
+	// for both once they refresh.
 	a.Record(ctx, request(trig.ID, "demo", `{"n":1}`, 202))
 	b.Record(ctx, request(trig.ID, "demo", `{"n":2}`, 202))
 	for _, s := range []*Service{a, b} {
-		if err := s.Sync(ctx); err != nil {
+		if err := s.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if s.Capturing(trig.ID) {
@@ -440,17 +440,17 @@ func TestSyncAcrossNodes(t *testing.T) {
 	if err != nil || state.Session.State != "complete" || len(state.Captures) != 2 {
 		t.Fatalf("state = %+v, %v", state, err)
 	}
-	// A session closed on one node stops on the other after Sync.
+	// A session closed on one node stops on the other after Refresh.
 	if _, err := a.Open(ctx, trig, 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Sync(ctx); err != nil || !b.Capturing(trig.ID) {
-		t.Fatalf("b not capturing after Sync: %v", err)
+	if err := b.Refresh(ctx); err != nil || !b.Capturing(trig.ID) {
+		t.Fatalf("b not capturing after Refresh: %v", err)
 	}
 	if _, err := a.Close(ctx, trig); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Sync(ctx); err != nil || b.Capturing(trig.ID) {
+	if err := b.Refresh(ctx); err != nil || b.Capturing(trig.ID) {
 		t.Fatalf("b still capturing after the session closed elsewhere: %v", err)
 	}
 }

@@ -484,3 +484,28 @@ func TestCaptureKeepsOversizeChunkedBodyUpToLimit(t *testing.T) {
 		t.Fatalf("capture: status %d truncated %v bytes %d", c.Status, c.BodyTruncated, c.BodyBytes)
 	}
 }
+
+// TestCaptureRecordsRateLimited checks that a request refused for the rate
+// limit is captured with its reason.
+func TestCaptureRecordsRateLimited(t *testing.T) {
+	h := &captureHarness{t: t, dsn: filepath.Join(t.TempDir(), "c.db"), cfg: captureConfig()}
+	h.cfg.Limits.RequestsPerMinute = 2
+	h.start()
+	if st := h.do("POST", "/v1/triggers/OC_fd/capture", `{"count":3}`, nil, withToken(demoToken)); st != 201 {
+		t.Fatalf("open = %d", st)
+	}
+	for i, want := range []int{202, 202, 429} {
+		if st := h.do("POST", "/v1/triggers/OC_fd/events", freshdeskBody, nil, withToken(demoToken)); st != want {
+			t.Fatalf("event %d = %d, want %d", i, st, want)
+		}
+	}
+	var state capture.State
+	h.do("GET", "/v1/triggers/OC_fd/capture", "", &state, withToken(demoToken))
+	if len(state.Captures) != 3 {
+		t.Fatalf("captures = %d", len(state.Captures))
+	}
+	c := state.Captures[0]
+	if c.Status != 429 || c.Error != "rate_limited" || !strings.Contains(c.Reason, "more than 2 requests") || c.EventID != "" {
+		t.Fatalf("rate-limited capture = %+v", c)
+	}
+}

@@ -125,6 +125,10 @@ func (t *Task) OutputNames() []string {
 
 var idRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
+// whenFieldRe finds the field names a condition reads: @.fields.name,
+// @.fields['name'] and @.fields["name"].
+var whenFieldRe = regexp.MustCompile(`@\.fields(?:\.([A-Za-z_][A-Za-z0-9_]*)|\['([^']*)'\]|\["([^"]*)"\])`)
+
 // Validate checks every workflow of c: conditions compile, templates parse
 // and name only fields that exist where that can be known, task keys fit
 // their type, retry settings are sane. It suits config.Options.Validators.
@@ -240,6 +244,16 @@ func compileWorkflow(where string, tr config.Trigger, wc config.Workflow) (*Work
 			return nil, fmt.Errorf("%s.when: %w", where, err)
 		}
 		w.when = f
+		for _, m := range whenFieldRe.FindAllStringSubmatch(w.When, -1) {
+			name := m[1] + m[2] + m[3]
+			if _, ok := tr.Fields[name]; ok {
+				continue
+			}
+			if _, ok := tr.PresetFields[name]; ok {
+				continue
+			}
+			return nil, fmt.Errorf("%s.when: names @.fields.%s, but trigger %s has no field %q (fields: %s)", where, name, tr.ID, name, strings.Join(fieldNames(tr), ", "))
+		}
 	}
 	p, err := compilePolicy(wc.Retry)
 	if err != nil {

@@ -121,13 +121,19 @@ func TestWhenCondition(t *testing.T) {
 		{"@.fields.priority == 'Urgent' && @.fields.total > 2000", false},
 		{"@.fields.priority == 'Low' || @.query.contextId == 'ctx 1'", true},
 		{"@.body.a.b == 'deep'", true},
-		{"@.fields.nosuch", false},
+		{"@.fields.none == null", true},
 	}
 	for _, tt := range tests {
 		set, w := compileOne(t, config.Workflow{ID: "wf", When: tt.when, Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "a"}}})
 		_ = set
 		if got := w.Match(testEvent()); got != tt.want {
 			t.Errorf("when %q = %v, want %v", tt.when, got, tt.want)
+		}
+	}
+	for _, typo := range []string{"@.fields.prioirty == 'Urgent'", "@.fields['tota l'] > 3", `@.fields.total > 1 && @.fields["x"] == 1`} {
+		err := Validate(testConfig(config.Workflow{ID: "wf", When: typo, Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "a"}}}))
+		if err == nil || !strings.Contains(err.Error(), "workflows[wf].when: names @.fields.") || !strings.Contains(err.Error(), "has no field") {
+			t.Errorf("when %q: error = %v", typo, err)
 		}
 	}
 	err := Validate(testConfig(config.Workflow{ID: "wf", When: "@.fields.total >", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "a"}}}))
