@@ -381,7 +381,7 @@ func (s *Server) captureHook(c *fiber.Ctx, rt *Runtime, triggerID string, body [
 		AccountID:     p.AccountID,
 		TriggerID:     triggerID,
 		ReceivedAt:    received,
-		Method:        c.Method(),
+		Method:        strings.Clone(c.Method()), // fiber's string aliases a reused buffer
 		Query:         copyQuery(c),
 		Header:        copyHeader(c),
 		Body:          body,

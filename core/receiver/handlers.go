@@ -130,7 +130,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	// 7. Adapter and fields.
 	req := &core.Request{
 		TriggerID:    triggerID,
-		Method:       c.Method(),
+		Method:       strings.Clone(c.Method()), // fiber's string aliases a reused buffer
 		Header:       copyHeader(c),
 		Query:        copyQuery(c),
 		Body:         body,

@@ -120,7 +120,7 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newHarness(t *testing.T, cfg *config.Config) *harness {
+func newHarness(t testing.TB, cfg *config.Config) *harness {
 	t.Helper()
 	st, err := store.Open(context.Background(), config.Store{DSN: filepath.Join(t.TempDir(), "r.db")}, nil)
 	if err != nil {
