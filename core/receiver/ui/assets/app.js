@@ -94,7 +94,7 @@ function initSignin() {
   const params = new URLSearchParams(location.search);
   const next = params.get("next") || "/ui/triggers";
   const safeNext = next.startsWith("/ui/") ? next : "/ui/triggers";
-  if (params.get("msg")) document.getElementById("signin-error").textContent = params.get("msg");
+  if (params.get("msg")) document.getElementById("signin-note").textContent = params.get("msg");
   if (token()) { location.replace(safeNext); return; }
   const form = document.getElementById("signin-form");
   const input = document.getElementById("token");
