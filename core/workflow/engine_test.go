@@ -340,3 +340,28 @@ func TestEngineOnPostgres(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestEngineShowsRunningRun(t *testing.T) {
+	release := make(chan struct{})
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer sink.Close()
+	defer close(release)
+	env := startEngine(t, testConfig(config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", URL: sink.URL}}}))
+	id := env.fire(t, `{"subject":"x"}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runs, err := env.e.EventRuns(context.Background(), "demo", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) == 1 && runs[0].Status == store.RunRunning {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run never shown running: %+v", runs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
