@@ -143,7 +143,7 @@ func (e *Engine) AddWorkers(w *river.Workers) error {
 
 // Queue defaults.
 const (
-	DefaultWorkers      = 100
+	DefaultWorkers      = 250
 	DefaultPollInterval = 100 * time.Millisecond
 	DefaultRescueAfter  = 5 * time.Minute
 )
