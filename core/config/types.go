@@ -42,7 +42,7 @@ type Limits struct {
 
 // Queue tunes the workflow job queue (river). Zero values take defaults.
 type Queue struct {
-	// Workers is how many workflow runs execute at once; default 100.
+	// Workers is how many workflow runs execute at once; default 250.
 	Workers int `koanf:"workers"`
 	// PollInterval is how often idle workers look for jobs; default 100ms.
 	PollInterval time.Duration `koanf:"poll_interval"`

@@ -180,6 +180,13 @@ func TestBrowserCaptureFlow(t *testing.T) {
 		chromedp.Navigate(base+"/ui/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		shot("01-signin-1280"),
+		chromedp.KeyEvent(kb.Tab), // from the token field to the sign-in button
+	)
+	focus, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.activeElement; return e.tagName + " " + getComputedStyle(e).outlineStyle; })()`))
+	if err != nil || focus != "BUTTON solid" {
+		t.Errorf("focused element after Tab = %q (%v), want the button with a visible outline", focus, err)
+	}
+	run("sign in",
 		chromedp.SendKeys(chromedp.ID("token"), "jse_wrong"+kb.Enter),
 		waitText("#signin-error", "not valid"),
 		chromedp.Navigate(base+"/ui/"),
@@ -263,12 +270,16 @@ func TestBrowserCaptureFlow(t *testing.T) {
 		if err != nil || overflow {
 			t.Errorf("%s: wider than a 390 px screen (%v)", p.path, err)
 		}
+		problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yAudit))
+		if err != nil || len(problems) > 0 {
+			t.Errorf("%s: accessibility problems %q (%v)", p.path, problems, err)
+		}
 	}
 	// Signing out forgets the token and returns to the sign-in page.
 	run("sign out",
 		chromedp.Click(chromedp.ID("signout")),
 		chromedp.WaitVisible(chromedp.ID("token")),
-		waitText("#signin-error", "Signed out"),
+		waitText("#signin-note", "Signed out"),
 		shot("15-signin-390"),
 	)
 	left, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("jsonevent.token") || ""`))
@@ -276,6 +287,22 @@ func TestBrowserCaptureFlow(t *testing.T) {
 		t.Errorf("token left in sessionStorage after sign-out: %q, %v", left, err)
 	}
 }
+
+// a11yAudit lists what keyboard and screen-reader users would miss on the
+// page: form controls without a label, buttons and links without a name,
+// images without alt text, and a page without a single h1.
+const a11yAudit = `(() => {
+	const out = [];
+	const name = (e) => (e.getAttribute("aria-label") || e.textContent || "").trim();
+	for (const e of document.querySelectorAll("input, select, textarea")) {
+		if (e.type !== "hidden" && !(e.labels && e.labels.length) && !e.getAttribute("aria-label")) out.push("unlabelled " + e.tagName + "#" + e.id);
+	}
+	for (const e of document.querySelectorAll("button, a[href]")) if (!name(e)) out.push("nameless " + e.tagName + " " + e.outerHTML.slice(0, 60));
+	for (const e of document.querySelectorAll("img")) if (!e.hasAttribute("alt")) out.push("img without alt");
+	if (document.querySelectorAll("h1").length !== 1) out.push("h1 count " + document.querySelectorAll("h1").length);
+	if (!document.documentElement.lang) out.push("no lang");
+	return out;
+})()`
 
 // startBrowserServer runs a receiver with capture and the workflow engine
 // (one workflow posting to crmURL, two attempts) on a loopback listener.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,12 +14,14 @@ import (
 	"time"
 
 	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/workflow"
 )
 
 // BenchmarkWorkflowEndToEnd measures events per second from the POST to
 // the workflow's http task delivered to a local sink: the receiver commits
 // each event with its job (group commit, SQLite), river works the jobs and
-// the run is recorded. 64 concurrent senders, 1 KB bodies.
+// the run is recorded. 64 concurrent senders, 1 KB bodies, the default
+// queue settings. p50/p99 are POST-to-delivery latencies.
 func BenchmarkWorkflowEndToEnd(b *testing.B) {
 	b.Run("workflow", func(b *testing.B) { benchEndToEnd(b, true) })
 	b.Run("receive-only", func(b *testing.B) { benchEndToEnd(b, false) })
@@ -27,8 +31,15 @@ func benchEndToEnd(b *testing.B, withWorkflow bool) {
 	var delivered atomic.Int64
 	done := make(chan struct{})
 	var target atomic.Int64
+	// sent[n] is when event n was POSTed; latency[n] how long until the
+	// sink got its delivery.
+	sent := make([]atomic.Int64, b.N+1)
+	latency := make([]time.Duration, b.N+1)
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if n, err := strconv.Atoi(r.URL.Query().Get("n")); err == nil && n > 0 && n <= b.N {
+			latency[n] = time.Duration(time.Now().UnixNano() - sent[n].Load())
+		}
 		if delivered.Add(1) == target.Load() {
 			close(done)
 		}
@@ -41,7 +52,7 @@ func benchEndToEnd(b *testing.B, withWorkflow bool) {
 		Triggers: []config.Trigger{{ID: "OC_bench", Account: "demo", Adapter: "generic",
 			Fields: map[string]string{"store": "$.stores[0].name", "n": "$.n"},
 			Workflows: []config.Workflow{{ID: "deliver", Tasks: []config.Task{{
-				ID: "post", Type: "http", URL: sink.URL + "/hook?store={{ .fields.store }}",
+				ID: "post", Type: "http", URL: sink.URL + "/hook?store={{ .fields.store }}&n={{ .fields.n }}",
 				Body: map[string]any{"store": "{{ .fields.store }}", "n": "{{ .fields.n }}"},
 			}}}},
 		}},
@@ -50,7 +61,7 @@ func benchEndToEnd(b *testing.B, withWorkflow bool) {
 		cfg.Triggers[0].Workflows = nil
 		target.Store(-1)
 	}
-	benchWorkers = 500
+	benchWorkers = workflow.DefaultWorkers // what serve runs with
 	defer func() { benchWorkers = 20 }()
 	h := newWFHarness(b, cfg)
 	pad := strings.Repeat("x", 900)
@@ -74,6 +85,7 @@ func benchEndToEnd(b *testing.B, withWorkflow bool) {
 				if i > int64(b.N) {
 					return
 				}
+				sent[i].Store(time.Now().UnixNano())
 				body := fmt.Sprintf(`{"stores":[{"name":"Oslo"}],"n":%d,"pad":%q}`, i, pad)
 				req, _ := http.NewRequest(http.MethodPost, h.base+"/inbound-event/v1/event/JSON/triggers?triggerId=OC_bench", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
@@ -107,6 +119,10 @@ func benchEndToEnd(b *testing.B, withWorkflow bool) {
 		b.Fatalf("%d POSTs failed", f)
 	}
 	if withWorkflow {
+		lat := slices.Clone(latency[1:])
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "delivered/s")
 	}
 	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")

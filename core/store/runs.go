@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -324,6 +325,10 @@ type Batcher struct {
 	toSync chan []*batchReq
 	done   chan struct{}
 	max    int
+	// syncBusy is true while the syncer fsyncs; syncIdle wakes a gathering
+	// loop when it is done.
+	syncBusy atomic.Bool
+	syncIdle chan struct{}
 }
 
 type batchReq struct {
@@ -334,7 +339,8 @@ type batchReq struct {
 
 // NewBatcher starts a Batcher on s. Close it before closing s.
 func (s *Store) NewBatcher() *Batcher {
-	b := &Batcher{s: s, queue: make(chan *batchReq, 4096), toSync: make(chan []*batchReq, 64), done: make(chan struct{}), max: 256}
+	b := &Batcher{s: s, queue: make(chan *batchReq, 4096), toSync: make(chan []*batchReq, 64), done: make(chan struct{}), max: 256,
+		syncIdle: make(chan struct{}, 1)}
 	go b.loop()
 	go b.syncer()
 	return b
@@ -394,10 +400,28 @@ func (b *Batcher) loop() {
 				break fill
 			}
 		}
+		// While an fsync is under way, a commit made now waits for the next
+		// fsync anyway: keep gathering until the syncer is free or enough
+		// has queued, so transactions stay few and large (each costs the
+		// single SQLite writer a fixed share).
+	gather:
+		for b.s.async != nil && len(batch) < batcherPipelineMin && b.syncBusy.Load() {
+			select {
+			case r, ok := <-b.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			case <-b.syncIdle:
+			}
+		}
 		b.commit(batch)
 		clear(batch)
 	}
 }
+
+// batcherPipelineMin is the batch worth committing beside a running fsync.
+const batcherPipelineMin = 32
 
 // syncer answers committed batches once an fsync covers them; one fsync
 // serves every batch committed meanwhile.
@@ -405,6 +429,7 @@ func (b *Batcher) syncer() {
 	defer close(b.done)
 	var group [][]*batchReq
 	for first := range b.toSync {
+		b.syncBusy.Store(true)
 		group = append(group[:0], first)
 	fill:
 		for {
@@ -428,6 +453,11 @@ func (b *Batcher) syncer() {
 			}
 		}
 		clear(group)
+		b.syncBusy.Store(false)
+		select {
+		case b.syncIdle <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -26,9 +26,9 @@ func (e *Engine) EventRuns(ctx context.Context, accountID, eventID string) ([]*s
 	if err != nil {
 		return nil, err
 	}
-	seen := make(map[string]bool, len(runs))
+	seen := make(map[string]*store.Run, len(runs))
 	for _, r := range runs {
-		seen[r.ID] = true
+		seen[r.ID] = r
 	}
 	res, err := e.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(eventID).
 		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRunning,
@@ -38,7 +38,15 @@ func (e *Engine) EventRuns(ctx context.Context, accountID, eventID string) ([]*s
 	}
 	for _, j := range res.Jobs {
 		var a RunArgs
-		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.AccountID != accountID || seen[a.RunID] {
+		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.AccountID != accountID {
+			continue
+		}
+		if r := seen[a.RunID]; r != nil {
+			// A retry under way is written when a task finishes; meanwhile
+			// river's job knows it is running.
+			if j.State == rivertype.JobStateRunning && (r.Status == store.RunRetrying || r.Status == store.RunPending) {
+				r.Status = store.RunRunning
+			}
 			continue
 		}
 		status := store.RunPending

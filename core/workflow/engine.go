@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +77,9 @@ type Engine struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	// nextAt hands the retry time an attempt chose (a Retry-After honoured)
+	// from Work to NextRetry, which river calls right after, by job id.
+	nextAt sync.Map
 }
 
 // EngineOptions tunes NewEngine.
@@ -137,7 +143,7 @@ func (e *Engine) AddWorkers(w *river.Workers) error {
 
 // Queue defaults.
 const (
-	DefaultWorkers      = 100
+	DefaultWorkers      = 250
 	DefaultPollInterval = 100 * time.Millisecond
 	DefaultRescueAfter  = 5 * time.Minute
 )
@@ -223,6 +229,9 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 
 // NextRetry follows the workflow's own policy.
 func (w *runWorker) NextRetry(job *river.Job[RunArgs]) time.Time {
+	if at, ok := w.e.nextAt.LoadAndDelete(job.ID); ok {
+		return at.(time.Time)
+	}
 	p := DefaultPolicy
 	if wf := w.e.set.Load().Workflow(job.Args.TriggerID, job.Args.WorkflowID); wf != nil {
 		p = wf.Retry
@@ -390,7 +399,17 @@ func (e *Engine) failAttempt(ctx context.Context, job *river.Job[RunArgs], set *
 	attempt.Error = err.Error()
 	run.Status = store.RunRetrying
 	run.Error, run.FailedTask = err.Error(), taskID
-	run.NextAt = now.Add(wf.Retry.delay(job.Attempt, jitter(run.ID, job.Attempt)))
+	delay := wf.Retry.delay(job.Attempt, jitter(run.ID, job.Attempt))
+	var te *TaskError
+	if errors.As(err, &te) && te.Response != nil {
+		// A receiver that says when to come back (429, 503) is believed,
+		// within the workflow's backoff bounds.
+		if ra, ok := retryAfter(te.Response.Headers, now); ok {
+			delay = min(max(ra, wf.Retry.MinBackoff), wf.Retry.MaxBackoff)
+		}
+	}
+	run.NextAt = now.Add(delay)
+	e.nextAt.Store(job.ID, run.NextAt)
 	if serr := e.save(ctx, run); serr != nil {
 		return errors.Join(err, serr)
 	}
@@ -476,4 +495,19 @@ func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, e
 func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
 	h.log.Error("job panicked", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "panic", fmt.Sprint(panicVal))
 	return nil
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(h map[string][]string, now time.Time) (time.Duration, bool) {
+	v := http.Header(h).Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }

@@ -340,3 +340,74 @@ func TestEngineOnPostgres(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestEngineShowsRunningRun(t *testing.T) {
+	release := make(chan struct{})
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer sink.Close()
+	defer close(release)
+	env := startEngine(t, testConfig(config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", URL: sink.URL}}}))
+	id := env.fire(t, `{"subject":"x"}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runs, err := env.e.EventRuns(context.Background(), "demo", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) == 1 && runs[0].Status == store.RunRunning {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run never shown running: %+v", runs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEngineHonoursRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer sink.Close()
+	env := startEngine(t, testConfig(config.Workflow{ID: "wf",
+		Retry: config.Retry{Attempts: 3, MinBackoff: 10 * time.Millisecond, MaxBackoff: 5 * time.Second},
+		Tasks: []config.Task{{ID: "call", Type: "http", URL: sink.URL}}}))
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1, store.RunSucceeded)[0]
+	if len(run.Attempts) != 2 {
+		t.Fatalf("attempts = %d", len(run.Attempts))
+	}
+	gap := run.Attempts[1].StartedAt.Sub(run.Attempts[0].FinishedAt)
+	if gap < 900*time.Millisecond || gap > 4*time.Second {
+		t.Errorf("second attempt %s after the 429 with Retry-After: 1, want about 1s (min_backoff is 10ms)", gap)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false}, {"7", 7 * time.Second, true}, {"0", 0, true}, {"soon", 0, false},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+	}
+	for _, tt := range tests {
+		got, ok := retryAfter(map[string][]string{"Retry-After": {tt.v}}, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Retry-After %q = %s, %v; want %s, %v", tt.v, got, ok, tt.want, tt.ok)
+		}
+	}
+}

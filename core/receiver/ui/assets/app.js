@@ -94,7 +94,7 @@ function initSignin() {
   const params = new URLSearchParams(location.search);
   const next = params.get("next") || "/ui/triggers";
   const safeNext = next.startsWith("/ui/") ? next : "/ui/triggers";
-  if (params.get("msg")) document.getElementById("signin-error").textContent = params.get("msg");
+  if (params.get("msg")) document.getElementById("signin-note").textContent = params.get("msg");
   if (token()) { location.replace(safeNext); return; }
   const form = document.getElementById("signin-form");
   const input = document.getElementById("token");
@@ -280,9 +280,10 @@ async function initTrigger() {
     const open = sv.state === "open";
     stop.hidden = !open;
     start.textContent = open ? "Restart capture" : "Start capture";
-    capStatus.textContent = open
+    const text = open
       ? "Capturing: " + sv.captured + " of " + sv.count + " request(s), until " + fmtTime(sv.expiresAt) + ". Send a request to the trigger's URL."
       : "Capture " + sv.state + ": " + sv.captured + " of " + sv.count + " request(s) captured.";
+    if (capStatus.textContent !== text) capStatus.textContent = text; // a live region: announce changes only
     return open;
   }
 
@@ -305,7 +306,9 @@ async function initTrigger() {
       capBox.querySelectorAll("details.capture").forEach((d) => { if (!keep.has(d.dataset.capture)) d.remove(); });
     }
     first = false;
-    if (open) timer = setTimeout(refresh, 1000);
+    // Quick while capturing; slowly otherwise, so a session started
+    // elsewhere (the CLI, another admin) shows up too.
+    timer = setTimeout(refresh, open ? 1000 : 5000);
   }
 
   async function loadFields(fv) {
@@ -415,10 +418,14 @@ async function initEvents() {
 async function initEvent() {
   const id = document.body.dataset.event;
   const box = document.getElementById("event");
+  let timer = null;
   async function load() {
+    clearTimeout(timer);
     let ev;
     try { ev = await api("GET", "/v1/events/" + encodeURIComponent(id)); }
     catch (e) { clear(box, el("p", { class: "flash" }, e.message)); return; }
+    // Runs still under way are followed until they settle.
+    if ((ev.runs || []).some((r) => ["pending", "running", "retrying"].includes(r.status))) timer = setTimeout(load, 2000);
     const fields = Object.entries(ev.fields || {}).sort();
     const meta = [["Trigger", ev.triggerId], ["Received", fmtTime(ev.receivedAt)], ["Context", ev.contextId], ["User", ev.userId], ["Brand", ev.brandId], ["Idempotency key", ev.idempotencyKey], ["Replay of", ev.replayOf]]
       .filter(([, v]) => v);
