@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzPostEvent sends arbitrary bodies, content types and idempotency keys
@@ -41,8 +42,8 @@ func FuzzPostEvent(f *testing.F) {
 		r := readReply(t, resp)
 		switch r.status {
 		case 202:
-			if !json.Valid([]byte(body)) {
-				t.Fatalf("202 for a body that is not JSON: %q", body)
+			if !json.Valid([]byte(body)) || !utf8.ValidString(body) {
+				t.Fatalf("202 for a body that is not UTF-8 JSON: %q", body)
 			}
 		case 400, 413, 415:
 			if r.json["error"] == nil || r.json["message"] == "" {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/riverqueue/river"
@@ -125,6 +126,12 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 			}
 		}
 		return refuse(http.StatusBadRequest, core.CodeInvalid, msg)
+	}
+	if off := invalidUTF8Offset(body); off >= 0 {
+		// encoding/json accepts invalid UTF-8 in strings; stored as is it
+		// would make GET /v1/events/{id} answer a document that is not JSON.
+		return refuse(http.StatusBadRequest, core.CodeInvalid,
+			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d; JSON must be sent as UTF-8", off))
 	}
 
 	// 7. Adapter and fields.
@@ -339,6 +346,22 @@ func jsonErrorMessage(body []byte) (string, int64) {
 		return "the body is not valid JSON: " + err.Error(), -1
 	}
 	return "the body is not valid JSON", -1
+}
+
+// invalidUTF8Offset returns the offset of the first byte of body that is
+// not valid UTF-8, or -1 when body is valid UTF-8.
+func invalidUTF8Offset(body []byte) int {
+	if utf8.Valid(body) {
+		return -1
+	}
+	for i := 0; i < len(body); {
+		r, n := utf8.DecodeRune(body[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // extract evaluates each field: one node gives its value, several an

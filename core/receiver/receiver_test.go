@@ -232,6 +232,7 @@ func TestStatuses(t *testing.T) {
 		{"invalid JSON names the offset", inbound + "OC_demo", `{"a":1,}`, jsonHeaders(), 400, "invalid", "offset 8"},
 		{"truncated JSON", inbound + "OC_demo", `{"a":[1,2`, jsonHeaders(), 400, "invalid", "offset"},
 		{"empty body", inbound + "OC_demo", ``, jsonHeaders(), 400, "invalid", "empty"},
+		{"invalid UTF-8 in a string", inbound + "OC_demo", "{\"a\":\"ok\xff\"}", jsonHeaders(), 400, "invalid", "UTF-8 at byte offset 8"},
 		{"adapter hint on invalid JSON", inbound + "OC_delivery", `{"ok":}`, jsonHeaders(), 400, "invalid", "offset 7: invalid character '}' looking for beginning of value; a placeholder near byte 7"},
 		{"adapter refusal", inbound + "OC_delivery", `{"x":1}`, jsonHeaders(), 400, "invalid", "ok"},
 		{"unknown route", "/nope", ``, nil, 404, "not_found", "POST"},
