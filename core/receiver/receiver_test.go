@@ -271,6 +271,39 @@ func TestStatuses(t *testing.T) {
 	}
 }
 
+// TestFiberRefusalsAreJSON covers the answers fiber produces before a
+// handler runs: each is a JSON error whose code and message say what to do.
+func TestFiberRefusalsAreJSON(t *testing.T) {
+	h := newHarness(t, testConfig())
+	tests := []struct {
+		name, method, target string
+		headers              map[string]string
+		status               int
+		code, inMsg          string
+	}{
+		{"GET on the event endpoint", http.MethodGet, inbound + "OC_demo", jsonHeaders(), 405, "method_not_allowed", "method GET is not allowed here; use POST"},
+		{"POST on an event read", http.MethodPost, "/v1/events/evt_x", jsonHeaders(), 405, "method_not_allowed", "use GET"},
+		{"unknown route", http.MethodDelete, "/nope", nil, 404, "not_found", "no such endpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do(t, tc.method, tc.target, goodBody, tc.headers)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d; body %s", r.status, tc.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if r.json["error"] != tc.code {
+				t.Fatalf("error %v, want %q; body %s", r.json["error"], tc.code, r.body)
+			}
+			if msg, _ := r.json["message"].(string); !strings.Contains(msg, tc.inMsg) {
+				t.Fatalf("message %q does not mention %q", msg, tc.inMsg)
+			}
+		})
+	}
+}
+
 func TestStoredEventAndGet(t *testing.T) {
 	h := newHarness(t, testConfig())
 	r := h.do(t, http.MethodPost, inbound+"OC_demo&contextId=c1&userId=u1&brandId=b1&extra=e", goodBody,

@@ -200,8 +200,18 @@ func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 			code = core.CodeInternal
 		}
 	}
-	msg := "no such endpoint; events go to POST /inbound-event/v1/event/JSON/triggers?triggerId=… or POST /v1/triggers/{triggerId}/events"
-	if status != http.StatusNotFound {
+	var msg string
+	switch status {
+	case http.StatusNotFound:
+		msg = "no such endpoint; events go to POST /inbound-event/v1/event/JSON/triggers?triggerId=… or POST /v1/triggers/{triggerId}/events"
+	case http.StatusMethodNotAllowed:
+		msg = fmt.Sprintf("method %s is not allowed here; use %s", truncate(c.Method(), 20), string(c.Response().Header.Peek(fiber.HeaderAllow)))
+	case http.StatusRequestHeaderFieldsTooLarge:
+		code = core.CodeTooLarge
+		msg = "the request headers are too large (at most 4 KB in all); send fewer or shorter headers"
+	case http.StatusRequestTimeout:
+		msg = "the request was not received completely in time; check that Content-Length matches the body sent"
+	default:
 		msg = http.StatusText(status)
 		if fe != nil && fe.Message != "" {
 			msg = fe.Message
