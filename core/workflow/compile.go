@@ -516,6 +516,9 @@ func (sc *scope) check(t *tmpl) error {
 		}
 	}
 	for _, e := range t.envs {
+		if strings.HasPrefix(strings.ToUpper(e), "JSONEVENT_") {
+			return fmt.Errorf("template reads %s: JSONEVENT_ variables configure jsonevent itself (a DSN, the SMTP password) and are not handed to templates; use another name", e)
+		}
 		if _, ok := LookupEnv(e); !ok {
 			return fmt.Errorf("template reads environment variable %s, which is not set", e)
 		}

@@ -41,6 +41,8 @@ func TestCompileErrorsNameTheKey(t *testing.T) {
 		{"unknown root", http(config.Task{URL: "https://h/{{ .feilds.x }}"}), "template names .feilds.x; a template can use .fields"},
 		{"unset env", http(config.Task{URL: "https://h/", Headers: map[string]string{"A": `{{ env "UNSET_VAR_JSONEVENT" }}`}}),
 			"tasks[t1].headers.A: template reads environment variable UNSET_VAR_JSONEVENT, which is not set"},
+		{"service secret", http(config.Task{URL: "https://h/", Headers: map[string]string{"A": `{{ env "JSONEVENT_SMTP__PASSWORD" }}`}}),
+			"tasks[t1].headers.A: template reads JSONEVENT_SMTP__PASSWORD: JSONEVENT_ variables configure jsonevent itself"},
 		{"bad template", http(config.Task{URL: "https://h/{{ .fields.email "}), "tasks[t1].url: invalid template"},
 		{"host from event", http(config.Task{URL: "https://{{ .fields.email }}/"}), "must come from env"},
 		{"no url", http(config.Task{}), "tasks[t1].url: an http task needs a url"},

@@ -52,6 +52,9 @@ var funcs = template.FuncMap{
 	fnJSON:   jsonValue,
 	fnRaw:    textValue,
 	"env": func(name string) (string, error) {
+		if strings.HasPrefix(strings.ToUpper(name), "JSONEVENT_") {
+			return "", fmt.Errorf("environment variable %s configures jsonevent and is not available to templates", name)
+		}
 		v, ok := LookupEnv(name)
 		if !ok {
 			return "", fmt.Errorf("environment variable %s is not set", name)
