@@ -43,6 +43,8 @@ func TestCompileErrorsNameTheKey(t *testing.T) {
 			"tasks[t1].headers.A: template reads environment variable UNSET_VAR_JSONEVENT, which is not set"},
 		{"service secret", http(config.Task{URL: "https://h/", Headers: map[string]string{"A": `{{ env "JSONEVENT_SMTP__PASSWORD" }}`}}),
 			"tasks[t1].headers.A: template reads JSONEVENT_SMTP__PASSWORD: JSONEVENT_ variables configure jsonevent itself"},
+		{"env chosen by the event", http(config.Task{URL: "https://h/", Body: map[string]any{"a": "{{ env .fields.subject }}"}}),
+			"tasks[t1].body: env takes one quoted name"},
 		{"bad template", http(config.Task{URL: "https://h/{{ .fields.email "}), "tasks[t1].url: invalid template"},
 		{"host from event", http(config.Task{URL: "https://{{ .fields.email }}/"}), "must come from env"},
 		{"no url", http(config.Task{}), "tasks[t1].url: an http task needs a url"},

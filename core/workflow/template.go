@@ -72,6 +72,9 @@ type tmpl struct {
 	whole bool
 	refs  [][]string // field references from the root, e.g. [fields subject]
 	envs  []string   // names passed to env as literals
+	// dynamicEnv is set when env gets anything but one literal name (an
+	// event must not choose which variable is read).
+	dynamicEnv bool
 }
 
 // parseTemplate parses src for place p. name is used in error messages.
@@ -261,10 +264,14 @@ func (w *escWalker) collect(pipe *parse.PipeNode, depth int) {
 	for _, cmd := range pipe.Cmds {
 		for i, arg := range cmd.Args {
 			w.collectArg(arg, depth)
-			if id, ok := arg.(*parse.IdentifierNode); ok && id.Ident == "env" && i == 0 && len(cmd.Args) > 1 {
-				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
-					w.out.envs = append(w.out.envs, s.Text)
+			if id, ok := arg.(*parse.IdentifierNode); ok && id.Ident == "env" && i == 0 {
+				if len(cmd.Args) == 2 {
+					if s, ok := cmd.Args[1].(*parse.StringNode); ok {
+						w.out.envs = append(w.out.envs, s.Text)
+						continue
+					}
 				}
+				w.out.dynamicEnv = true
 			}
 		}
 	}
