@@ -324,6 +324,16 @@ func TestEngineShowsQueuedRunsAsPending(t *testing.T) {
 	if other, _ := env.e.EventRuns(context.Background(), "other", id); len(other) != 0 {
 		t.Errorf("another account sees %d runs", len(other))
 	}
+	one, err := env.e.GetRun(context.Background(), "demo", runs[0].ID)
+	if err != nil || one.Status != store.RunPending || one.ID != runs[0].ID || one.WorkflowID != runs[0].WorkflowID {
+		t.Errorf("GetRun of a queued run = %+v, %v", one, err)
+	}
+	if _, err := env.e.GetRun(context.Background(), "other", runs[0].ID); err == nil {
+		t.Error("another account reads a queued run")
+	}
+	if _, err := env.e.GetRun(context.Background(), "demo", "run_nosuch"); err == nil {
+		t.Error("an unknown run was found")
+	}
 }
 
 // TestEngineOnPostgres runs the engine tests against PostgreSQL (skipped
