@@ -30,32 +30,20 @@ func (e *Engine) EventRuns(ctx context.Context, accountID, eventID string) ([]*s
 	for _, r := range runs {
 		seen[r.ID] = r
 	}
-	res, err := e.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(eventID).
-		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRunning,
-			rivertype.JobStateRetryable, rivertype.JobStatePending).First(100))
+	queued, err := e.queuedRuns(ctx, accountID, eventID)
 	if err != nil {
-		return nil, &core.Error{Code: core.CodeUnavailable, Message: "the job queue cannot be read right now", Err: err}
+		return nil, err
 	}
-	for _, j := range res.Jobs {
-		var a RunArgs
-		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.AccountID != accountID {
-			continue
-		}
-		if r := seen[a.RunID]; r != nil {
+	for _, q := range queued {
+		if r := seen[q.ID]; r != nil {
 			// A retry under way is written when a task finishes; meanwhile
 			// river's job knows it is running.
-			if j.State == rivertype.JobStateRunning && (r.Status == store.RunRetrying || r.Status == store.RunPending) {
+			if q.Status == store.RunRunning && (r.Status == store.RunRetrying || r.Status == store.RunPending) {
 				r.Status = store.RunRunning
 			}
 			continue
 		}
-		status := store.RunPending
-		if j.State == rivertype.JobStateRunning {
-			status = store.RunRunning
-		}
-		runs = append(runs, &store.Run{ID: a.RunID, EventID: a.EventID, AccountID: a.AccountID, TriggerID: a.TriggerID,
-			WorkflowID: a.WorkflowID, JobID: j.ID, Status: status, MaxAttempts: j.MaxAttempts,
-			Tasks: map[string]*store.TaskRecord{}, Attempts: []*store.Attempt{}, CreatedAt: j.CreatedAt, UpdatedAt: j.CreatedAt})
+		runs = append(runs, q)
 	}
 	slices.SortFunc(runs, func(a, b *store.Run) int { return strings.Compare(a.ID, b.ID) })
 	return runs, nil
@@ -82,7 +70,7 @@ func (e *Engine) RetryRun(ctx context.Context, accountID, runID string) (*store.
 	job := river.InsertManyParams{
 		Args: RunArgs{EventID: run.EventID, AccountID: run.AccountID, TriggerID: run.TriggerID, WorkflowID: run.WorkflowID,
 			RunID: run.ID, Retry: len(run.Attempts) + 1},
-		InsertOpts: &river.InsertOpts{MaxAttempts: wf.Retry.Attempts, Tags: []string{run.EventID}},
+		InsertOpts: &river.InsertOpts{MaxAttempts: wf.Retry.Attempts, Tags: []string{run.EventID, run.ID}},
 	}
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		ok, err := store.MarkRunPending(ctx, tx, run.ID)
@@ -104,12 +92,52 @@ func (e *Engine) RetryRun(ctx context.Context, accountID, runID string) (*store.
 	return run, nil
 }
 
-// GetRun returns one run of an account (queued runs included).
+// GetRun returns one run of an account, a run still waiting in the queue
+// included (as pending or running).
 func (e *Engine) GetRun(ctx context.Context, accountID, runID string) (*store.Run, error) {
 	if e.st == nil {
 		return nil, errors.New("workflow engine has no store attached")
 	}
-	return e.st.GetRun(ctx, accountID, runID)
+	run, err := e.st.GetRun(ctx, accountID, runID)
+	if core.ErrorCode(err) != core.CodeNotFound {
+		return run, err
+	}
+	queued, qerr := e.queuedRuns(ctx, accountID, runID)
+	if qerr != nil {
+		return nil, qerr
+	}
+	for _, r := range queued {
+		if r.ID == runID {
+			return r, nil
+		}
+	}
+	return nil, err
+}
+
+// queuedRuns lists the runs whose jobs carry tag (an event or run id) and
+// are not finished, as river sees them.
+func (e *Engine) queuedRuns(ctx context.Context, accountID, tag string) ([]*store.Run, error) {
+	res, err := e.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(tag).
+		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStatePending).First(100))
+	if err != nil {
+		return nil, &core.Error{Code: core.CodeUnavailable, Message: "the job queue cannot be read right now", Err: err}
+	}
+	var out []*store.Run
+	for _, j := range res.Jobs {
+		var a RunArgs
+		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil || a.AccountID != accountID {
+			continue
+		}
+		status := store.RunPending
+		if j.State == rivertype.JobStateRunning {
+			status = store.RunRunning
+		}
+		out = append(out, &store.Run{ID: a.RunID, EventID: a.EventID, AccountID: a.AccountID, TriggerID: a.TriggerID,
+			WorkflowID: a.WorkflowID, JobID: j.ID, Status: status, MaxAttempts: j.MaxAttempts,
+			Tasks: map[string]*store.TaskRecord{}, Attempts: []*store.Attempt{}, CreatedAt: j.CreatedAt, UpdatedAt: j.CreatedAt})
+	}
+	return out, nil
 }
 
 // ListRuns pages through an account's runs, newest first.

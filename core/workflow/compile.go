@@ -515,7 +515,13 @@ func (sc *scope) check(t *tmpl) error {
 			}
 		}
 	}
+	if t.dynamicEnv {
+		return errors.New(`env takes one quoted name, {{ env "NAME" }}: an event must not choose which variable is read`)
+	}
 	for _, e := range t.envs {
+		if strings.HasPrefix(strings.ToUpper(e), "JSONEVENT_") {
+			return fmt.Errorf("template reads %s: JSONEVENT_ variables configure jsonevent itself (a DSN, the SMTP password) and are not handed to templates; use another name", e)
+		}
 		if _, ok := LookupEnv(e); !ok {
 			return fmt.Errorf("template reads environment variable %s, which is not set", e)
 		}

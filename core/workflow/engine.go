@@ -187,8 +187,8 @@ func (e *Engine) Close() {
 // PlanJobs returns one river job per workflow of the event's trigger, to be
 // inserted in the event's own transaction (receiver.JobPlanner). Conditions
 // are evaluated by the worker, so a skipped run is recorded too. ev.ID must
-// be set; it becomes the jobs' tag, which lets a run waiting in the queue
-// be shown with its event.
+// be set; it and the run id become the job's tags, which let a run waiting
+// in the queue be shown with its event and by its id.
 func (e *Engine) PlanJobs(_ context.Context, trigger *config.Trigger, ev *store.Event) ([]river.InsertManyParams, error) {
 	wfs := e.set.Load().Workflows(ev.TriggerID)
 	if len(wfs) == 0 {
@@ -199,11 +199,12 @@ func (e *Engine) PlanJobs(_ context.Context, trigger *config.Trigger, ev *store.
 	}
 	jobs := make([]river.InsertManyParams, 0, len(wfs))
 	for _, wf := range wfs {
+		runID := store.NewRunID()
 		jobs = append(jobs, river.InsertManyParams{
-			Args: RunArgs{EventID: ev.ID, AccountID: ev.AccountID, TriggerID: ev.TriggerID, WorkflowID: wf.ID, RunID: store.NewRunID()},
+			Args: RunArgs{EventID: ev.ID, AccountID: ev.AccountID, TriggerID: ev.TriggerID, WorkflowID: wf.ID, RunID: runID},
 			InsertOpts: &river.InsertOpts{
 				MaxAttempts: wf.Retry.Attempts,
-				Tags:        []string{ev.ID},
+				Tags:        []string{ev.ID, runID},
 			},
 		})
 	}

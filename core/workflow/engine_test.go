@@ -324,6 +324,16 @@ func TestEngineShowsQueuedRunsAsPending(t *testing.T) {
 	if other, _ := env.e.EventRuns(context.Background(), "other", id); len(other) != 0 {
 		t.Errorf("another account sees %d runs", len(other))
 	}
+	one, err := env.e.GetRun(context.Background(), "demo", runs[0].ID)
+	if err != nil || one.Status != store.RunPending || one.ID != runs[0].ID || one.WorkflowID != runs[0].WorkflowID {
+		t.Errorf("GetRun of a queued run = %+v, %v", one, err)
+	}
+	if _, err := env.e.GetRun(context.Background(), "other", runs[0].ID); err == nil {
+		t.Error("another account reads a queued run")
+	}
+	if _, err := env.e.GetRun(context.Background(), "demo", "run_nosuch"); err == nil {
+		t.Error("an unknown run was found")
+	}
 }
 
 // TestEngineOnPostgres runs the engine tests against PostgreSQL (skipped
@@ -409,5 +419,33 @@ func TestRetryAfter(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("Retry-After %q = %s, %v; want %s, %v", tt.v, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestEngineApply(t *testing.T) {
+	cfg := testConfig(config.Workflow{ID: "a", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "t"}}})
+	e, err := NewEngine(cfg, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := testConfig(config.Workflow{ID: "b", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "{{ .fields.nosuch }}"}}})
+	e.Apply(bad)
+	if e.Set().Workflow("OC_demo", "a") == nil || e.Set().Workflow("OC_demo", "b") != nil {
+		t.Fatal("a config that does not compile replaced the running one")
+	}
+	good := testConfig(config.Workflow{ID: "b", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "t"}}})
+	e.Apply(good)
+	if e.Set().Workflow("OC_demo", "a") != nil || e.Set().Workflow("OC_demo", "b") == nil {
+		t.Fatal("a good config was not applied")
+	}
+	jobs, err := e.PlanJobs(context.Background(), nil, &store.Event{ID: "evt_1", AccountID: "demo", TriggerID: "OC_demo"})
+	if err != nil || len(jobs) != 1 || jobs[0].Args.(RunArgs).WorkflowID != "b" || jobs[0].InsertOpts.MaxAttempts != DefaultAttempts {
+		t.Fatalf("PlanJobs after reload = %+v, %v", jobs, err)
+	}
+	if jobs, _ := e.PlanJobs(context.Background(), nil, &store.Event{ID: "evt_2", AccountID: "demo", TriggerID: "OC_none"}); len(jobs) != 0 {
+		t.Errorf("a trigger without workflows planned %d jobs", len(jobs))
+	}
+	if _, err := e.PlanJobs(context.Background(), nil, &store.Event{AccountID: "demo", TriggerID: "OC_demo"}); err == nil {
+		t.Error("planning without an event id should fail")
 	}
 }

@@ -52,6 +52,9 @@ var funcs = template.FuncMap{
 	fnJSON:   jsonValue,
 	fnRaw:    textValue,
 	"env": func(name string) (string, error) {
+		if strings.HasPrefix(strings.ToUpper(name), "JSONEVENT_") {
+			return "", fmt.Errorf("environment variable %s configures jsonevent and is not available to templates", name)
+		}
 		v, ok := LookupEnv(name)
 		if !ok {
 			return "", fmt.Errorf("environment variable %s is not set", name)
@@ -69,6 +72,9 @@ type tmpl struct {
 	whole bool
 	refs  [][]string // field references from the root, e.g. [fields subject]
 	envs  []string   // names passed to env as literals
+	// dynamicEnv is set when env gets anything but one literal name (an
+	// event must not choose which variable is read).
+	dynamicEnv bool
 }
 
 // parseTemplate parses src for place p. name is used in error messages.
@@ -258,10 +264,14 @@ func (w *escWalker) collect(pipe *parse.PipeNode, depth int) {
 	for _, cmd := range pipe.Cmds {
 		for i, arg := range cmd.Args {
 			w.collectArg(arg, depth)
-			if id, ok := arg.(*parse.IdentifierNode); ok && id.Ident == "env" && i == 0 && len(cmd.Args) > 1 {
-				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
-					w.out.envs = append(w.out.envs, s.Text)
+			if id, ok := arg.(*parse.IdentifierNode); ok && id.Ident == "env" && i == 0 {
+				if len(cmd.Args) == 2 {
+					if s, ok := cmd.Args[1].(*parse.StringNode); ok {
+						w.out.envs = append(w.out.envs, s.Text)
+						continue
+					}
 				}
+				w.out.dynamicEnv = true
 			}
 		}
 	}
