@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/jsonevent/jsonevent/adapters/internal/jsondoc"
 	"io"
 	"log/slog"
 	"net"
@@ -19,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -302,12 +302,12 @@ func TestEndToEnd(t *testing.T) {
 				}
 			}
 			ev := getEvent(t, srv, id, c.token)
-			for _, k := range sortedKeys(c.exp.Fields) {
+			for _, k := range jsondoc.SortedKeys(c.exp.Fields) {
 				if g := ev.Fields[k]; !jsonEqual(g, c.exp.Fields[k]) {
 					t.Errorf("stored field %s = %s, want %s", k, g, c.exp.Fields[k])
 				}
 			}
-			for _, k := range sortedKeys(c.f.ExpectFields) {
+			for _, k := range jsondoc.SortedKeys(c.f.ExpectFields) {
 				if g := ev.Fields[k]; !jsonEqual(g, c.f.ExpectFields[k]) {
 					t.Errorf("stored field %s = %s, want the sample's %s", k, g, c.f.ExpectFields[k])
 				}
@@ -347,15 +347,6 @@ func getEvent(t *testing.T, srv *server, id, token string) receiver.EventJSON {
 		t.Fatal(err)
 	}
 	return ev
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func jsonEqual(a, b []byte) bool {

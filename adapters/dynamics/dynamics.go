@@ -102,7 +102,7 @@ func (a *Adapter) Normalize(ctx context.Context, req *core.Request) (*core.Norma
 	}
 	top, ok := v.(map[string]any)
 	if !ok {
-		return nil, jsondoc.Invalid("dynamics body must be a JSON object (a RemoteExecutionContext or a Web API row), got %s", kind(v))
+		return nil, jsondoc.Invalid("dynamics body must be a JSON object (a RemoteExecutionContext or a Web API row), got %s", jsondoc.Kind(v))
 	}
 	n := &normalizer{warned: map[string]bool{}}
 	var doc map[string]any
@@ -226,9 +226,9 @@ func (n *normalizer) plugin(top map[string]any, req *core.Request) (map[string]a
 	}
 	doc := map[string]any{
 		"source":       "plugin",
-		"message_name": nullIfEmpty(message),
-		"entity_name":  nullIfEmpty(entity),
-		"record_id":    nullIfEmpty(recordID),
+		"message_name": jsondoc.NullIfEmpty(message),
+		"entity_name":  jsondoc.NullIfEmpty(entity),
+		"record_id":    jsondoc.NullIfEmpty(recordID),
 		"stage":        number(top["Stage"]),
 		"mode":         mode,
 		"record":       record,
@@ -242,25 +242,25 @@ func (n *normalizer) plugin(top map[string]any, req *core.Request) (map[string]a
 		"shared":       n.keyValues(top["SharedVariables"], "SharedVariables").plain(),
 		"records":      []any{record},
 		"context": map[string]any{
-			"correlation_id":       nullIfEmpty(correlationID),
-			"operation_id":         nullIfEmpty(operationID),
+			"correlation_id":       jsondoc.NullIfEmpty(correlationID),
+			"operation_id":         jsondoc.NullIfEmpty(operationID),
 			"operation_created_on": convert(top["OperationCreatedOn"]),
 			"depth":                number(top["Depth"]),
-			"user_id":              nullIfEmpty(str(top["UserId"])),
-			"initiating_user_id":   nullIfEmpty(str(top["InitiatingUserId"])),
-			"organization_id":      nullIfEmpty(str(top["OrganizationId"])),
-			"organization_name":    nullIfEmpty(str(top["OrganizationName"])),
-			"business_unit_id":     nullIfEmpty(str(top["BusinessUnitId"])),
-			"request_id":           nullIfEmpty(str(top["RequestId"])),
+			"user_id":              jsondoc.NullIfEmpty(str(top["UserId"])),
+			"initiating_user_id":   jsondoc.NullIfEmpty(str(top["InitiatingUserId"])),
+			"organization_id":      jsondoc.NullIfEmpty(str(top["OrganizationId"])),
+			"organization_name":    jsondoc.NullIfEmpty(str(top["OrganizationName"])),
+			"business_unit_id":     jsondoc.NullIfEmpty(str(top["BusinessUnitId"])),
+			"request_id":           jsondoc.NullIfEmpty(str(top["RequestId"])),
 		},
 		"_meta": map[string]any{
 			"adapter":           Name,
 			"source":            "plugin",
-			"auth_username":     nullIfEmpty(req.AuthUsername),
-			"delivery_id":       nullIfEmpty(deliveryID),
-			"organization":      nullIfEmpty(organization),
+			"auth_username":     jsondoc.NullIfEmpty(req.AuthUsername),
+			"delivery_id":       jsondoc.NullIfEmpty(deliveryID),
+			"organization":      jsondoc.NullIfEmpty(organization),
 			"payload_truncated": truncated,
-			"correlation_id":    nullIfEmpty(req.Header.Get("x-ms-correlation-request-id")),
+			"correlation_id":    jsondoc.NullIfEmpty(req.Header.Get("x-ms-correlation-request-id")),
 		},
 	}
 	return doc, deliveryID
@@ -272,7 +272,7 @@ func (n *normalizer) images(v any, where string) (map[string]any, map[string]any
 	kv := n.keyValues(v, where)
 	byAlias := map[string]any{}
 	merged := map[string]any{}
-	for _, alias := range sortedKeys(kv) {
+	for _, alias := range jsondoc.SortedKeys(kv) {
 		switch e := kv[alias].(type) {
 		case entityValue:
 			byAlias[alias] = e.attrs
@@ -348,7 +348,7 @@ type entityValue struct {
 type refValue struct{ id, logicalName, name string }
 
 func (r refValue) object() map[string]any {
-	return map[string]any{"id": nullIfEmpty(r.id), "entity": nullIfEmpty(r.logicalName), "name": nullIfEmpty(r.name)}
+	return map[string]any{"id": jsondoc.NullIfEmpty(r.id), "entity": jsondoc.NullIfEmpty(r.logicalName), "name": jsondoc.NullIfEmpty(r.name)}
 }
 
 // typed converts a DataContract value, keeping entities and references
@@ -407,13 +407,13 @@ func (n *normalizer) entity(x map[string]any) entityValue {
 	e := entityValue{logicalName: str(x["LogicalName"]), id: str(x["Id"]), attrs: map[string]any{}}
 	attrs := n.keyValues(x["Attributes"], "Attributes")
 	derived := map[string]any{}
-	for _, k := range sortedKeys(attrs) {
+	for _, k := range jsondoc.SortedKeys(attrs) {
 		e.names = append(e.names, k)
 		switch v := attrs[k].(type) {
 		case refValue:
-			e.attrs[k] = nullIfEmpty(v.id)
-			derived[k+"_entity"] = nullIfEmpty(v.logicalName)
-			derived[k+"_name"] = nullIfEmpty(v.name)
+			e.attrs[k] = jsondoc.NullIfEmpty(v.id)
+			derived[k+"_entity"] = jsondoc.NullIfEmpty(v.logicalName)
+			derived[k+"_name"] = jsondoc.NullIfEmpty(v.name)
 		default:
 			e.attrs[k] = plain(v)
 		}
@@ -532,22 +532,6 @@ func str(v any) string {
 	return ""
 }
 
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func sortedAny(l []string) []any {
 	s := append([]string(nil), l...)
 	sort.Strings(s)
@@ -556,22 +540,6 @@ func sortedAny(l []string) []any {
 		out[i] = x
 	}
 	return out
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 func hashBody(body []byte) string {

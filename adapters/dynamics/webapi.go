@@ -1,6 +1,7 @@
 package dynamics
 
 import (
+	"github.com/jsonevent/jsonevent/adapters/internal/jsondoc"
 	"regexp"
 	"strings"
 
@@ -91,9 +92,9 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 	}
 	doc := map[string]any{
 		"source":       "webapi",
-		"message_name": nullIfEmpty(message),
-		"entity_name":  nullIfEmpty(entity),
-		"record_id":    nullIfEmpty(recordID),
+		"message_name": jsondoc.NullIfEmpty(message),
+		"entity_name":  jsondoc.NullIfEmpty(entity),
+		"record_id":    jsondoc.NullIfEmpty(recordID),
 		"stage":        nil,
 		"mode":         nil,
 		"record":       record,
@@ -107,7 +108,7 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 		"shared":       map[string]any{},
 		"records":      records,
 		"context": map[string]any{
-			"correlation_id":       nullIfEmpty(req.Header.Get("x-ms-correlation-id")),
+			"correlation_id":       jsondoc.NullIfEmpty(req.Header.Get("x-ms-correlation-id")),
 			"operation_id":         nil,
 			"operation_created_on": nil,
 			"depth":                nil,
@@ -121,15 +122,15 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 		"_meta": map[string]any{
 			"adapter":           Name,
 			"source":            "webapi",
-			"auth_username":     nullIfEmpty(req.AuthUsername),
-			"delivery_id":       nullIfEmpty(vendorID),
+			"auth_username":     jsondoc.NullIfEmpty(req.AuthUsername),
+			"delivery_id":       jsondoc.NullIfEmpty(vendorID),
 			"organization":      nil,
 			"payload_truncated": false,
 			"etag":              odata["etag"],
 			"odata":             odata,
-			"run_id":            nullIfEmpty(runID),
-			"workflow_id":       nullIfEmpty(req.Header.Get("x-ms-workflow-id")),
-			"correlation_id":    nullIfEmpty(req.Header.Get("x-ms-correlation-id")),
+			"run_id":            jsondoc.NullIfEmpty(runID),
+			"workflow_id":       jsondoc.NullIfEmpty(req.Header.Get("x-ms-workflow-id")),
+			"correlation_id":    jsondoc.NullIfEmpty(req.Header.Get("x-ms-correlation-id")),
 		},
 	}
 	return doc, deliveryID
@@ -140,7 +141,7 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 func columns(top map[string]any) []any {
 	row := rawFirstRow(top)
 	out := []any{}
-	for _, k := range sortedKeys(row) {
+	for _, k := range jsondoc.SortedKeys(row) {
 		if strings.Contains(k, "@") {
 			continue
 		}
@@ -172,7 +173,7 @@ func (n *normalizer) row(in map[string]any) (map[string]any, map[string]any) {
 	out := map[string]any{}
 	odata := map[string]any{}
 	derived := map[string]any{}
-	for _, k := range sortedKeys(in) {
+	for _, k := range jsondoc.SortedKeys(in) {
 		v := in[k]
 		if strings.HasPrefix(k, "@odata.") {
 			odata[strings.TrimPrefix(k, "@odata.")] = v
@@ -201,7 +202,7 @@ func (n *normalizer) row(in map[string]any) (map[string]any, map[string]any) {
 		}
 		out[k] = n.nested(v)
 	}
-	for _, k := range sortedKeys(derived) {
+	for _, k := range jsondoc.SortedKeys(derived) {
 		if _, clash := out[k]; clash {
 			n.warn("column %q already exists; the value derived from an annotation or lookup was not added", k)
 			continue
@@ -258,7 +259,7 @@ func (n *normalizer) identify(record map[string]any, lookups map[string]bool, en
 		}
 	}
 	var found []string
-	for _, k := range sortedKeys(record) {
+	for _, k := range jsondoc.SortedKeys(record) {
 		s, ok := record[k].(string)
 		if !ok || !strings.HasSuffix(k, "id") || len(k) < 3 || notPrimaryKeys[k] || !guidRe.MatchString(s) {
 			continue

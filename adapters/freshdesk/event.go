@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jsonevent/jsonevent/adapters/internal/jsondoc"
 	"strings"
 )
 
@@ -31,7 +32,7 @@ func parseEvent(raw any) (map[string]any, error) {
 		}
 		pairs = v
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range jsondoc.SortedKeys(x) {
 			pairs = append(pairs, pair{key: k, val: fromJSON(x[k])})
 		}
 	default:
@@ -71,7 +72,7 @@ func fromJSON(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		var ps []pair
-		for _, k := range sortedKeys(x) {
+		for _, k := range jsondoc.SortedKeys(x) {
 			ps = append(ps, pair{key: k, val: fromJSON(x[k])})
 		}
 		return ps

@@ -25,7 +25,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"sort"
 	"strings"
 
 	"github.com/jsonevent/jsonevent/adapters/internal/jsondoc"
@@ -113,7 +112,7 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 		}
 		ticket[k] = val
 	}
-	keys := sortedKeys(src)
+	keys := jsondoc.SortedKeys(src)
 	for _, k := range keys {
 		val := emptyToNull(src[k])
 		switch {
@@ -122,7 +121,7 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 		case k == "ticket":
 			// An advanced template nesting {"ticket":{"id":"{{ticket.id}}",…}}.
 			if m, ok := val.(map[string]any); ok {
-				for _, kk := range sortedKeys(m) {
+				for _, kk := range jsondoc.SortedKeys(m) {
 					put(stripTicket(kk), m[kk])
 				}
 				continue
@@ -132,7 +131,7 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 			// {"requester":{"name":"{{ticket.requester.name}}",…}} →
 			// requester_name, like simple mode's keys.
 			m := val.(map[string]any)
-			for _, kk := range sortedKeys(m) {
+			for _, kk := range jsondoc.SortedKeys(m) {
 				put(nestedPeople[k]+"_"+kk, m[kk])
 			}
 		default:
@@ -149,7 +148,7 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 	if _, ok := ticket["tags"]; ok {
 		ticket["tags"] = splitTags(ticket["tags"])
 	}
-	for _, k := range sortedKeys(ticket) {
+	for _, k := range jsondoc.SortedKeys(ticket) {
 		twin := strings.TrimSuffix(k, "_html") + "_text"
 		if _, sent := ticket[twin]; !isHTMLKey(k) || sent {
 			continue // Freshdesk's own {{ticket.description_text}} wins
@@ -182,7 +181,7 @@ func (a Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normaliz
 	meta := map[string]any{
 		"adapter":       Name,
 		"shape":         shape,
-		"auth_username": nullIfEmpty(req.AuthUsername),
+		"auth_username": jsondoc.NullIfEmpty(req.AuthUsername),
 		"delivery_id":   deliveryID,
 	}
 	if id == "" {
@@ -263,20 +262,4 @@ func splitTags(v any) []any {
 		out = append(out, x.String())
 	}
 	return out
-}
-
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

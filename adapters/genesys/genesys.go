@@ -129,12 +129,12 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 	}
 	meta := map[string]any{
 		"adapter":              Name,
-		"auth_username":        nullIfEmpty(req.AuthUsername),
-		"delivery_id":          nullIfEmpty(deliveryID),
-		"correlation_id":       nullIfEmpty(correlation),
-		"organization_id":      nullIfEmpty(req.Header.Get("ININ-Organization-Id")),
-		"home_organization_id": nullIfEmpty(req.Header.Get("ININ-Home-Organization-Id")),
-		"user_id":              nullIfEmpty(req.Header.Get("ININ-User-Id")),
+		"auth_username":        jsondoc.NullIfEmpty(req.AuthUsername),
+		"delivery_id":          jsondoc.NullIfEmpty(deliveryID),
+		"correlation_id":       jsondoc.NullIfEmpty(correlation),
+		"organization_id":      jsondoc.NullIfEmpty(req.Header.Get("ININ-Organization-Id")),
+		"home_organization_id": jsondoc.NullIfEmpty(req.Header.Get("ININ-Home-Organization-Id")),
+		"user_id":              jsondoc.NullIfEmpty(req.Header.Get("ININ-User-Id")),
 		"unresolved":           unresolved,
 	}
 	body, err := jsondoc.Encode(map[string]any{"input": v, "e164": e164, "_meta": meta})
@@ -299,11 +299,4 @@ func (*Adapter) InvalidJSONHint(body []byte, offset int64) string {
 		return "the body contains a Velocity reference such as ${input.x} outside quotes: Genesys sends a reference to an input that was not set as its literal text; in the action's requestTemplate write numbers and booleans as #if(${input.x})${input.x}#{else}null#end and text as \"$esc.jsonString(${input.x})\""
 	}
 	return "check the data action's requestTemplate: wrap every text input as \"$esc.jsonString(${input.x})\" so quotes and line breaks are escaped, and test it with the action's Test tab"
-}
-
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

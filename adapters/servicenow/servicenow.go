@@ -28,7 +28,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -113,14 +112,14 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 	case []any:
 		shape, raw = "list", top
 	default:
-		return nil, jsondoc.Invalid("servicenow body must be a JSON object (a record, or {\"result\":…} from the Table API), got %s", kind(v))
+		return nil, jsondoc.Invalid("servicenow body must be a JSON object (a record, or {\"result\":…} from the Table API), got %s", jsondoc.Kind(v))
 	}
 	n := &normalizer{a: a, displayMode: displayMode(raw)}
 	records := make([]any, 0, len(raw))
 	for i, r := range raw {
 		rec, ok := r.(map[string]any)
 		if !ok {
-			return nil, jsondoc.Invalid("servicenow record %d must be a JSON object, got %s", i, kind(r))
+			return nil, jsondoc.Invalid("servicenow record %d must be a JSON object, got %s", i, jsondoc.Kind(r))
 		}
 		records = append(records, n.record(rec))
 	}
@@ -152,8 +151,8 @@ func (a *Adapter) Normalize(_ context.Context, req *core.Request) (*core.Normali
 			"adapter":        Name,
 			"shape":          shape,
 			"display_values": n.displayMode,
-			"auth_username":  nullIfEmpty(req.AuthUsername),
-			"delivery_id":    nullIfEmpty(deliveryID),
+			"auth_username":  jsondoc.NullIfEmpty(req.AuthUsername),
+			"delivery_id":    jsondoc.NullIfEmpty(deliveryID),
 		},
 	}
 	body, err := jsondoc.Encode(doc)
@@ -232,7 +231,7 @@ func (n *normalizer) warn(msg string) {
 func (n *normalizer) record(in map[string]any) map[string]any {
 	out := make(map[string]any, len(in))
 	derived := map[string]any{}
-	for _, k := range sortedKeys(in) {
+	for _, k := range jsondoc.SortedKeys(in) {
 		v := in[k]
 		if ref, ok := v.(map[string]any); ok && isReference(ref) {
 			value, hasValue := ref["value"]
@@ -256,7 +255,7 @@ func (n *normalizer) record(in map[string]any) map[string]any {
 		}
 		out[k] = n.scalar(k, v, true)
 	}
-	for _, k := range sortedKeys(derived) {
+	for _, k := range jsondoc.SortedKeys(derived) {
 		if _, clash := out[k]; clash {
 			n.warn(fmt.Sprintf("record already has %q; the derived value was not added", k))
 			continue
@@ -380,44 +379,10 @@ func glideDateTime(s string) (string, bool) {
 
 var xmlUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&#39;", "'", "&#34;", `"`)
 
-func kind(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 func set(l []string) map[string]bool {
 	m := make(map[string]bool, len(l))
 	for _, s := range l {
 		m[s] = true
 	}
 	return m
-}
-
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

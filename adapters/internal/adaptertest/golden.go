@@ -11,11 +11,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/jsonevent/jsonevent/adapters/internal/jsondoc"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
@@ -280,7 +280,7 @@ func CheckSample(t testing.TB, root, adapter string, f *Fixture) {
 // checkTarget compares the extracted fields with the fixture's targets.
 func checkTarget(t testing.TB, f *Fixture, got map[string]json.RawMessage) {
 	t.Helper()
-	for _, k := range sortedKeys(f.ExpectFields) {
+	for _, k := range jsondoc.SortedKeys(f.ExpectFields) {
 		if why, ok := f.Differences[k]; ok {
 			t.Logf("field %s: deliberate difference: %s", k, why)
 			continue
@@ -367,16 +367,7 @@ func compareExpected(t *testing.T, caseDir string, got Expected, engine bool) {
 	}
 }
 
-func names(m map[string]json.RawMessage) []string { return sortedKeys(m) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func names(m map[string]json.RawMessage) []string { return jsondoc.SortedKeys(m) }
 
 func writeFile(t testing.TB, path string, b []byte) {
 	t.Helper()

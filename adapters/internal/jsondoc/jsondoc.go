@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -223,4 +225,38 @@ func (o *Options) Err() error {
 		return nil
 	}
 	return &core.Error{Code: core.CodeInvalid, Message: fmt.Sprintf("adapter %s: %s", o.adapter, strings.Join(errs, "; "))}
+}
+
+// NullIfEmpty returns s, or nil (JSON null) when s is empty.
+func NullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// SortedKeys returns the keys of m in ascending order, so that documents
+// and messages built from a map come out the same every time.
+func SortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// Kind names the JSON type of a decoded value for error messages, with its
+// article: "an object", "a list", "a string", "a number", "a boolean", "null".
+func Kind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
 }

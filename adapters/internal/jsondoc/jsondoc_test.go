@@ -91,3 +91,32 @@ func TestBoundKeyInvalidUTF8(t *testing.T) {
 		t.Errorf("BoundKey of invalid UTF-8: %q %q", a, b)
 	}
 }
+
+func TestSmallHelpers(t *testing.T) {
+	kinds := []struct {
+		v    any
+		want string
+	}{
+		{map[string]any{}, "an object"},
+		{[]any{}, "a list"},
+		{"s", "a string"},
+		{json.Number("1"), "a number"},
+		{true, "a boolean"},
+		{nil, "null"},
+		{1.5, "float64"},
+	}
+	for _, k := range kinds {
+		if got := jsondoc.Kind(k.v); got != k.want {
+			t.Errorf("Kind(%#v) = %q, want %q", k.v, got, k.want)
+		}
+	}
+	if got := jsondoc.NullIfEmpty(""); got != nil {
+		t.Errorf("NullIfEmpty(\"\") = %#v, want nil", got)
+	}
+	if got := jsondoc.NullIfEmpty("x"); got != "x" {
+		t.Errorf("NullIfEmpty(\"x\") = %#v, want \"x\"", got)
+	}
+	if got := strings.Join(jsondoc.SortedKeys(map[string]int{"b": 1, "a": 2, "c": 3}), ","); got != "a,b,c" {
+		t.Errorf("SortedKeys = %q, want a,b,c", got)
+	}
+}
