@@ -54,3 +54,51 @@ func FuzzPostEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidJSON checks that validJSON accepts exactly what json.Valid
+// accepts, the guarantee the endpoint's 400s rely on.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{
+		goodBody, ``, ` `, `{}`, `[]`, `{"a":1,}`, `[1,2,]`, `01`, `-0`, `-`, `1.`, `1.e5`, `1e`, `1e+`, `1E-7`,
+		`"\u00e9"`, `"\u00g9"`, `"\x"`, "\"\x01\"", "\"\xff\"", `tru`, `true `, ` null`, `nul`, `{"a" 1}`,
+		`{1:2}`, `[1 2]`, `{"a":{"b":[{"c":null}]}}`, `"a" "b"`, "\t[\r\n]", "\v[]", `+1`, `.5`, `0x1`, `1_000`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid says %v", b, got, want)
+		}
+	})
+}
+
+// TestValidJSONDepth checks validJSON at encoding/json's nesting limit,
+// which gjson's validator does not have: documents too large for the
+// fuzzer to reach quickly.
+func TestValidJSONDepth(t *testing.T) {
+	nest := func(open, close string, depth int, inner string) []byte {
+		return []byte(strings.Repeat(open, depth) + inner + strings.Repeat(close, depth))
+	}
+	tests := []struct {
+		name string
+		doc  []byte
+		want bool
+	}{
+		{"arrays at the limit", nest("[", "]", maxJSONDepth, ""), true},
+		{"arrays over the limit", nest("[", "]", maxJSONDepth+1, ""), false},
+		{"objects over the limit", nest(`{"a":`, "}", maxJSONDepth+1, "1"), false},
+		{"many shallow arrays", []byte("[" + strings.Repeat("[],", maxJSONDepth) + "[]]"), true},
+		{"many shallow arrays, one bad", []byte("[" + strings.Repeat("[],", maxJSONDepth) + "[]"), false},
+		{"brackets in strings", []byte(`"` + strings.Repeat("[", 2*maxJSONDepth) + `"`), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if json.Valid(tc.doc) != tc.want {
+				t.Fatalf("json.Valid = %v, the test expects %v", !tc.want, tc.want)
+			}
+			if got := validJSON(tc.doc); got != tc.want {
+				t.Fatalf("validJSON = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -159,18 +159,28 @@ func (s *Store) commit(batch []*writeReq) {
 		write = s.async.writeNoSync
 	}
 	err := write(ctx, func(tx Tx) error {
-		// The batch's river jobs go in with one insert: river's SQLite
-		// insert costs about twice as much per job one event at a time.
-		var jobs []river.InsertManyParams
+		// The batch's events go in with multi-row inserts and its river jobs
+		// with one insert: SQLite's per-statement cost (database/sql,
+		// binding, a VDBE run) was a large part of an event's CPU. Keys are
+		// claimed first, in batch order, so a key repeated within the batch
+		// is a duplicate of its first event.
+		var (
+			jobs []river.InsertManyParams
+			rows = make([]*eventRow, 0, len(live))
+		)
 		for i, r := range live {
-			id, dup, err := insertOne(ctx, tx, r.ev, nil, s.window)
+			id, dup, err := claimKey(ctx, tx, r.ev, s.window)
 			if err != nil {
 				return err
 			}
+			results[i] = writeRes{id: id, duplicate: dup}
 			if !dup {
+				rows = append(rows, r.ev)
 				jobs = append(jobs, r.jobs...)
 			}
-			results[i] = writeRes{id: id, duplicate: dup}
+		}
+		if err := insertEvents(ctx, tx, rows); err != nil {
+			return err
 		}
 		return tx.InsertJobs(ctx, jobs)
 	})

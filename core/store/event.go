@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -155,28 +158,90 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 // the NOT NULL column refuses).
 var sameAsBody = []byte{' '}
 
-// insertOne writes one event (and its jobs) in tx.
-func insertOne(ctx context.Context, tx Tx, r *eventRow, jobs []river.InsertManyParams, window time.Duration) (string, bool, error) {
-	if r.idemKey != "" {
-		var holder string
-		err := tx.QueryRow(ctx, claimKeySQL, r.accountID, r.triggerID, r.idemKey, r.id, r.receivedAt,
-			r.receivedAt-window.Microseconds()).Scan(&holder)
-		if err != nil {
-			return "", false, fmt.Errorf("claim idempotency key: %w", err)
+// eventColumns is how many columns an events insert binds per event.
+const eventColumns = 15
+
+// maxInsertChunk is the most events one INSERT statement carries. A batch
+// is cut into power-of-two chunks (64, 32, ... 1), so each connection keeps
+// at most seven statement texts prepared, and the largest binds 960
+// parameters, far below SQLite's and PostgreSQL's limits.
+const maxInsertChunk = 64
+
+// insertEventsSQLs[k] inserts 1<<k events in one multi-row statement with
+// PostgreSQL's numbered parameters ($1, $2, ...); sqliteInsertEventsSQLs[k]
+// is the same statement with anonymous "?" parameters in the same order,
+// which SQLite binds by position. SQLite looks a numbered parameter's name
+// up in a linear list at every bind, which makes binding a 960-parameter
+// statement quadratic.
+var insertEventsSQLs, sqliteInsertEventsSQLs = multiRowInserts(true), multiRowInserts(false)
+
+func multiRowInserts(numbered bool) []string {
+	head := insertEventSQL[:strings.Index(insertEventSQL, "VALUES")]
+	var out []string
+	for n := 1; n <= maxInsertChunk; n *= 2 {
+		var b strings.Builder
+		b.WriteString(head)
+		b.WriteString("VALUES ")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for c := range eventColumns {
+				if c > 0 {
+					b.WriteString(", ")
+				}
+				if numbered {
+					b.WriteString("$" + strconv.Itoa(i*eventColumns+c+1))
+				} else {
+					b.WriteByte('?')
+				}
+			}
+			b.WriteByte(')')
 		}
-		if holder != r.id {
-			return holder, true, nil
-		}
+		out = append(out, b.String())
 	}
-	_, err := tx.Exec(ctx, insertEventSQL, r.id, r.accountID, r.triggerID, r.contextID, r.userID, r.brandID,
-		r.query, r.headers, r.body, r.normalized, r.fields, r.warnings, r.receivedAt, r.idemKey, r.replayOf)
+	return out
+}
+
+// claimKey records r's idempotency key in tx, or finds the live event that
+// holds it: it returns the holder's id and true when r is a duplicate.
+func claimKey(ctx context.Context, tx Tx, r *eventRow, window time.Duration) (string, bool, error) {
+	if r.idemKey == "" {
+		return r.id, false, nil
+	}
+	var holder string
+	err := tx.QueryRow(ctx, claimKeySQL, r.accountID, r.triggerID, r.idemKey, r.id, r.receivedAt,
+		r.receivedAt-window.Microseconds()).Scan(&holder)
 	if err != nil {
-		return "", false, fmt.Errorf("insert event: %w", err)
+		return "", false, fmt.Errorf("claim idempotency key: %w", err)
 	}
-	if err := tx.InsertJobs(ctx, jobs); err != nil {
-		return "", false, err
+	return holder, holder != r.id, nil
+}
+
+// insertEvents writes rows in tx with as few statements as the chunk sizes
+// allow: one statement per event cost the SQLite writer (database/sql, a
+// VDBE run) several microseconds each.
+func insertEvents(ctx context.Context, tx Tx, rows []*eventRow) error {
+	sqls := insertEventsSQLs
+	if _, ok := tx.(*sqlTx); ok { // database/sql on modernc SQLite
+		sqls = sqliteInsertEventsSQLs
 	}
-	return r.id, false, nil
+	args := make([]any, 0, eventColumns*min(len(rows), maxInsertChunk))
+	for len(rows) > 0 {
+		k := bits.Len(uint(min(len(rows), maxInsertChunk))) - 1 // largest 1<<k <= len(rows)
+		n := 1 << k
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r.id, r.accountID, r.triggerID, r.contextID, r.userID, r.brandID,
+				r.query, r.headers, r.body, r.normalized, r.fields, r.warnings, r.receivedAt, r.idemKey, r.replayOf)
+		}
+		if _, err := tx.Exec(ctx, sqls[k], args...); err != nil {
+			return fmt.Errorf("insert %d events: %w", n, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // GetEvent returns the event id of account accountID. Another account's

@@ -376,3 +376,43 @@ func benchmarkInsertEventParallel(b *testing.B, drv storeDriver) {
 	commits, stored := s.Stats()
 	b.ReportMetric(float64(stored)/float64(max(commits, 1)), "events/commit")
 }
+
+// TestInsertEventsChunks checks that a batch cut into multi-row inserts of
+// power-of-two sizes stores every event with its own columns, for batch
+// sizes below, at and above the largest chunk.
+func TestInsertEventsChunks(t *testing.T) { forEachDriver(t, testInsertEventsChunks) }
+
+func testInsertEventsChunks(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
+	ctx := context.Background()
+	for _, n := range []int{1, 3, 64, 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			rows := make([]*eventRow, n)
+			for i := range rows {
+				ev := sampleEvent("OC_a", "")
+				ev.ID = NewEventID()
+				ev.ContextID = fmt.Sprintf("ctx-%d-%d", n, i)
+				ev.Body = fmt.Appendf(nil, `{"i":%d}`, i)
+				ev.ReceivedAt = time.UnixMicro(int64(1_700_000_000_000_000 + i))
+				r, err := encodeEvent(ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows[i] = r
+			}
+			if err := s.b.write(ctx, func(tx Tx) error { return insertEvents(ctx, tx, rows) }); err != nil {
+				t.Fatalf("insertEvents(%d): %v", n, err)
+			}
+			for i, r := range rows {
+				got, err := s.GetEvent(ctx, "acme", r.id)
+				if err != nil {
+					t.Fatalf("event %d: %v", i, err)
+				}
+				if got.ContextID != r.contextID || string(got.Body) != string(r.body) || got.ReceivedAt.UnixMicro() != r.receivedAt {
+					t.Fatalf("event %d stored as context %q body %s at %d, want %q %s %d",
+						i, got.ContextID, got.Body, got.ReceivedAt.UnixMicro(), r.contextID, r.body, r.receivedAt)
+				}
+			}
+		})
+	}
+}
