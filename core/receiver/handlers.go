@@ -85,6 +85,12 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	if msg := checkContentType(string(c.Request().Header.ContentType())); msg != "" {
 		return refuse(http.StatusUnsupportedMediaType, core.CodeUnsupportedMediaType, msg)
 	}
+	// The body is stored as sent: a compressed one would be refused as
+	// "not JSON at offset 0", or, when the header lies, kept as if plain.
+	if ce := strings.TrimSpace(string(c.Request().Header.Peek(fiber.HeaderContentEncoding))); ce != "" && !strings.EqualFold(ce, "identity") {
+		return refuse(http.StatusUnsupportedMediaType, core.CodeUnsupportedMediaType,
+			fmt.Sprintf("Content-Encoding %q is not accepted; send the JSON uncompressed", truncate(ce, 40)))
+	}
 
 	// 3. Credentials.
 	apiToken := string(c.Request().Header.Peek("X-API-TOKEN"))

@@ -219,6 +219,8 @@ func TestStatuses(t *testing.T) {
 		{"no content type", inbound + "OC_demo", goodBody, jsonHeaders("Content-Type", ""), 415, "unsupported_media_type", "missing"},
 		{"latin1 charset", inbound + "OC_demo", goodBody, jsonHeaders("Content-Type", "application/json; charset=iso-8859-1"), 415, "unsupported_media_type", "UTF-8"},
 		{"415 before 401", inbound + "OC_demo", `<a/>`, map[string]string{"Content-Type": "text/xml"}, 415, "unsupported_media_type", ""},
+		{"gzip refused", inbound + "OC_demo", goodBody, jsonHeaders("Content-Encoding", "gzip"), 415, "unsupported_media_type", "Content-Encoding \"gzip\""},
+		{"identity encoding allowed", inbound + "OC_demo", goodBody, jsonHeaders("Content-Encoding", "identity"), 202, "", ""},
 		{"no credentials", inbound + "OC_demo", goodBody, jsonHeaders("X-API-TOKEN", ""), 401, "unauthorized", ""},
 		{"wrong token", inbound + "OC_demo", goodBody, jsonHeaders("X-API-TOKEN", "jse_wrong"), 401, "unauthorized", ""},
 		{"basic with wrong username", inbound + "OC_demo", goodBody, jsonHeaders("X-API-TOKEN", "", "Authorization", basic("mallory@example.com", demoToken)), 401, "unauthorized", ""},
