@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/jsonevent/jsonevent/core/jsonpath"
 	"io"
 	"net/http"
 	"net/url"
@@ -52,7 +53,9 @@ func runCapture(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "how long the session stays open and the command waits")
 	fs.Var(&adopt, "adopt", "adopt a field once done: name=JSONPath, or the name of a suggestion (repeatable)")
 	fs.StringVar(&f.base, "url", envOr("JSONEVENT_URL", "http://127.0.0.1:8080"), "base URL of the jsonevent server (env JSONEVENT_URL)")
-	fs.StringVar(&f.token, "token", os.Getenv("JSONEVENT_TOKEN"), "API token of the trigger's account (env JSONEVENT_TOKEN)")
+	// The env default is applied after parsing, so that the usage text
+	// never prints the token.
+	fs.StringVar(&f.token, "token", "", "API token of the trigger's account (env JSONEVENT_TOKEN)")
 	fs.DurationVar(&f.poll, "poll", time.Second, "how often to ask the server for new captures")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: jsonevent capture TRIGGER [--count N] [--timeout D] [--adopt name=path ...] [--url BASE] [--token T]")
@@ -78,6 +81,24 @@ func runCapture(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if !flagSet(fs, "token") {
+		f.token = os.Getenv("JSONEVENT_TOKEN")
+	}
+	// A bad --adopt is reported now, not after the session has waited.
+	for _, a := range f.adopt {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok {
+			continue // a suggestion's name, known once captured
+		}
+		if strings.TrimSpace(name) == "" {
+			fmt.Fprintf(stderr, "capture: --adopt %s: the field name is empty; write --adopt name=$.json.path\n", a)
+			return 2
+		}
+		if _, err := jsonpath.Compile(strings.TrimSpace(path)); err != nil {
+			fmt.Fprintf(stderr, "capture: --adopt %s: %v\n", a, err)
+			return 2
+		}
+	}
 	if f.token == "" {
 		fmt.Fprintln(stderr, "capture: no token: pass --token or set JSONEVENT_TOKEN (make one with `jsonevent token new`)")
 		return 2
@@ -94,6 +115,13 @@ func runCapture(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func envOr(key, def string) string {

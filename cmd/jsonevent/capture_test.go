@@ -147,6 +147,8 @@ func TestCaptureCommandUsage(t *testing.T) {
 		{[]string{"capture"}, 2, "usage: jsonevent capture TRIGGER"},
 		{[]string{"capture", "OC_x", "--token", ""}, 2, "no token"},
 		{[]string{"capture", "OC_x", "--token", "t", "--count", "21"}, 2, "--count must be 1 to 20"},
+		{[]string{"capture", "OC_x", "--token", "t", "--adopt", "x=$.a[", "--url", "http://127.0.0.1:1"}, 2, "--adopt x=$.a[: invalid JSONPath at column 5"},
+		{[]string{"capture", "OC_x", "--token", "t", "--adopt", "=$.a", "--url", "http://127.0.0.1:1"}, 2, "the field name is empty"},
 		{[]string{"capture", "OC_x", "--token", "t", "--url", "http://127.0.0.1:1", "--timeout", "1s"}, 1, "open capture session"},
 	}
 	t.Setenv("JSONEVENT_TOKEN", "")
@@ -155,5 +157,21 @@ func TestCaptureCommandUsage(t *testing.T) {
 		if code := run(c.args, nil, &out, &errOut); code != c.code || !strings.Contains(errOut.String(), c.msg) {
 			t.Errorf("%v = %d %q, want %d with %q", c.args, code, errOut.String(), c.code, c.msg)
 		}
+	}
+}
+
+// TestCaptureUsageHidesToken checks that the usage text never prints the
+// token taken from JSONEVENT_TOKEN.
+func TestCaptureUsageHidesToken(t *testing.T) {
+	t.Setenv("JSONEVENT_TOKEN", "jse_secret_in_env")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"capture", "--help"}, nil, &out, &errOut); code != 2 {
+		t.Fatalf("capture --help = %d, want 2", code)
+	}
+	if !strings.Contains(errOut.String(), "-token") {
+		t.Fatalf("usage lacks --token: %s", errOut.String())
+	}
+	if strings.Contains(errOut.String()+out.String(), "jse_secret_in_env") {
+		t.Fatalf("usage printed the token from the environment:\n%s", errOut.String())
 	}
 }

@@ -130,7 +130,13 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() {
-		if err := config.Watch(watchCtx, path, opt, func(c *config.Config) { srv.Apply(c); wf.apply(c) }, log); err != nil && !errors.Is(err, context.Canceled) {
+		if err := config.Watch(watchCtx, path, opt, func(c *config.Config) {
+			// The workflows follow only a config the receiver took, so
+			// both run the same one.
+			if srv.Apply(c) == nil {
+				wf.apply(c)
+			}
+		}, log); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("config watch stopped; edits are no longer picked up", "err", err)
 		}
 	}()

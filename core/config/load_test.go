@@ -12,17 +12,7 @@ import (
 
 	"github.com/jsonevent/jsonevent/core/auth"
 	"github.com/jsonevent/jsonevent/core/config"
-	"github.com/jsonevent/jsonevent/core/jsonpath"
 )
-
-// needEngine skips a test that compiles JSONPath while the engine is still
-// the contract stub; with the engine built, every such test runs.
-func needEngine(t *testing.T) {
-	t.Helper()
-	if _, err := jsonpath.Compile("$.a"); err != nil {
-		t.Skipf("JSONPath engine not available yet: %v", err)
-	}
-}
 
 // noEnv is an empty environment, so the machine's JSONEVENT_* variables
 // never leak into a test.
@@ -397,7 +387,6 @@ func TestValidators(t *testing.T) {
 // Ensure presets are inherited into PresetFields, hand-written fields of
 // the same name win, and preset fields do not count against the limit.
 func TestPresets(t *testing.T) {
-	needEngine(t)
 	dir := t.TempDir()
 	presets := filepath.Join(dir, "presets")
 	if err := os.MkdirAll(presets, 0o755); err != nil {
@@ -455,7 +444,6 @@ func TestBadPreset(t *testing.T) {
 
 // Ensure JSONPath errors and the field limit name the key and line.
 func TestFieldProblems(t *testing.T) {
-	needEngine(t)
 	body := base + `    fields:
       good: "$.stores[0].name"
       bad: "$.stores[?(@.total >"
@@ -488,7 +476,6 @@ limits: { manual_fields: 2 }
 // Ensure the shipped sample config is valid, its demo token is the one the
 // README documents, and the demo trigger extracts the documented field.
 func TestSampleConfig(t *testing.T) {
-	needEngine(t)
 	cfg, err := config.Load("../../configs/jsonevent.yaml", config.Options{Environ: noEnv})
 	if err != nil {
 		t.Fatal(err)

@@ -109,8 +109,8 @@ func Watch(ctx context.Context, path string, opt Options, apply func(*Config), l
 					"file", path, "error", err.Error())
 				continue
 			}
-			apply(cfg)
-			log.Info("config reloaded", "file", path, "accounts", len(cfg.Accounts), "triggers", len(cfg.Triggers))
+			log.Debug("config file changed and validated; applying", "file", path)
+			apply(cfg) // apply logs the outcome: "config reloaded" once, or its refusal
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestHostileDocuments checks that hostile documents neither panic nor
@@ -87,13 +88,42 @@ func TestInvalidDocuments(t *testing.T) {
 	docs := []string{``, `{`, `[`, `{"a":`, `[1,`, `"abc`, `{"a" 1}`, `]]]`, `{{{{`, `[1,2]]`, `nul`, `-`, `{"a":[}`, "\x00", `{"\u12`}
 	exprs := []string{"$", "$.a", "$..*", "$[*]", "$[-1]", "$[?@.a]", "$..[?@ == 1]", "$[0:2]", "$['a'].b[0]"}
 	for _, d := range docs {
+		doc := []byte(d)
 		for _, e := range exprs {
+			// Garbage in gives best-effort results, never a panic; what
+			// comes back still keeps the documented contract: values are
+			// sub-slices of doc and paths are normalized paths.
 			p := MustCompile(e)
-			p.Values([]byte(d))
-			p.Nodes([]byte(d))
-			Leaves([]byte(d))
+			for _, v := range p.Values(doc) {
+				if !within(doc, v) {
+					t.Errorf("%s on %q: value %q is not a sub-slice of the document", e, d, v)
+				}
+			}
+			for _, n := range p.Nodes(doc) {
+				if !strings.HasPrefix(n.Path, "$") {
+					t.Errorf("%s on %q: path %q is not a normalized path", e, d, n.Path)
+				}
+			}
+		}
+		for _, l := range Leaves(doc) {
+			if !strings.HasPrefix(l.Path, "$") || !within(doc, l.Sample) {
+				t.Errorf("leaf of %q: %+v breaks the Leaf contract", d, l)
+			}
 		}
 	}
+}
+
+// within reports whether sub is empty or lies inside doc's memory.
+func within(doc, sub []byte) bool {
+	if len(sub) == 0 {
+		return true
+	}
+	if len(doc) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(doc)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(sub)))
+	return p >= start && p+uintptr(len(sub)) <= start+uintptr(len(doc))
 }
 
 // TestConcurrentUse checks that compiled paths and filters are safe to

@@ -445,6 +445,9 @@ func TestTriggerAndEventLists(t *testing.T) {
 	if st := h.do("GET", "/v1/events?limit=0", "", &e, withToken(demoToken)); st != 400 {
 		t.Fatalf("limit=0 = %d", st)
 	}
+	if st := h.do("GET", "/v1/events?cursor=%25garbage", "", &e, withToken(demoToken)); st != 400 || e.Error != "invalid" || !strings.Contains(e.Message, "nextCursor") {
+		t.Fatalf("a cursor that is not an event id = %d %+v, want 400 naming nextCursor", st, e)
+	}
 }
 
 // TestCaptureKeepsOversizeChunkedBodyUpToLimit checks that a chunked body

@@ -317,7 +317,7 @@ func checkContentType(ct string) string {
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return fmt.Sprintf("Content-Type %q is not accepted; send the event as JSON with Content-Type: application/json", truncate(ct, 100))
+		return fmt.Sprintf("Content-Type %q is not accepted; send the body as JSON with Content-Type: application/json", truncate(ct, 100))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
 		return fmt.Sprintf("charset %q is not accepted; JSON must be UTF-8", truncate(cs, 40))

@@ -538,7 +538,9 @@ func TestHotReload(t *testing.T) {
 	cfg := testConfig()
 	cfg.Triggers = append(cfg.Triggers, config.Trigger{ID: "OC_new", Account: "demo", Adapter: "generic", Fields: map[string]string{"t": "$.total"}})
 	cfg.Accounts[0].Tokens = []config.Token{{SHA256: sha("jse_rotated")}}
-	h.srv.Apply(cfg)
+	if err := h.srv.Apply(cfg); err != nil {
+		t.Fatalf("a good config was refused: %v", err)
+	}
 	if r := h.do(t, http.MethodPost, inbound+"OC_new", goodBody, jsonHeaders()); r.status != 401 {
 		t.Fatalf("old token after rotation: %d", r.status)
 	}
@@ -552,7 +554,9 @@ func TestHotReload(t *testing.T) {
 	}
 	bad := testConfig()
 	bad.Triggers[0].Adapter = "no-such-adapter"
-	h.srv.Apply(bad)
+	if err := h.srv.Apply(bad); err == nil {
+		t.Fatal("a config with an unknown adapter was applied")
+	}
 	if r := h.do(t, http.MethodPost, inbound+"OC_new", goodBody, jsonHeaders("X-API-TOKEN", "jse_rotated")); r.status != 202 {
 		t.Fatalf("a bad reload replaced the running config: %d", r.status)
 	}

@@ -145,15 +145,17 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 
 // Apply compiles cfg and swaps it in for the requests that start after it;
 // it is the apply function for config.Watch. A config that does not compile
-// keeps the running one and is logged at Error.
-func (s *Server) Apply(cfg *config.Config) {
+// keeps the running one, is logged at Error and is returned, so that the
+// caller does not apply it elsewhere either.
+func (s *Server) Apply(cfg *config.Config) error {
 	rt, err := Compile(cfg, s.adapter)
 	if err != nil {
 		s.log.Error("config reload refused; the previous config keeps running", "err", err)
-		return
+		return err
 	}
 	s.rt.Store(rt)
 	s.log.Info("config reloaded", "triggers", len(cfg.Triggers), "accounts", len(cfg.Accounts))
+	return nil
 }
 
 // Runtime returns the config currently in force.

@@ -28,6 +28,17 @@ const IdempotencyWindow = 24 * time.Hour
 // NewEventID returns a fresh, time-ordered event id ("evt_" + ULID).
 func NewEventID() string { return EventIDPrefix + ulid.Make().String() }
 
+// ValidEventID reports whether id has the shape NewEventID gives: the
+// prefix and a ULID.
+func ValidEventID(id string) bool {
+	rest, ok := strings.CutPrefix(id, EventIDPrefix)
+	if !ok {
+		return false
+	}
+	_, err := ulid.ParseStrict(rest)
+	return err == nil
+}
+
 // secretHeaders are never stored.
 var secretHeaders = []string{"Authorization", "X-Api-Token", "Cookie", "Proxy-Authorization"}
 

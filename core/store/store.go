@@ -1,6 +1,7 @@
 // Package store keeps events durably: river's schema and jobs plus
 // jsonevent's own tables, on SQLite (riversqlite on modernc.org/sqlite, WAL,
-// synchronous=FULL) and later PostgreSQL, with the same portable SQL.
+// synchronous=FULL) or PostgreSQL (riverpgxv5 on a pgx pool), with the same
+// portable SQL.
 //
 // Writes from concurrent callers are group-committed: one writer goroutine
 // takes everything queued, commits it in one transaction (one fsync), and
