@@ -78,6 +78,14 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("workflow problem: code %d, stderr %q", code, errOut)
 	}
 
+	// Adapter options are checked as serve configures the adapters: serve
+	// refused this file at start-up while validate said ok.
+	bad = writeFile(t, cmdConfig+"    adapter: freshdesk\n    options: { bogus: 1 }\n")
+	code, _, errOut = runCmd(t, "validate", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, bad+":9: triggers[0].options: adapter \"freshdesk\" takes no options") {
+		t.Errorf("adapter options: code %d, stderr %q", code, errOut)
+	}
+
 	if code, _, errOut := runCmd(t, "validate", "--config", filepath.Join(t.TempDir(), "nope.yaml")); code != 1 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing file: code %d, stderr %q", code, errOut)
 	}

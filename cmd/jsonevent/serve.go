@@ -18,7 +18,6 @@ import (
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/receiver"
 	"github.com/jsonevent/jsonevent/core/store"
-	"github.com/jsonevent/jsonevent/core/workflow"
 )
 
 func init() {
@@ -67,7 +66,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 
 func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) error {
 	reg := adapters.Default()
-	opt := config.Options{PresetsDir: presets, Adapters: reg.Names(), Validators: []func(*config.Config) error{workflow.Validate}}
+	opt := configOptions(presets) // validate refuses exactly what serve refuses
 	cfg, err := config.Load(path, opt)
 	if err != nil {
 		return err

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"github.com/jsonevent/jsonevent/core"
 	"io"
 
 	"github.com/jsonevent/jsonevent/adapters"
@@ -24,10 +26,38 @@ func init() {
 // validate, token and serve accept and refuse exactly the same configs.
 // presetsDir "" means presets/ beside the config file.
 func configOptions(presetsDir string) config.Options {
+	reg := adapters.Default()
 	return config.Options{
 		PresetsDir: presetsDir,
-		Adapters:   adapters.Default().Names(),
-		Validators: []func(*config.Config) error{workflow.Validate},
+		Adapters:   reg.Names(),
+		Validators: []func(*config.Config) error{workflow.Validate, adapterOptions(reg)},
+	}
+}
+
+// adapterOptions checks each trigger's adapter options the way serve
+// configures the adapters, so that validate refuses (with the key's line)
+// what serve would refuse at start-up or on reload.
+func adapterOptions(reg *adapters.Registry) func(*config.Config) error {
+	return func(cfg *config.Config) error {
+		var errs []error
+		for _, t := range cfg.Triggers {
+			name := t.Adapter
+			if name == "" {
+				name = "generic"
+			}
+			if _, ok := reg.Get(name); !ok {
+				continue // the config already reports an unknown adapter
+			}
+			if _, err := reg.ForTrigger(name, t.Options, core.AdapterDeps{}); err != nil {
+				msg := err.Error()
+				var ce *core.Error
+				if errors.As(err, &ce) {
+					msg = ce.Message
+				}
+				errs = append(errs, fmt.Errorf("triggers[%s].options: %s", t.ID, msg))
+			}
+		}
+		return errors.Join(errs...)
 	}
 }
 

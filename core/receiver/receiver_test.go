@@ -284,6 +284,7 @@ func TestFiberRefusalsAreJSON(t *testing.T) {
 		{"GET on the event endpoint", http.MethodGet, inbound + "OC_demo", jsonHeaders(), 405, "method_not_allowed", "method GET is not allowed here; use POST"},
 		{"POST on an event read", http.MethodPost, "/v1/events/evt_x", jsonHeaders(), 405, "method_not_allowed", "use GET"},
 		{"unknown route", http.MethodDelete, "/nope", nil, 404, "not_found", "no such endpoint"},
+		{"a method fiber does not know", "PROPFIND", "/v1/events/evt_x", jsonHeaders(), 405, "method_not_allowed", `method "PROPFIND" is not supported`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

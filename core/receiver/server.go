@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/valyala/fasthttp"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -125,6 +127,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorHandler:      s.fiberError,
 	})
+	s.refuseUnknownMethods()
 	s.app.Post("/inbound-event/v1/event/JSON/triggers", func(c *fiber.Ctx) error {
 		return s.postEvent(c, "inbound")
 	})
@@ -185,6 +188,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // for tests in other packages.
 func (s *Server) Test(req *http.Request) (*http.Response, error) {
 	return s.app.Test(req, -1)
+}
+
+// refuseUnknownMethods answers a method fiber does not know (PROPFIND,
+// BREW…) with the JSON error contract: fiber itself sends a plain-text 400
+// "Invalid http method" before any handler or error handler runs.
+func (s *Server) refuseUnknownMethods() {
+	srv := s.app.Server()
+	next := srv.Handler
+	srv.Handler = func(fc *fasthttp.RequestCtx) {
+		if slices.Contains(fiber.DefaultMethods, string(fc.Method())) {
+			next(fc)
+			return
+		}
+		msg := fmt.Sprintf("method %q is not supported; use GET, POST, PATCH or DELETE as the endpoint says", truncate(string(fc.Method()), 20))
+		s.m.rejections.WithLabelValues(string(core.CodeMethodNotAllowed)).Inc()
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request refused",
+			slog.Int("status", http.StatusMethodNotAllowed),
+			slog.String("error", string(core.CodeMethodNotAllowed)),
+			slog.String("message", msg),
+			slog.String("path", truncate(string(fc.Path()), 200)),
+			slog.String("remote_ip", fc.RemoteIP().String()),
+		)
+		fc.SetStatusCode(http.StatusMethodNotAllowed)
+		fc.SetContentType(fiber.MIMEApplicationJSON)
+		fc.SetBody(marshalError(core.CodeMethodNotAllowed, msg))
+	}
 }
 
 // fiberError turns errors fiber raises itself (unknown route, malformed
