@@ -425,10 +425,22 @@ func rawFields(f map[string]json.RawMessage) map[string][]byte {
 	return out
 }
 
+// copyHeader copies the request's headers (fasthttp's buffers are reused
+// after the handler returns). Each header's first value gets a one-element
+// slice of one shared array instead of an allocation of its own.
 func copyHeader(c *fiber.Ctx) http.Header {
-	h := make(http.Header, 8)
-	c.Request().Header.VisitAll(func(k, v []byte) {
-		h.Add(string(k), string(v))
+	rh := &c.Request().Header
+	n := rh.Len()
+	h := make(http.Header, n)
+	vals := make([]string, 0, n)
+	rh.VisitAll(func(k, v []byte) {
+		key := http.CanonicalHeaderKey(string(k))
+		if prev, ok := h[key]; ok {
+			h[key] = append(prev, string(v))
+			return
+		}
+		vals = append(vals, string(v))
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
 	})
 	return h
 }

@@ -66,8 +66,33 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // encodeHeaders encodes h as a JSON object of string arrays, canonical
-// names, without the secret headers.
+// names, without the secret headers. Headers from the receiver already have
+// canonical names, so they are encoded straight from h; only a header with
+// another spelling (which may merge with a canonical one) takes the slower
+// path that regroups them.
 func encodeHeaders(h http.Header) string {
+	keys := make([]string, 0, len(h))
+	size := 2
+	for k, v := range h {
+		if http.CanonicalHeaderKey(k) != k {
+			return encodeHeadersRegrouped(h)
+		}
+		if isSecretHeader(k) {
+			continue
+		}
+		keys = append(keys, k)
+		size += len(k) + 6
+		for _, s := range v {
+			size += len(s) + 3
+		}
+	}
+	slices.Sort(keys)
+	return string(appendHeaders(make([]byte, 0, size), keys, h))
+}
+
+// encodeHeadersRegrouped is encodeHeaders for a header whose names are not
+// all canonical: values of names that canonicalize alike are merged.
+func encodeHeadersRegrouped(h http.Header) string {
 	canon := make(map[string][]string, len(h))
 	for k, v := range h {
 		ck := http.CanonicalHeaderKey(k)
@@ -76,15 +101,19 @@ func encodeHeaders(h http.Header) string {
 		}
 		canon[ck] = append(canon[ck], v...)
 	}
-	b := make([]byte, 0, 64*len(canon)+2)
+	return string(appendHeaders(make([]byte, 0, 64*len(canon)+2), sortedKeys(canon), canon))
+}
+
+// appendHeaders appends the JSON object of h's keys in order.
+func appendHeaders(b []byte, keys []string, h http.Header) []byte {
 	b = append(b, '{')
-	for i, k := range sortedKeys(canon) {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendString(b, k)
 		b = append(b, ':', '[')
-		for j, v := range canon[k] {
+		for j, v := range h[k] {
 			if j > 0 {
 				b = append(b, ',')
 			}
@@ -92,7 +121,7 @@ func encodeHeaders(h http.Header) string {
 		}
 		b = append(b, ']')
 	}
-	return string(append(b, '}'))
+	return append(b, '}')
 }
 
 func isSecretHeader(canonical string) bool {

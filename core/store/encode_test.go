@@ -52,6 +52,14 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 	h := http.Header{"X-Trace": {"a", "b\x00"}, "content-type": {"application/json"}, "Authorization": {"Basic x"},
 		"X-Api-Token": {"t"}, "Cookie": {"c"}, "Proxy-Authorization": {"p"}, "x-odd": {"\xff"}}
 	decodesLike(t, encodeHeaders(h), map[string][]string{"X-Trace": {"a", "b\x00"}, "Content-Type": {"application/json"}, "X-Odd": {"\ufffd"}})
+
+	// All names canonical (the receiver's case): encoded straight from h,
+	// secrets still dropped; one odd spelling regroups the lot.
+	canon := http.Header{"X-Trace": {"a", "\xff"}, "Content-Type": {"application/json"}, "Authorization": {"Basic x"},
+		"X-Api-Token": {"t"}, "Cookie": {"c"}, "Proxy-Authorization": {"p"}, "Empty": {}}
+	decodesLike(t, encodeHeaders(canon), map[string][]string{"X-Trace": {"a", "\ufffd"}, "Content-Type": {"application/json"}, "Empty": {}})
+	decodesLike(t, encodeHeaders(http.Header{}), map[string][]string{})
+	decodesLike(t, encodeHeaders(http.Header{"X-Trace": {"a"}, "content-type": {"j"}, "x-api-token": {"t"}}), map[string][]string{"X-Trace": {"a"}, "Content-Type": {"j"}})
 }
 
 func FuzzAppendString(f *testing.F) {
