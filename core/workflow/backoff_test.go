@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
 
@@ -73,5 +74,24 @@ func TestRetryPolicyNextRetry(t *testing.T) {
 	// Third failure: 1s·8² = 64s, ±25%.
 	if got < 48*time.Second || got > 80*time.Second {
 		t.Errorf("NextRetry after 2 errors = %s, want about 64s", got)
+	}
+}
+
+// Ensure a retry time chosen when an attempt failed is never handed to river
+// in the past: river would then drop it for its own default policy.
+func TestRunWorkerNextRetryNeverInThePast(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	e := &Engine{now: func() time.Time { return now }}
+	w := &runWorker{e: e}
+	job := &river.Job[RunArgs]{JobRow: &rivertype.JobRow{ID: 7, Attempt: 1}}
+
+	e.nextAt.Store(int64(7), now.Add(-146*time.Millisecond))
+	if got := w.NextRetry(job); !got.Equal(now) {
+		t.Errorf("stale retry time: NextRetry = %s, want now %s", got, now)
+	}
+	later := now.Add(2 * time.Second)
+	e.nextAt.Store(int64(7), later)
+	if got := w.NextRetry(job); !got.Equal(later) {
+		t.Errorf("future retry time: NextRetry = %s, want %s", got, later)
 	}
 }

@@ -230,8 +230,16 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 
 // NextRetry follows the workflow's own policy.
 func (w *runWorker) NextRetry(job *river.Job[RunArgs]) time.Time {
-	if at, ok := w.e.nextAt.LoadAndDelete(job.ID); ok {
-		return at.(time.Time)
+	if v, ok := w.e.nextAt.LoadAndDelete(job.ID); ok {
+		// The time was fixed when the attempt failed; a slow run write
+		// (seen: 146 ms under -race) can leave it in the past, which river
+		// rejects in favour of its own policy (~16 s for a second retry).
+		// River read its clock before calling us, so now is never early.
+		at := v.(time.Time)
+		if now := w.e.now(); at.Before(now) {
+			at = now
+		}
+		return at
 	}
 	p := DefaultPolicy
 	if wf := w.e.set.Load().Workflow(job.Args.TriggerID, job.Args.WorkflowID); wf != nil {
