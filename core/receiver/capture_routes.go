@@ -166,13 +166,13 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	if cur := c.Query("cursor"); cur != "" && !store.ValidEventID(cur) {
-		return s.refuse(c, nil, "", "", http.StatusBadRequest, core.CodeInvalid,
-			fmt.Sprintf("cursor %q is not an event id; pass the nextCursor of the previous page", truncate(cur, 60)))
+	cursor, err := parseCursor(c.Query("cursor"), store.EventIDPrefix, "an event id")
+	if err != nil {
+		return s.refuseErr(c, nil, "", "", err)
 	}
 	evs, next, err := lister.ListEvents(c.UserContext(), store.EventFilter{
 		AccountID: p.AccountID, TriggerID: strings.Clone(c.Query("trigger")),
-		Before: strings.Clone(c.Query("cursor")), Limit: limit,
+		Before: cursor, Limit: limit,
 	})
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)

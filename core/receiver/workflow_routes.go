@@ -77,12 +77,14 @@ type RunList struct {
 
 func (s *Server) listRuns(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		f := store.RunFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status")),
-			Before: strings.Clone(c.Query("cursor"))}
+		f := store.RunFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status"))}
+		var err error
+		if f.Before, err = parseCursor(c.Query("cursor"), store.RunIDPrefix, "a run id"); err != nil {
+			return err
+		}
 		if f.Status != "" && !slices.Contains(store.RunStatuses, f.Status) {
 			return core.Errorf(core.CodeInvalid, "status %q is not one of %s", truncate(f.Status, 40), strings.Join(store.RunStatuses, ", "))
 		}
-		var err error
 		if f.Since, err = parseSince(c.Query("since"), s.now()); err != nil {
 			return err
 		}
@@ -125,12 +127,14 @@ type TicketList struct {
 
 func (s *Server) listTickets(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		f := store.TicketFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status")),
-			Before: strings.Clone(c.Query("cursor"))}
+		f := store.TicketFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status"))}
+		var err error
+		if f.Before, err = parseCursor(c.Query("cursor"), store.TicketIDPrefix, "a ticket id"); err != nil {
+			return err
+		}
 		if f.Status != "" && !slices.Contains(store.TicketStatuses, f.Status) {
 			return core.Errorf(core.CodeInvalid, "status %q is not one of %s", truncate(f.Status, 40), strings.Join(store.TicketStatuses, ", "))
 		}
-		var err error
 		if f.Limit, err = parseLimit(c.Query("limit")); err != nil {
 			return err
 		}
@@ -248,6 +252,16 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, core.Errorf(core.CodeInvalid, "since %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (24h)", truncate(v, 60))
+}
+
+// parseCursor checks a paging cursor: empty, or an id with prefix (what
+// names it in the message). A cursor that is not one would otherwise page
+// silently to nothing.
+func parseCursor(v, prefix, what string) (string, error) {
+	if v == "" || store.ValidID(prefix, v) {
+		return strings.Clone(v), nil
+	}
+	return "", core.Errorf(core.CodeInvalid, "cursor %q is not %s; pass the nextCursor of the previous page", truncate(v, 60), what)
 }
 
 func parseLimit(v string) (int, error) {

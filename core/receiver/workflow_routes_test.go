@@ -404,6 +404,12 @@ func TestWorkflowsEndToEnd(t *testing.T) {
 	if st := h.call(t, "GET", "/v1/runs?status=bogus", demoToken, "", &errBody); st != 400 {
 		t.Errorf("bad status filter: %d", st)
 	}
+	for _, path := range []string{"/v1/runs?cursor=zzz", "/v1/tickets?cursor=zzz", "/v1/runs?cursor=" + rl.Runs[0].EventID} {
+		errBody.Error, errBody.Message = "", ""
+		if st := h.call(t, "GET", path, demoToken, "", &errBody); st != 400 || errBody.Error != "invalid" || !strings.Contains(errBody.Message, "nextCursor") {
+			t.Errorf("GET %s: %d %+v, want 400 naming nextCursor (not an empty page)", path, st, errBody)
+		}
+	}
 	if st := h.call(t, "GET", "/v1/runs", "wrong-token", "", nil); st != 401 {
 		t.Errorf("bad token: %d", st)
 	}

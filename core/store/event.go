@@ -30,8 +30,12 @@ func NewEventID() string { return EventIDPrefix + ulid.Make().String() }
 
 // ValidEventID reports whether id has the shape NewEventID gives: the
 // prefix and a ULID.
-func ValidEventID(id string) bool {
-	rest, ok := strings.CutPrefix(id, EventIDPrefix)
+func ValidEventID(id string) bool { return ValidID(EventIDPrefix, id) }
+
+// ValidID reports whether id is prefix followed by a ULID, the shape of
+// every id the store makes (events, runs, tickets, captures).
+func ValidID(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix)
 	if !ok {
 		return false
 	}
