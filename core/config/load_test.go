@@ -229,6 +229,8 @@ func TestValidationProblems(t *testing.T) {
 		{"duplicate trigger", base + "  - id: OC_demo\n    account: demo\n", "LAST:  - id: OC_demo", "triggers[1].id", `duplicate trigger id "OC_demo" (first at line 7)`, config.Options{}},
 		{"duplicate workflow", base + "    workflows:\n      - { id: w, tasks: [ { id: a, type: ticket, title: x } ] }\n      - { id: w, tasks: [ { id: a, type: ticket, title: x } ] }\n", "LAST:      - { id: w,", "triggers[0].workflows[1].id", `duplicate workflow id "w"`, config.Options{}},
 		{"duplicate task", task("            type: ticket\n            title: a\n          - id: t\n            type: ticket\n            title: b\n"), "LAST:- id: t", "triggers[0].workflows[0].tasks[1].id", `duplicate task id "t"`, config.Options{}},
+		{"trigger id with a slash", strings.Replace(base, "- id: OC_demo", "- id: OC/demo", 1), "OC/demo", "triggers[0].id", `"OC/demo" must not contain "/" (ids appear in URLs)`, config.Options{}},
+		{"account id with a percent", strings.Replace(strings.Replace(base, "- id: demo", "- id: de%mo", 1), "account: demo", "account: de%mo", 1), "de%mo", "accounts[0].id", `must not contain "%"`, config.Options{}},
 		{"unknown account", strings.Replace(base, "    account: demo", "    account: nobody", 1), "account: nobody", "triggers[0].account", `unknown account "nobody"`, config.Options{}},
 		{"missing account", strings.Replace(base, "    account: demo\n", "    adapter: generic\n", 1), "OC_demo", "triggers[0].account", "is missing", config.Options{}},
 		{"unknown adapter", base + "    adapter: zendesk\n", "zendesk", "triggers[0].adapter", `unknown adapter "zendesk": use one of generic, freshdesk`, config.Options{Adapters: []string{"generic", "freshdesk"}}},

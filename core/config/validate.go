@@ -283,6 +283,13 @@ func checkID(ps *problems, key, id string) bool {
 		ps.add(key, "%q must be at most 128 characters without spaces", id)
 		return false
 	}
+	// Ids travel in URL paths (/v1/triggers/{id}/events) and query strings:
+	// these characters would split or re-encode them, so a trigger named
+	// OC/b would pass validation yet be unreachable by its alias route.
+	if i := strings.IndexAny(id, "/?#%\\"); i >= 0 {
+		ps.add(key, "%q must not contain %q (ids appear in URLs)", id, id[i:i+1])
+		return false
+	}
 	return true
 }
 
