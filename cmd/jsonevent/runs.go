@@ -94,6 +94,52 @@ func (a *apiFlags) call(ctx context.Context, method, path string, query url.Valu
 	return nil
 }
 
+// listPages prints a paged list endpoint whose answer holds its items under
+// key and the next page's cursor under nextCursor: every page's raw JSON with
+// --json, else a table of header and one row per item; with all it follows
+// the cursor to the last page.
+func listPages[T any](ctx context.Context, api *apiFlags, path string, q url.Values, key string, all bool,
+	stdout io.Writer, header string, row func(io.Writer, T)) error {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	if !api.json {
+		fmt.Fprintln(tw, header)
+	}
+	for {
+		var raw json.RawMessage
+		if err := api.call(ctx, http.MethodGet, path, q, nil, &raw); err != nil {
+			return err
+		}
+		var page map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+		var items []T
+		if len(page[key]) > 0 {
+			if err := json.Unmarshal(page[key], &items); err != nil {
+				return fmt.Errorf("decode answer: %s: %w", key, err)
+			}
+		}
+		var next string
+		if len(page["nextCursor"]) > 0 {
+			if err := json.Unmarshal(page["nextCursor"], &next); err != nil {
+				return fmt.Errorf("decode answer: nextCursor: %w", err)
+			}
+		}
+		if api.json {
+			printJSON(stdout, raw)
+		} else {
+			for _, it := range items {
+				row(tw, it)
+			}
+		}
+		if !all || next == "" {
+			return nil
+		}
+		q.Set("cursor", next)
+	}
+}
+
 func printJSON(w io.Writer, raw json.RawMessage) {
 	var v any
 	if json.Unmarshal(raw, &v) == nil {
@@ -139,42 +185,20 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 			}
 		}
 		q.Set("limit", fmt.Sprint(*limit))
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		if !api.json {
-			fmt.Fprintln(tw, "RUN\tSTATUS\tTRIGGER\tWORKFLOW\tATTEMPTS\tCREATED\tEVENT\tERROR")
-		}
-		for {
-			var raw json.RawMessage
-			if err := api.call(ctx, http.MethodGet, "/v1/runs", q, nil, &raw); err != nil {
-				fmt.Fprintf(stderr, "jsonevent runs list: %v\n", err)
-				return 1
-			}
-			var page struct {
-				Runs       []*store.Run `json:"runs"`
-				NextCursor string       `json:"nextCursor"`
-			}
-			if err := json.Unmarshal(raw, &page); err != nil {
-				fmt.Fprintf(stderr, "jsonevent runs list: decode answer: %v\n", err)
-				return 1
-			}
-			if api.json {
-				printJSON(stdout, raw)
-			} else {
-				for _, r := range page.Runs {
-					errText := r.Error
-					if r.Status == store.RunSkipped {
-						errText = "skipped by: " + r.SkippedBy
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.TriggerID, r.WorkflowID, len(r.Attempts),
-						r.CreatedAt.Local().Format(time.DateTime), r.EventID, oneLine(errText, 80))
+		err := listPages(ctx, &api, "/v1/runs", q, "runs", *all, stdout,
+			"RUN\tSTATUS\tTRIGGER\tWORKFLOW\tATTEMPTS\tCREATED\tEVENT\tERROR",
+			func(w io.Writer, r *store.Run) {
+				errText := r.Error
+				if r.Status == store.RunSkipped {
+					errText = "skipped by: " + r.SkippedBy
 				}
-			}
-			if !*all || page.NextCursor == "" {
-				break
-			}
-			q.Set("cursor", page.NextCursor)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.TriggerID, r.WorkflowID, len(r.Attempts),
+					r.CreatedAt.Local().Format(time.DateTime), r.EventID, oneLine(errText, 80))
+			})
+		if err != nil {
+			fmt.Fprintf(stderr, "jsonevent runs list: %v\n", err)
+			return 1
 		}
-		tw.Flush()
 		return 0
 	case "show", "retry":
 		// Flags may come before or after the id.

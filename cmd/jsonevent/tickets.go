@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jsonevent/jsonevent/core/store"
@@ -57,38 +56,16 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		if *trigger != "" {
 			q.Set("trigger", *trigger)
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		if !api.json {
-			fmt.Fprintln(tw, "TICKET\tSTATUS\tPRIORITY\tTRIGGER\tASSIGNEE\tCREATED\tTITLE")
+		err := listPages(ctx, &api, "/v1/tickets", q, "tickets", *all, stdout,
+			"TICKET\tSTATUS\tPRIORITY\tTRIGGER\tASSIGNEE\tCREATED\tTITLE",
+			func(w io.Writer, t *store.Ticket) {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.TriggerID, t.Assignee,
+					t.CreatedAt.Local().Format(time.DateTime), oneLine(t.Title, 60))
+			})
+		if err != nil {
+			fmt.Fprintf(stderr, "jsonevent tickets list: %v\n", err)
+			return 1
 		}
-		for {
-			var raw json.RawMessage
-			if err := api.call(ctx, http.MethodGet, "/v1/tickets", q, nil, &raw); err != nil {
-				fmt.Fprintf(stderr, "jsonevent tickets list: %v\n", err)
-				return 1
-			}
-			var page struct {
-				Tickets    []*store.Ticket `json:"tickets"`
-				NextCursor string          `json:"nextCursor"`
-			}
-			if err := json.Unmarshal(raw, &page); err != nil {
-				fmt.Fprintf(stderr, "jsonevent tickets list: decode answer: %v\n", err)
-				return 1
-			}
-			if api.json {
-				printJSON(stdout, raw)
-			} else {
-				for _, t := range page.Tickets {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.TriggerID, t.Assignee,
-						t.CreatedAt.Local().Format(time.DateTime), oneLine(t.Title, 60))
-				}
-			}
-			if !*all || page.NextCursor == "" {
-				break
-			}
-			q.Set("cursor", page.NextCursor)
-		}
-		tw.Flush()
 		return 0
 	case "show", "set":
 		status := fs.String("status", "", "set the `status`: "+strings.Join(store.TicketStatuses, ", "))
