@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // EventFilter selects events for ListEvents. AccountID is required.
@@ -24,25 +23,12 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string
 	if f.AccountID == "" {
 		return nil, "", errors.New("list events: account is required")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 500)
-	where := []string{"account_id = $1"}
-	args := []any{f.AccountID}
+	pg := newPage(f.AccountID, f.Limit, f.Before)
 	if f.TriggerID != "" {
-		args = append(args, f.TriggerID)
-		where = append(where, fmt.Sprintf("trigger_id = $%d", len(args)))
+		pg.and("trigger_id = $%d", f.TriggerID)
 	}
-	if f.Before != "" {
-		args = append(args, f.Before)
-		where = append(where, fmt.Sprintf("id < $%d", len(args)))
-	}
-	args = append(args, int64(limit+1))
-	q := fmt.Sprintf(`SELECT id, trigger_id, context_id, user_id, brand_id, query_json, fields_json, warnings_json,
-    received_at, idempotency_key, replay_of
-FROM events WHERE %s ORDER BY id DESC LIMIT $%d`, strings.Join(where, " AND "), len(args))
+	q, args := pg.query(`id, trigger_id, context_id, user_id, brand_id, query_json, fields_json, warnings_json,
+    received_at, idempotency_key, replay_of`, "events")
 	rows, err := s.b.reader().Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", unavailable(fmt.Errorf("list events: %w", err))
@@ -74,10 +60,6 @@ FROM events WHERE %s ORDER BY id DESC LIMIT $%d`, strings.Join(where, " AND "), 
 	if err := rows.Err(); err != nil {
 		return nil, "", unavailable(fmt.Errorf("read events: %w", err))
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := cut(pg, out, func(ev *Event) string { return ev.ID })
 	return out, next, nil
 }

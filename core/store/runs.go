@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -225,31 +224,17 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*Run, string, erro
 	if f.AccountID == "" {
 		return nil, "", errors.New("list runs: account is required")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 500)
-	where := []string{"account_id = $1"}
-	args := []any{f.AccountID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	pg := newPage(f.AccountID, f.Limit, f.Before)
 	if f.TriggerID != "" {
-		add("trigger_id = $%d", f.TriggerID)
+		pg.and("trigger_id = $%d", f.TriggerID)
 	}
 	if f.Status != "" {
-		add("status = $%d", f.Status)
+		pg.and("status = $%d", f.Status)
 	}
 	if !f.Since.IsZero() {
-		add("created_at >= $%d", micros(f.Since))
+		pg.and("created_at >= $%d", micros(f.Since))
 	}
-	if f.Before != "" {
-		add("id < $%d", f.Before)
-	}
-	args = append(args, int64(limit+1))
-	q := fmt.Sprintf(`SELECT %s FROM workflow_runs WHERE %s ORDER BY id DESC LIMIT $%d`, runColumns, strings.Join(where, " AND "), len(args))
+	q, args := pg.query(runColumns, "workflow_runs")
 	rows, err := s.b.reader().Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", unavailable(fmt.Errorf("list runs: %w", err))
@@ -258,11 +243,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*Run, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(runs) > limit {
-		runs = runs[:limit]
-		next = runs[limit-1].ID
-	}
+	runs, next := cut(pg, runs, func(r *Run) string { return r.ID })
 	return runs, next, nil
 }
 

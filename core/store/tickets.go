@@ -135,29 +135,15 @@ func (s *Store) ListTickets(ctx context.Context, f TicketFilter) ([]*Ticket, str
 	if f.AccountID == "" {
 		return nil, "", errors.New("list tickets: account is required")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 500)
-	where := []string{"account_id = $1"}
-	args := []any{f.AccountID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	pg := newPage(f.AccountID, f.Limit, f.Before)
 	if f.TriggerID != "" {
-		add("trigger_id = $%d", f.TriggerID)
+		pg.and("trigger_id = $%d", f.TriggerID)
 	}
 	if f.Status != "" {
-		add("status = $%d", f.Status)
+		pg.and("status = $%d", f.Status)
 	}
-	if f.Before != "" {
-		add("id < $%d", f.Before)
-	}
-	args = append(args, int64(limit+1))
-	rows, err := s.b.reader().Query(ctx, fmt.Sprintf(`SELECT %s FROM tickets WHERE %s ORDER BY id DESC LIMIT $%d`,
-		ticketColumns, strings.Join(where, " AND "), len(args)), args...)
+	q, args := pg.query(ticketColumns, "tickets")
+	rows, err := s.b.reader().Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", unavailable(fmt.Errorf("list tickets: %w", err))
 	}
@@ -173,11 +159,7 @@ func (s *Store) ListTickets(ctx context.Context, f TicketFilter) ([]*Ticket, str
 	if err := rows.Err(); err != nil {
 		return nil, "", unavailable(fmt.Errorf("read tickets: %w", err))
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := cut(pg, out, func(t *Ticket) string { return t.ID })
 	return out, next, nil
 }
 
