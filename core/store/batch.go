@@ -93,43 +93,57 @@ func (s *Store) syncer() {
 // transaction, and answers each. While it commits, new requests queue up and
 // form the next batch, so under load one fsync serves many events.
 func (s *Store) writer() {
+	// While an fsync is under way, a commit made now waits for the next
+	// fsync anyway: keep gathering until the syncer is free (or enough has
+	// queued to be worth committing beside the fsync), so commits stay large
+	// and cheap per event.
+	busy := func() bool { return s.async != nil && (s.syncBusy.Load() || len(s.toSync) > 0) }
 	batch := make([]*writeReq, 0, s.maxBatch)
 	for {
-		first, ok := <-s.queue
-		if !ok {
+		var ok bool
+		if batch, ok = nextBatch(s.queue, batch[:0], s.maxBatch, pipelineMin, busy, s.syncIdle); !ok {
 			return
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < s.maxBatch {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		// While an fsync is under way, a commit made now waits for the next
-		// fsync anyway: keep gathering until the syncer is free (or enough
-		// has queued to be worth committing beside the fsync), so commits
-		// stay large and cheap per event.
-	gather:
-		for s.async != nil && len(batch) < pipelineMin && (s.syncBusy.Load() || len(s.toSync) > 0) {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, r)
-			case <-s.syncIdle:
-			}
 		}
 		s.commit(batch)
 		clear(batch)
 	}
+}
+
+// nextBatch is the gathering half of a group-commit loop: it waits for the
+// first request on queue, takes everything else already queued (up to max),
+// then, while busy says a commit made now would only wait for the fsync
+// under way and fewer than min are gathered, keeps taking requests until
+// idle signals. ok is false once queue is closed and drained.
+func nextBatch[T any](queue <-chan T, batch []T, max, min int, busy func() bool, idle <-chan struct{}) ([]T, bool) {
+	first, ok := <-queue
+	if !ok {
+		return batch, false
+	}
+	batch = append(batch, first)
+fill:
+	for len(batch) < max {
+		select {
+		case r, ok := <-queue:
+			if !ok {
+				break fill
+			}
+			batch = append(batch, r)
+		default:
+			break fill
+		}
+	}
+gather:
+	for len(batch) < min && busy() {
+		select {
+		case r, ok := <-queue:
+			if !ok {
+				break gather
+			}
+			batch = append(batch, r)
+		case <-idle:
+		}
+	}
+	return batch, true
 }
 
 // pipelineMin is the batch size worth committing while the previous batch

@@ -362,39 +362,16 @@ func (b *Batcher) Close() {
 
 func (b *Batcher) loop() {
 	defer close(b.toSync)
+	// While an fsync is under way, a commit made now waits for the next
+	// fsync anyway: keep gathering until the syncer is free or enough has
+	// queued, so transactions stay few and large (each costs the single
+	// SQLite writer a fixed share).
+	busy := func() bool { return b.s.async != nil && b.syncBusy.Load() }
 	batch := make([]*batchReq, 0, b.max)
 	for {
-		first, ok := <-b.queue
-		if !ok {
+		var ok bool
+		if batch, ok = nextBatch(b.queue, batch[:0], b.max, batcherPipelineMin, busy, b.syncIdle); !ok {
 			return
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < b.max {
-			select {
-			case r, ok := <-b.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		// While an fsync is under way, a commit made now waits for the next
-		// fsync anyway: keep gathering until the syncer is free or enough
-		// has queued, so transactions stay few and large (each costs the
-		// single SQLite writer a fixed share).
-	gather:
-		for b.s.async != nil && len(batch) < batcherPipelineMin && b.syncBusy.Load() {
-			select {
-			case r, ok := <-b.queue:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, r)
-			case <-b.syncIdle:
-			}
 		}
 		b.commit(batch)
 		clear(batch)
