@@ -10,7 +10,9 @@ package receiver
 //
 //	go test -tags loadbench -run TestLoadBench -v -count=1 ./core/receiver
 //
-// LOADBENCH_SECONDS sets the measuring time per target (default 5).
+// LOADBENCH_SECONDS sets the measuring time per target (default 5),
+// LOADBENCH_CONNS the connections (default 64), and LOADBENCH_ONLY=durable
+// drives only the real endpoint (for profiling with -cpuprofile).
 
 import (
 	"context"
@@ -37,8 +39,8 @@ import (
 )
 
 const (
-	loadConns = 64
-	loadWarm  = time.Second
+	loadConnsDefault = 64
+	loadWarm         = time.Second
 )
 
 type loadResult struct {
@@ -228,3 +230,12 @@ func TestLoadBench(t *testing.T) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// loadConns is 64, the figure; LOADBENCH_CONNS changes it to see
+// whether a slowdown is latency (more connections help) or work.
+var loadConns = func() int {
+	if v, err := strconv.Atoi(os.Getenv("LOADBENCH_CONNS")); err == nil && v > 0 {
+		return v
+	}
+	return loadConnsDefault
+}()

@@ -33,6 +33,9 @@ type Options struct {
 	MaxBatch int
 	// IdempotencyWindow overrides the de-duplication window (tests).
 	IdempotencyWindow time.Duration
+	// CheckpointEvery overrides how often SQLite's WAL is copied into the
+	// database file; default 100 ms (tests).
+	CheckpointEvery time.Duration
 }
 
 // Store is the durable event store. It is safe for concurrent use.
@@ -88,7 +91,7 @@ func Open(ctx context.Context, cfg config.Store, log *slog.Logger, opts ...Optio
 		if dsn == "" {
 			dsn = "data/jsonevent.db"
 		}
-		b, err = openSQLite(ctx, dsn, opt.River)
+		b, err = openSQLite(ctx, dsn, opt.River, opt.CheckpointEvery)
 	case "postgres":
 		return openPostgresStore(ctx, cfg.DSN, log, opt)
 	default:
