@@ -166,11 +166,18 @@ func (s *Store) commit(batch []*writeReq) {
 		return
 	}
 	results := make([]writeRes, len(live))
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
+	// SQLite gets no deadline: modernc starts a goroutine and installs a
+	// progress handler for every statement run under a cancellable
+	// context, and an interrupt could not stop a stuck disk write anyway;
+	// lock waits end after busy_timeout. PostgreSQL keeps batchTimeout.
+	ctx := context.Background()
 	write := s.b.write
 	if s.async != nil {
 		write = s.async.writeNoSync
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, batchTimeout)
+		defer cancel()
 	}
 	err := write(ctx, func(tx Tx) error {
 		// The batch's events go in with multi-row inserts and its river jobs
