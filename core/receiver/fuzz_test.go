@@ -1,7 +1,9 @@
 package receiver
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -100,5 +102,50 @@ func TestValidJSONDepth(t *testing.T) {
 				t.Fatalf("validJSON = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// FuzzTooDeep checks tooDeep against encoding/json's tokenizer on valid
+// documents: the same answer (too deep or not) and the same byte offset.
+func FuzzTooDeep(f *testing.F) {
+	for _, s := range []string{
+		goodBody, `[]`, `"[[["`, `{"a":"\"[{"}`, `[[],[[]],{"a":[{}]}]`,
+		strings.Repeat("[", maxNesting+1) + strings.Repeat("]", maxNesting+1),
+		strings.Repeat(`{"a":`, maxNesting) + `"\\"` + strings.Repeat("}", maxNesting),
+		`[` + strings.Repeat(`[],`, maxNesting) + `{"b":[[[]]]}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		if got, want := tooDeep(b), deepReference(t, b); got != want {
+			t.Fatalf("tooDeep(%q) = %d, encoding/json says %d", b, got, want)
+		}
+	})
+}
+
+// deepReference is tooDeep computed with encoding/json's tokenizer.
+func deepReference(t *testing.T, b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return -1
+		}
+		if err != nil {
+			t.Fatalf("a valid document did not tokenize: %v", err)
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+			if depth > maxNesting {
+				return int(dec.InputOffset()) - 1 // the offset just after the delimiter
+			}
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
 	}
 }

@@ -140,6 +140,10 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		return refuse(http.StatusBadRequest, core.CodeInvalid,
 			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d; JSON must be sent as UTF-8", off))
 	}
+	if off := tooDeep(body); off >= 0 {
+		return refuse(http.StatusBadRequest, core.CodeInvalid,
+			fmt.Sprintf("the body nests arrays and objects more than %d levels deep (byte offset %d opens level %d); send a flatter document", maxNesting, off, maxNesting+1))
+	}
 
 	// 7. Adapter and fields.
 	req := &core.Request{
@@ -383,6 +387,42 @@ func invalidUTF8Offset(body []byte) int {
 			return i
 		}
 		i += n
+	}
+	return -1
+}
+
+// maxNesting is how deep arrays and objects may nest in a body. No vendor
+// payload comes near it, and JSONPath's descendant queries (`$..x`, which
+// captured fields and workflow conditions use too) rescan a document once
+// per level of nesting: a 100 KB body nested 5,000 deep cost about 90 ms
+// per such field, and ran into the evaluation budget, so the field came out
+// null instead of its value. Refused, it is a 400 the sender can act on.
+const maxNesting = 128
+
+// tooDeep returns the byte offset of the first '[' or '{' that opens a
+// level deeper than maxNesting, or -1 when there is none. b is valid JSON.
+func tooDeep(b []byte) int {
+	if bytes.Count(b, []byte{'['})+bytes.Count(b, []byte{'{'}) <= maxNesting {
+		return -1 // cannot nest that deep: the common case costs two counts
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			// Skip the string: to the next quote not escaped.
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			depth++
+			if depth > maxNesting {
+				return i
+			}
+		case ']', '}':
+			depth--
+		}
 	}
 	return -1
 }
