@@ -61,28 +61,41 @@ func (p *Path) String() string { return p.src }
 // order. The slices alias doc. It returns nil when nothing is selected or
 // when the evaluation exceeds its work budget.
 func (p *Path) Values(doc []byte) [][]byte {
+	vs, _ := p.Select(doc)
+	return vs
+}
+
+// Select is Values that reports ErrTooMuchWork instead of returning nil
+// when the evaluation exceeds its work budget.
+func (p *Path) Select(doc []byte) ([][]byte, error) {
 	root, ok := rootOf(doc)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	e := getEvaluator(root, false)
 	defer putEvaluator(e)
 	if p.q.singular {
 		raw, ok := e.lookup(p.q.segs, root, nil)
-		if !ok {
-			return nil
+		if *e.over {
+			return nil, ErrTooMuchWork
 		}
-		return [][]byte{sub(doc, raw)}
+		if !ok {
+			return nil, nil
+		}
+		return [][]byte{sub(doc, raw)}, nil
 	}
 	ns := e.run(p.q.segs, node{raw: root, path: -1})
+	if *e.over {
+		return nil, ErrTooMuchWork
+	}
 	if len(ns) == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make([][]byte, len(ns))
 	for i, n := range ns {
 		out[i] = sub(doc, n.raw)
 	}
-	return out
+	return out, nil
 }
 
 // Nodes returns every node p selects in doc with its normalized path. It

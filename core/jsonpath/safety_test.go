@@ -42,15 +42,19 @@ func TestHostileDocuments(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := MustCompile(tt.expr)
 			ns, err := p.Query([]byte(tt.doc))
+			sel, selErr := p.Select([]byte(tt.doc))
 			if tt.over {
 				if !errors.Is(err, ErrTooMuchWork) || ns != nil {
 					t.Fatalf("got %d nodes, err %v; want ErrTooMuchWork and no nodes", len(ns), err)
 				}
+				if !errors.Is(selErr, ErrTooMuchWork) || sel != nil {
+					t.Fatalf("Select: %d values, err %v; want ErrTooMuchWork and no values", len(sel), selErr)
+				}
 				return
 			}
 			vs := p.Values([]byte(tt.doc))
-			if err != nil || len(ns) != tt.want || len(vs) != tt.want {
-				t.Fatalf("got %d nodes, %d values, err %v; want %d", len(ns), len(vs), err, tt.want)
+			if err != nil || selErr != nil || len(ns) != tt.want || len(vs) != tt.want || len(sel) != tt.want {
+				t.Fatalf("got %d nodes, %d values, %d selected, errs %v %v; want %d", len(ns), len(vs), len(sel), err, selErr, tt.want)
 			}
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/jsonevent/jsonevent/core/jsonpath"
 )
 
 // FuzzPostEvent sends arbitrary bodies, content types and idempotency keys
@@ -147,5 +149,26 @@ func deepReference(t *testing.T, b []byte) int {
 		case json.Delim(']'), json.Delim('}'):
 			depth--
 		}
+	}
+}
+
+// TestExtractWarnsPastTheBudget checks that a field whose query outgrows
+// JSONPath's work budget is stored as null with a warning naming it,
+// rather than as a silent null that reads like "not in the document".
+// (The endpoint refuses nesting this deep; extract also serves replays of
+// events stored before it did.)
+func TestExtractWarnsPastTheBudget(t *testing.T) {
+	doc := []byte(strings.Repeat("[", 2000) + strings.Repeat("]", 2000))
+	fields := []field{
+		{name: "costly", path: jsonpath.MustCompile("$..[?@..*]")},
+		{name: "first", path: jsonpath.MustCompile("$[0]")},
+	}
+	got, warnings := extract(fields, doc)
+	if string(got["costly"]) != "null" || len(warnings) != 1 ||
+		!strings.Contains(warnings[0], `field "costly" is null`) || !strings.Contains(warnings[0], "$..[?@..*]") {
+		t.Fatalf("costly = %s, warnings %q", got["costly"], warnings)
+	}
+	if first := string(got["first"]); !strings.HasPrefix(first, "[[") {
+		t.Fatalf("first = %.20s…", first)
 	}
 }

@@ -162,7 +162,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		s.log.Error("adapter returned an invalid document", "adapter", trig.adapter.Name(), "trigger_id", label)
 		return refuse(http.StatusInternalServerError, core.CodeInternal, "the adapter could not normalise this event; nothing was stored")
 	}
-	fields := extract(s.fieldsOf(trig), norm.Body)
+	fields, fieldWarnings := extract(s.fieldsOf(trig), norm.Body)
 
 	key := string(c.Request().Header.Peek("Idempotency-Key"))
 	if key == "" {
@@ -185,7 +185,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		Body:           body,
 		NormalizedBody: norm.Body,
 		Fields:         fields,
-		Warnings:       norm.Warnings,
+		Warnings:       append(norm.Warnings, fieldWarnings...),
 		ReceivedAt:     s.now(),
 		IdempotencyKey: key,
 	}
@@ -428,11 +428,16 @@ func tooDeep(b []byte) int {
 }
 
 // extract evaluates each field: one node gives its value, several an
-// array of them, none null.
-func extract(fields []field, doc []byte) map[string]json.RawMessage {
+// array of them, none null. A field whose query outgrows JSONPath's work
+// budget is null too, and said so in a warning stored with the event.
+func extract(fields []field, doc []byte) (map[string]json.RawMessage, []string) {
 	out := make(map[string]json.RawMessage, len(fields))
+	var warnings []string
 	for _, f := range fields {
-		vals := f.path.Values(doc)
+		vals, err := f.path.Select(doc)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("field %q is null: %s did more work than this document allows (%v)", f.name, f.path, err))
+		}
 		switch len(vals) {
 		case 0:
 			out[f.name] = json.RawMessage("null")
@@ -454,7 +459,7 @@ func extract(fields []field, doc []byte) map[string]json.RawMessage {
 			out[f.name] = append(arr, ']')
 		}
 	}
-	return out
+	return out, warnings
 }
 
 func rawFields(f map[string]json.RawMessage) map[string][]byte {

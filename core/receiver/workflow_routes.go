@@ -215,11 +215,13 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 		if norm == nil || len(norm.Body) == 0 || !json.Valid(norm.Body) {
 			return core.Errorf(core.CodeInternal, "the adapter could not normalise the stored event")
 		}
+		// The fields a live event would get now, adopted ones included.
+		fields, fieldWarnings := extract(s.fieldsOf(trig), norm.Body)
 		ev := &store.Event{
 			ID: store.NewEventID(), AccountID: acct, TriggerID: old.TriggerID,
 			ContextID: old.ContextID, UserID: old.UserID, BrandID: old.BrandID,
 			Query: old.Query, Header: old.Header, Body: old.Body, NormalizedBody: norm.Body,
-			Fields: extract(trig.fields, norm.Body), Warnings: norm.Warnings,
+			Fields: fields, Warnings: append(norm.Warnings, fieldWarnings...),
 			ReceivedAt: s.now(), ReplayOf: old.ID,
 		}
 		var jobs []river.InsertManyParams
