@@ -651,7 +651,11 @@ func (s *Service) Preview(ctx context.Context, trig *config.Trigger, captureID, 
 		if len(c.Body) == 0 || !json.Valid(c.Body) {
 			return nil, 0, core.Errorf(core.CodeUnprocessable, "capture %s has no JSON body to evaluate the path on", captureID)
 		}
-		vals := p.Values(c.Body)
+		vals, err := p.Select(c.Body)
+		if err != nil {
+			return nil, 0, core.Errorf(core.CodeUnprocessable,
+				"%s does more work than capture %s's body allows (%v); as a field it would be stored as null, with a warning", path, captureID, err)
+		}
 		switch len(vals) {
 		case 0:
 			return json.RawMessage("null"), 0, nil

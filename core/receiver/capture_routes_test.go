@@ -290,6 +290,28 @@ func fieldOrigins(fv capture.FieldsView) map[string]string {
 	return m
 }
 
+// TestPreviewPastTheBudget previews a query that outgrows JSONPath's work
+// budget on a captured body (a refused one: it nests too deep): a 422 that
+// says so, not a null that reads like "not in the document".
+func TestPreviewPastTheBudget(t *testing.T) {
+	h := newCaptureHarness(t, "")
+	h.do("POST", "/v1/triggers/OC_fd/capture", "", nil, withToken(demoToken))
+	deep := strings.Repeat("[", 2000) + strings.Repeat("]", 2000)
+	if st := h.do("POST", "/v1/triggers/OC_fd/events", deep, nil, withToken(demoToken)); st != 400 {
+		t.Fatalf("deep body = %d, want 400", st)
+	}
+	var state capture.State
+	h.do("GET", "/v1/triggers/OC_fd/capture", "", &state, withToken(demoToken))
+	if len(state.Captures) != 1 || state.Captures[0].Status != 400 {
+		t.Fatalf("captures = %+v", state.Captures)
+	}
+	var e struct{ Error, Message string }
+	st := h.do("POST", "/v1/triggers/OC_fd/preview", `{"path":"$..[?@..*]","captureId":"`+state.Captures[0].ID+`"}`, &e, withToken(demoToken))
+	if st != 422 || e.Error != "unprocessable" || !strings.Contains(e.Message, "more work") || !strings.Contains(e.Message, "$..[?@..*]") {
+		t.Fatalf("preview = %d %+v", st, e)
+	}
+}
+
 func TestAdoptFieldsAPI(t *testing.T) {
 	h := newCaptureHarness(t, "")
 	h.do("POST", "/v1/triggers/OC_fd/capture", "", nil, withToken(demoToken))
