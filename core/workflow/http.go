@@ -87,7 +87,11 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 		return res, permanent(t.ID, errors.New("response body is not JSON, so outputs cannot be read from it"))
 	}
 	for _, name := range sortedKeys(t.outputs) {
-		v, err := nodesValue(t.outputs[name].Values(body))
+		nodes, err := t.outputs[name].Select(body)
+		if err != nil { // the same response would outgrow it again
+			return res, permanent(t.ID, fmt.Errorf("output %s: %s does more work than this response allows: %w", name, t.outputs[name], err))
+		}
+		v, err := nodesValue(nodes)
 		if err != nil {
 			return res, permanent(t.ID, fmt.Errorf("output %s: %w", name, err))
 		}

@@ -164,6 +164,24 @@ func TestHTTPTaskOutputs(t *testing.T) {
 	}
 }
 
+// TestHTTPTaskOutputPastTheBudget: an output whose JSONPath outgrows its
+// work budget on the response fails the task for good, naming the output,
+// instead of reading as "nothing there" (null).
+func TestHTTPTaskOutputPastTheBudget(t *testing.T) {
+	deep := strings.Repeat("[", 2000) + strings.Repeat("]", 2000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, deep)
+	}))
+	defer srv.Close()
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{
+		{ID: "call", Type: "http", URL: srv.URL, Outputs: map[string]string{"costly": "$..[?@..*]"}},
+	}})
+	_, err := runOne(t, set, w, 0, nil)
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "output costly") || !strings.Contains(err.Error(), "work") {
+		t.Fatalf("error = %v, want a permanent one naming the output", err)
+	}
+}
+
 func TestHTTPTaskErrorClasses(t *testing.T) {
 	var status int
 	var mu sync.Mutex
