@@ -11,6 +11,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,7 +186,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		Body:           body,
 		NormalizedBody: norm.Body,
 		Fields:         fields,
-		Warnings:       append(norm.Warnings, fieldWarnings...),
+		Warnings:       slices.Concat(norm.Warnings, fieldWarnings),
 		ReceivedAt:     s.now(),
 		IdempotencyKey: key,
 	}
@@ -197,7 +198,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 			return s.refuseErr(c, trig, label, triggerID, err)
 		}
 	}
-	id, dup, err := s.store.InsertEvent(ctx, ev, jobs...)
+	id, dup, err := s.insertEvent(ctx, ev, jobs)
 	if err != nil {
 		if core.ErrorCode(err) == core.CodeUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
@@ -220,6 +221,18 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	s.m.requests.WithLabelValues(label, statusLabel(status)).Inc()
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Status(status).Send(reply)
+}
+
+// storeWait bounds how long a request waits for the store to commit its
+// event; past it the answer is a 503 (the event may or may not be stored,
+// and a retry with the same Idempotency-Key is safe), never a hung request.
+const storeWait = 30 * time.Second
+
+// insertEvent stores ev and its jobs, waiting at most storeWait.
+func (s *Server) insertEvent(ctx context.Context, ev *store.Event, jobs []river.InsertManyParams) (string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.wait)
+	defer cancel()
+	return s.store.InsertEvent(ctx, ev, jobs...)
 }
 
 type acceptedBody struct {

@@ -16,6 +16,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/config"
@@ -533,6 +536,31 @@ func TestStoreFailureIs503(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), `"status":503`) {
 		t.Fatalf("the 503 was not logged: %s", h.logs.String())
+	}
+}
+
+// stuckStore never commits: InsertEvent waits for its context, as the real
+// store does for a writer that cannot get to the disk.
+type stuckStore struct{ EventStore }
+
+func (stuckStore) InsertEvent(ctx context.Context, _ *store.Event, _ ...river.InsertManyParams) (string, bool, error) {
+	<-ctx.Done()
+	return "", false, &core.Error{Code: core.CodeUnavailable, Message: "gave up waiting for the event store", Err: ctx.Err()}
+}
+
+// TestStuckStoreIs503 checks that a request whose commit never comes gets
+// a 503 with Retry-After once StoreWait has passed, not a hung connection
+// (fiber's request context has no deadline of its own).
+func TestStuckStoreIs503(t *testing.T) {
+	h := newHarness(t, testConfig())
+	srv, err := New(testConfig(), Options{Store: stuckStore{h.store}, Adapters: testAdapters, StoreWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	r := h.do(t, http.MethodPost, inbound+"OC_demo", goodBody, jsonHeaders())
+	if r.status != 503 || r.json["error"] != "unavailable" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("stuck store: %d %v %s", r.status, r.header, r.body)
 	}
 }
 

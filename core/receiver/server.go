@@ -59,6 +59,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// StoreWait bounds a request's wait for its commit; 0 is 30 s (tests
+	// set less).
+	StoreWait time.Duration
 }
 
 // Server is the HTTP receiver.
@@ -74,6 +77,7 @@ type Server struct {
 	wf      Workflows        // nil: the run and ticket routes answer 404
 	m       *metrics
 	now     func() time.Time
+	wait    time.Duration // storeWait unless Options.StoreWait
 }
 
 // maxStreamPrefetch is what fiber reads of a body before the handler runs;
@@ -98,6 +102,10 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		capture: opt.Capture,
 		wf:      opt.Workflows,
 		now:     opt.Now,
+		wait:    opt.StoreWait,
+	}
+	if s.wait <= 0 {
+		s.wait = storeWait
 	}
 	if s.limiter == nil {
 		s.limiter = limit.NewMemory()

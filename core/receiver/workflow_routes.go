@@ -221,7 +221,7 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 			ID: store.NewEventID(), AccountID: acct, TriggerID: old.TriggerID,
 			ContextID: old.ContextID, UserID: old.UserID, BrandID: old.BrandID,
 			Query: old.Query, Header: old.Header, Body: old.Body, NormalizedBody: norm.Body,
-			Fields: fields, Warnings: append(norm.Warnings, fieldWarnings...),
+			Fields: fields, Warnings: slices.Concat(norm.Warnings, fieldWarnings),
 			ReceivedAt: s.now(), ReplayOf: old.ID,
 		}
 		var jobs []river.InsertManyParams
@@ -230,7 +230,7 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 				return err
 			}
 		}
-		id, _, err := s.store.InsertEvent(ctx, ev, jobs...)
+		id, _, err := s.insertEvent(ctx, ev, jobs)
 		if err != nil {
 			if core.ErrorCode(err) == core.CodeUnavailable {
 				c.Set(fiber.HeaderRetryAfter, "5")

@@ -23,8 +23,10 @@ type writeRes struct {
 	err       error
 }
 
-// batchTimeout bounds one group commit; a database that hangs longer is
-// reported as unavailable rather than holding callers forever.
+// batchTimeout bounds one group commit on PostgreSQL; a database that hangs
+// longer is reported as unavailable rather than holding callers forever.
+// SQLite commits run without a deadline (see commit); callers bound their
+// own wait with their context (the receiver gives up after 30 s, with a 503).
 const batchTimeout = 30 * time.Second
 
 // committed is a batch whose transaction committed and that waits for the

@@ -20,10 +20,12 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// sqliteBackend keeps the SQLite database in WAL mode with synchronous=FULL,
-// so a commit is on disk when it returns. All writes (ours and river's) go
-// through one connection, as riversqlite recommends; reads use a separate
-// read-only pool, which WAL lets run beside the writer.
+// sqliteBackend keeps the SQLite database in WAL mode. The writer
+// connection runs synchronous=NORMAL: a commit reaches the WAL without an
+// fsync, and sync fsyncs the WAL before any caller is told its write is
+// stored (write does both). All writes (ours and river's) go through that
+// one connection, as riversqlite recommends; reads use a separate read-only
+// pool, which WAL lets run beside the writer.
 //
 // Checkpoints (copying the WAL back into the database file) run on a
 // connection of their own every checkpointEvery, never inside a commit;
@@ -201,8 +203,9 @@ func (b *sqliteBackend) checkpointer(every time.Duration) {
 }
 
 const (
-	// tailFrames is the most WAL frames (pages) the writer copies itself
-	// before a transaction: about 2 MB, a few milliseconds.
+	// tailFrames bounds, as estimated from the previous pass, the WAL
+	// frames (pages) the writer copies itself before a transaction: about
+	// 2 MB, plus an fsync of the WAL and one of the database file.
 	tailFrames = 512
 	// maxCatchUpPasses bounds the passes made in one tick while the
 	// writer outpaces them; the next tick carries on.
