@@ -83,7 +83,7 @@ func TestCaptureCommand(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"capture", "OC_fd", "--url", base, "--token", token, "--count", "2", "--timeout", "20s", "--poll", "20ms",
-			"--adopt", "ticket_subject", "--adopt", "id=$.freshdesk_webhook.ticket_id"}, nil, &out, &errOut)
+			"--adopt", "ticket_subject", "--adopt", "id=$..ticket_id"}, nil, &out, &errOut)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cs.Capturing("OC_fd") {
@@ -127,7 +127,7 @@ func TestCaptureCommand(t *testing.T) {
 		"ticket_subject  $['freshdesk_webhook']['ticket_subject']  string",
 		"Session complete: 2 request(s) captured.",
 		"ticket_subject  captured  $['freshdesk_webhook']['ticket_subject']  (adopted now)",
-		"id              manual    $.freshdesk_webhook.ticket_id",
+		"id              manual    $..ticket_id",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)

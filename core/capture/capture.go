@@ -557,7 +557,7 @@ func (s *Service) Adopt(ctx context.Context, trig *config.Trigger, manualLimit i
 	rows := make([]store.AdoptedField, 0, len(names))
 	for _, n := range names {
 		origin := OriginManual
-		if suggested[fields[n]] {
+		if suggested[canonical(fields[n])] {
 			origin = OriginCaptured
 		}
 		current[n] = origin
@@ -672,4 +672,18 @@ func (s *Service) Preview(ctx context.Context, trig *config.Trigger, captureID, 
 		return append(out, ']'), len(vals), nil
 	}
 	return nil, 0, core.Errorf(core.CodeNotFound, "trigger %q has no capture %q (captures expire after %s)", trig.ID, captureID, Retention)
+}
+
+// canonical is path in the normalized form suggestions use, so that $.a.b
+// is recognised as the suggested $['a']['b']; path itself when it has no
+// such form (or does not compile).
+func canonical(path string) string {
+	p, err := jsonpath.Compile(path)
+	if err != nil {
+		return path
+	}
+	if c, ok := p.Canonical(); ok {
+		return c
+	}
+	return path
 }

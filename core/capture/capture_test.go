@@ -320,11 +320,13 @@ func TestAdopt(t *testing.T) {
 	}
 	s.Record(ctx, request(trig.ID, "demo", `{"freshdesk_webhook":{"ticket_subject":"s"},"list":[{"x":1}]}`, 202))
 
-	// Suggested paths (normalized and [*]) are captured and free.
+	// Suggested paths (normalized and [*], in any spelling) are captured
+	// and free.
 	fv, err := s.Adopt(ctx, trig, 3, map[string]string{
 		"ticket_subject": "$['freshdesk_webhook']['ticket_subject']",
 		"xs":             "$['list'][*]['x']",
 		"x0":             " $['list'][0]['x'] ",
+		"xs_dotted":      "$.list.*.x",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -334,16 +336,16 @@ func TestAdopt(t *testing.T) {
 		origins[f.Name] = f.Origin
 	}
 	want := map[string]string{"hand": OriginConfig, "hand2": OriginConfig, "preset_only": OriginPreset,
-		"ticket_subject": OriginCaptured, "xs": OriginCaptured, "x0": OriginCaptured}
+		"ticket_subject": OriginCaptured, "xs": OriginCaptured, "x0": OriginCaptured, "xs_dotted": OriginCaptured}
 	if fmt.Sprint(origins) != fmt.Sprint(want) || fv.Manual != 2 || fv.ManualLimit != 3 {
 		t.Fatalf("fields = %+v, want origins %v and 2 manual", fv, want)
 	}
-	if got := s.Adopted(trig.ID); len(got) != 3 || got[0].Name != "ticket_subject" || got[0].Path.String() != "$['freshdesk_webhook']['ticket_subject']" {
+	if got := s.Adopted(trig.ID); len(got) != 4 || got[0].Name != "ticket_subject" || got[0].Path.String() != "$['freshdesk_webhook']['ticket_subject']" {
 		t.Fatalf("Adopted = %+v", got)
 	}
 
 	// One manual field fits (2 config + 1 = 3), a second does not.
-	if _, err := s.Adopt(ctx, trig, 3, map[string]string{"typed": "$.freshdesk_webhook.ticket_subject"}); err != nil {
+	if _, err := s.Adopt(ctx, trig, 3, map[string]string{"typed": "$.freshdesk_webhook.ticket_status"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Adopt(ctx, trig, 3, map[string]string{"typed2": "$.other"})
@@ -376,7 +378,7 @@ func TestAdopt(t *testing.T) {
 	for _, f := range fv.Fields {
 		origins[f.Name] = f.Origin
 	}
-	if origins["ticket_subject"] != OriginCaptured || origins["typed"] != OriginCaptured || origins["typed2"] != OriginManual || len(s2.Adopted(trig.ID)) != 5 {
+	if origins["ticket_subject"] != OriginCaptured || origins["typed"] != OriginCaptured || origins["typed2"] != OriginManual || len(s2.Adopted(trig.ID)) != 6 {
 		t.Fatalf("after restart: %+v", fv)
 	}
 	// Deleting.
@@ -387,7 +389,7 @@ func TestAdopt(t *testing.T) {
 	wantCode(t, err, core.CodeNotFound)
 	_, err = s2.DeleteField(ctx, trig, 3, "hand")
 	wantCode(t, err, core.CodeConflict)
-	if len(s2.Adopted(trig.ID)) != 4 {
+	if len(s2.Adopted(trig.ID)) != 5 {
 		t.Fatalf("Adopted after delete = %+v", s2.Adopted(trig.ID))
 	}
 }

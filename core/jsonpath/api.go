@@ -57,6 +57,42 @@ func MustCompile(expr string) *Path {
 // String returns the source text of p.
 func (p *Path) String() string { return p.src }
 
+// Canonical returns p in the form of a normalized path (RFC 9535 §2.7),
+// with [*] for a wildcard, when p is a chain of child segments each holding
+// one name, non-negative index or wildcard selector: $.a.b, $['a'].b and
+// $["a"]['b'] are all $['a']['b'], and $.items[*].sku is
+// $['items'][*]['sku'], the forms Leaves suggests. ok is false for any
+// other query (descendants, slices, filters, several selectors, negative
+// indexes), which has no such form.
+func (p *Path) Canonical() (string, bool) {
+	if p.q.relative {
+		return "", false
+	}
+	b := []byte{'$'}
+	for i := range p.q.segs {
+		seg := &p.q.segs[i]
+		if seg.descendant || len(seg.sels) != 1 {
+			return "", false
+		}
+		switch sel := &seg.sels[0]; sel.kind {
+		case selName:
+			b = appendName(b, sel.name)
+		case selIndex:
+			if sel.idx < 0 {
+				return "", false
+			}
+			b = append(b, '[')
+			b = strconv.AppendInt(b, sel.idx, 10)
+			b = append(b, ']')
+		case selWildcard:
+			b = append(b, "[*]"...)
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
+}
+
 // Values returns the raw JSON of every node p selects in doc, in RFC 9535
 // order. The slices alias doc. It returns nil when nothing is selected or
 // when the evaluation exceeds its work budget.

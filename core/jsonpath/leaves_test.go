@@ -69,3 +69,47 @@ func TestLeavesBounded(t *testing.T) {
 		t.Fatalf("paths total %d bytes, over the %d budget", total, MaxLeafPathBytes)
 	}
 }
+
+// TestCanonical checks the normalized form of simple paths, and that every
+// path Leaves suggests is its own canonical form (so that a typed path can
+// be recognised as a suggestion).
+func TestCanonical(t *testing.T) {
+	tests := []struct{ expr, want string }{
+		{"$", "$"},
+		{"$.a.b", "$['a']['b']"},
+		{`$['a'].b`, "$['a']['b']"},
+		{`$["a"]['b']`, "$['a']['b']"},
+		{"$.items[*].sku", "$['items'][*]['sku']"},
+		{"$.items.*", "$['items'][*]"},
+		{"$.a[0][12]", "$['a'][0][12]"},
+		{`$["it's"]`, `$['it\'s']`},
+		{`$["\u00e9\n"]`, "$['é\\n']"},
+		{"$..a", ""},
+		{"$.a[-1]", ""},
+		{"$.a[0:2]", ""},
+		{"$.a[?@.b]", ""},
+		{"$['a','b']", ""},
+		{"$.a[(@.length-1)]", ""},
+	}
+	for _, tt := range tests {
+		got, ok := MustCompile(tt.expr).Canonical()
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("Canonical(%s) = %q, %v; want %q", tt.expr, got, ok, tt.want)
+		}
+	}
+	doc := []byte(`{"a":{"b c":[1,{"d'e":true}],"\u0001":null},"items":[{"sku":"x"}]}`)
+	leaves := Leaves(doc)
+	if len(leaves) != 4 {
+		t.Fatalf("%d leaves, want 4", len(leaves))
+	}
+	for _, l := range leaves {
+		for _, s := range []string{l.Path, l.Wildcard} {
+			if s == "" {
+				continue
+			}
+			if got, ok := MustCompile(s).Canonical(); !ok || got != s {
+				t.Errorf("suggested %s: Canonical = %q, %v", s, got, ok)
+			}
+		}
+	}
+}

@@ -355,13 +355,16 @@ func TestAdoptFieldsAPI(t *testing.T) {
 		t.Fatalf("fields = %v", got)
 	}
 
-	// A suggested path is captured and free; a typed one is manual.
-	st := h.do("POST", "/v1/triggers/OC_fd/fields", `{"fields":{"ticket_subject":"`+subjectPath+`","all_tags":"$['freshdesk_webhook']['ticket_tags'][*]","first_tag":"$.freshdesk_webhook.ticket_tags[0]"}}`, &fv, withToken(demoToken))
+	// A suggested path is captured and free, also when written in another
+	// form of the same path (dotted, "first_tag"); any other path (the last
+	// tag, by a negative index) is manual.
+	st := h.do("POST", "/v1/triggers/OC_fd/fields", `{"fields":{"ticket_subject":"`+subjectPath+`","all_tags":"$['freshdesk_webhook']['ticket_tags'][*]","first_tag":"$.freshdesk_webhook.ticket_tags[0]","last_tag":"$.freshdesk_webhook.ticket_tags[-1]"}}`, &fv, withToken(demoToken))
 	if st != 200 {
 		t.Fatalf("adopt = %d %+v", st, fv)
 	}
 	got := fieldOrigins(fv)
-	if got["ticket_subject"] != "captured "+subjectPath || !strings.HasPrefix(got["all_tags"], "captured ") || !strings.HasPrefix(got["first_tag"], "manual ") || fv.Manual != 3 {
+	if got["ticket_subject"] != "captured "+subjectPath || !strings.HasPrefix(got["all_tags"], "captured ") || got["first_tag"] != "captured $.freshdesk_webhook.ticket_tags[0]" ||
+		!strings.HasPrefix(got["last_tag"], "manual ") || fv.Manual != 3 {
 		t.Fatalf("after adopt: %v (manual %d)", got, fv.Manual)
 	}
 
@@ -374,7 +377,7 @@ func TestAdoptFieldsAPI(t *testing.T) {
 		t.Fatalf("GET event = %d", st)
 	}
 	if string(ev.Fields["ticket_subject"]) != `"Unable to download invoice PDF"` || string(ev.Fields["all_tags"]) != `["billing","invoice"]` ||
-		string(ev.Fields["first_tag"]) != `"billing"` || string(ev.Fields["ticket_id"]) != `1042` {
+		string(ev.Fields["first_tag"]) != `"billing"` || string(ev.Fields["last_tag"]) != `"invoice"` || string(ev.Fields["ticket_id"]) != `1042` {
 		t.Fatalf("event fields = %v", ev.Fields)
 	}
 	// A replay extracts what a live event would now: adopted fields too
@@ -400,7 +403,7 @@ func TestAdoptFieldsAPI(t *testing.T) {
 		code   string
 		msg    []string
 	}{
-		// 2 config + first_tag + 2 more manual = 5 > 4.
+		// 2 config + last_tag + 2 more manual = 5 > 4.
 		{`{"fields":{"m1":"$.a","m2":"$.b"}}`, 422, "unprocessable", []string{"limits.manual_fields", "limit of 4", "5 hand-written"}},
 		{`{"fields":{"ok":"$.a","broken":"$.a[?(@.b=="}}`, 400, "invalid", []string{`field "broken"`, "column"}},
 		{`{"fields":{"status":"$.x"}}`, 409, "conflict", []string{"config file"}},
@@ -432,7 +435,7 @@ func TestAdoptFieldsAPI(t *testing.T) {
 	// Adopted fields survive a restart and still apply.
 	h.restart()
 	h.do("GET", "/v1/triggers/OC_fd/fields", "", &fv, withToken(demoToken))
-	if got := fieldOrigins(fv); got["ticket_subject"] != "captured "+subjectPath || !strings.HasPrefix(got["first_tag"], "manual ") || got["ticket_id"] == "" {
+	if got := fieldOrigins(fv); got["ticket_subject"] != "captured "+subjectPath || !strings.HasPrefix(got["last_tag"], "manual ") || got["ticket_id"] == "" {
 		t.Fatalf("after restart: %v", got)
 	}
 	h.do("POST", "/v1/triggers/OC_fd/events", freshdeskBody, &acc, withToken(demoToken))
