@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"unicode/utf8"
@@ -48,6 +49,19 @@ func FuzzCompile(f *testing.F) {
 			}
 			p.Values(doc)
 			p.Nodes(doc)
+			// A canonical form is a fixed point that selects the same nodes.
+			if c, ok := p.Canonical(); ok {
+				q, err := Compile(c)
+				if err != nil {
+					t.Fatalf("Canonical(%q) = %q does not compile: %v", expr, c, err)
+				}
+				if c2, ok := q.Canonical(); !ok || c2 != c {
+					t.Fatalf("Canonical(%q) = %q, whose own canonical form is %q, %v", expr, c, c2, ok)
+				}
+				if a, b := fmt.Sprint(p.Nodes(doc)), fmt.Sprint(q.Nodes(doc)); a != b {
+					t.Fatalf("%q selects %s, its canonical form %q selects %s", expr, a, c, b)
+				}
+			}
 		}
 		if fl, err := CompileFilter(expr); err == nil {
 			fl.Match(doc)
