@@ -312,13 +312,24 @@ func (f *Filter) String() string { return f.src }
 // Match reports whether doc satisfies f, with both @ and $ bound to the
 // document. An evaluation that exceeds the work budget does not match.
 func (f *Filter) Match(doc []byte) bool {
+	m, _ := f.Test(doc)
+	return m
+}
+
+// Test is Match that reports ErrTooMuchWork (and false) when the
+// evaluation exceeds its work budget, so that a caller can tell "does not
+// hold" from "could not be decided".
+func (f *Filter) Test(doc []byte) (bool, error) {
 	root, ok := rootOf(doc)
 	if !ok {
-		return false
+		return false, nil
 	}
 	e := getEvaluator(root, false)
 	defer putEvaluator(e)
 	s := e.subEvaluator()
 	m := s.test(f.e, root)
-	return m && !*e.over
+	if *e.over {
+		return false, ErrTooMuchWork
+	}
+	return m, nil
 }

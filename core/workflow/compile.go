@@ -82,12 +82,14 @@ type Workflow struct {
 	Tasks []*Task
 }
 
-// Match reports whether the event satisfies the workflow's condition.
-func (w *Workflow) Match(ev *Event) bool {
+// Match reports whether the event satisfies the workflow's condition; the
+// error is jsonpath.ErrTooMuchWork when the condition could not be decided
+// within its work budget.
+func (w *Workflow) Match(ev *Event) (bool, error) {
 	if w.when == nil {
-		return true
+		return true, nil
 	}
-	return w.when.Match(ev.Document())
+	return w.when.Test(ev.Document())
 }
 
 // Task is one compiled task.

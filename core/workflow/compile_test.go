@@ -111,8 +111,8 @@ func TestCompileDefaultsAndLookups(t *testing.T) {
 	if set.Notify("demo").Webhook != "https://alerts.example.com/x" {
 		t.Errorf("notify = %+v", set.Notify("demo"))
 	}
-	if !a.Match(testEvent()) {
-		t.Error("a workflow without when must match every event")
+	if m, err := a.Match(testEvent()); !m || err != nil {
+		t.Errorf("a workflow without when must match every event: %v, %v", m, err)
 	}
 }
 
@@ -130,8 +130,8 @@ func TestWhenCondition(t *testing.T) {
 	for _, tt := range tests {
 		set, w := compileOne(t, config.Workflow{ID: "wf", When: tt.when, Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "a"}}})
 		_ = set
-		if got := w.Match(testEvent()); got != tt.want {
-			t.Errorf("when %q = %v, want %v", tt.when, got, tt.want)
+		if got, err := w.Match(testEvent()); got != tt.want || err != nil {
+			t.Errorf("when %q = %v, %v; want %v", tt.when, got, err, tt.want)
 		}
 	}
 	for _, typo := range []string{"@.fields.prioirty == 'Urgent'", "@.fields['tota l'] > 3", `@.fields.total > 1 && @.fields["x"] == 1`} {

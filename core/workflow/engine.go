@@ -326,7 +326,12 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return fmt.Errorf("load event %s: %w", a.EventID, err)
 	}
 	ev := EventFromStore(stored)
-	if !wf.Match(ev) {
+	match, err := wf.Match(ev)
+	if err != nil { // the same event would outgrow it again: fail, and say so
+		return e.finishFailed(ctx, job, set, run, &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}, "",
+			permanent("", fmt.Errorf("condition %q could not be decided on this event: %w", wf.When, err)))
+	}
+	if !match {
 		run.Status = store.RunSkipped
 		run.SkippedBy = wf.When
 		run.FinishedAt = now

@@ -189,6 +189,24 @@ func TestEngineRetriesThenSucceedsOnce(t *testing.T) {
 	}
 }
 
+// TestEngineUndecidableConditionFails: a `when` that outgrows JSONPath's
+// work budget on an event fails the run, saying so, rather than skipping
+// it as if the condition were false.
+func TestEngineUndecidableConditionFails(t *testing.T) {
+	const when = "@..[?@..*]"
+	env := startEngine(t, testConfig(
+		config.Workflow{ID: "costly", When: when, Retry: fastRetry, Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "no"}}},
+	))
+	deep := strings.Repeat("[", 2000) + strings.Repeat("]", 2000)
+	id := env.fire(t, `{"subject":"s","deep":`+deep+`}`)
+	runs := env.waitRuns(t, id, 1)
+	run := runs[0]
+	if run.Status != store.RunFailed || !strings.Contains(run.Error, "condition \""+when+"\" could not be decided") ||
+		len(run.Attempts) != 1 || !run.Attempts[0].Permanent {
+		t.Fatalf("run = %s, error %q, attempts %+v", run.Status, run.Error, run.Attempts)
+	}
+}
+
 func TestEngineExhaustedRunNotifies(t *testing.T) {
 	var mu sync.Mutex
 	var notes []Notification

@@ -47,6 +47,9 @@ func (e *TaskError) Error() string {
 	if e.Permanent {
 		kind = "permanent"
 	}
+	if e.Task == "" { // the run failed before any task (its condition)
+		return fmt.Sprintf("%v (%s)", e.Err, kind)
+	}
 	return fmt.Sprintf("task %s: %v (%s)", e.Task, e.Err, kind)
 }
 
