@@ -134,6 +134,13 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 
+	// Names come from the path's unescaped member names.
+	for body, want := range map[string]string{`{"a\nb":1}`: "a_b", `[[true]]`: "item_0_0", `7`: "value", `{"x":{"\u0001y":[2]}}`: "_y_0"} {
+		if got := Suggest([]byte(body)); len(got) != 1 || got[0].Name != want {
+			t.Errorf("Suggest(%s) = %+v, want the name %q", body, got, want)
+		}
+	}
+
 	for _, body := range []string{"", "a=b&c=d", `{"broken":`} {
 		if got := Suggest([]byte(body)); len(got) != 0 {
 			t.Errorf("Suggest(%q) = %+v, want none", body, got)

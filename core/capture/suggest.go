@@ -69,81 +69,30 @@ func shorten(raw []byte) json.RawMessage {
 	return b
 }
 
-// segments splits a normalized path into its member names and indexes
-// (indexes as "0", "1"…, names prefixed with ".").
-func segments(path string) []string {
-	var out []string
-	i := 1 // after $
-	for i < len(path) {
-		if path[i] != '[' {
-			return out
-		}
-		i++
-		if i < len(path) && path[i] == '\'' {
-			i++
-			var b strings.Builder
-			for i < len(path) && path[i] != '\'' {
-				if path[i] == '\\' && i+1 < len(path) {
-					i++
-					switch path[i] {
-					case 'b':
-						b.WriteByte('\b')
-					case 'f':
-						b.WriteByte('\f')
-					case 'n':
-						b.WriteByte('\n')
-					case 'r':
-						b.WriteByte('\r')
-					case 't':
-						b.WriteByte('\t')
-					case 'u':
-						if i+4 < len(path) {
-							if v, err := strconv.ParseUint(path[i+1:i+5], 16, 8); err == nil {
-								b.WriteByte(byte(v))
-							}
-							i += 4
-						}
-					default:
-						b.WriteByte(path[i])
-					}
-					i++
-					continue
-				}
-				b.WriteByte(path[i])
-				i++
-			}
-			out = append(out, "."+b.String())
-			i += 2 // ']
-			continue
-		}
-		j := i
-		for j < len(path) && path[j] != ']' {
-			j++
-		}
-		out = append(out, path[i:j])
-		i = j + 1
-	}
-	return out
-}
-
 // nameOf proposes a field name for a normalized path: the last member name
 // followed by the indexes after it ("tags_0"), "value" for the root.
 func nameOf(path string) string {
-	segs := segments(path)
-	if len(segs) == 0 {
+	p, err := jsonpath.Compile(path)
+	if err != nil {
 		return "value"
 	}
-	k := len(segs) - 1
-	for k >= 0 && !strings.HasPrefix(segs[k], ".") {
+	steps, _ := p.Steps()
+	if len(steps) == 0 {
+		return "value"
+	}
+	k := len(steps) - 1
+	for k >= 0 && (steps[k].IsIndex || steps[k].Wildcard) {
 		k--
 	}
 	var parts []string
 	if k >= 0 {
-		parts = append(parts, segs[k][1:])
+		parts = append(parts, steps[k].Name)
 	} else {
 		parts = append(parts, "item")
 	}
-	parts = append(parts, segs[k+1:]...)
+	for _, st := range steps[k+1:] {
+		parts = append(parts, strconv.FormatInt(st.Index, 10))
+	}
 	return clean(strings.Join(parts, "_"))
 }
 

@@ -57,37 +57,68 @@ func MustCompile(expr string) *Path {
 // String returns the source text of p.
 func (p *Path) String() string { return p.src }
 
-// Canonical returns p in the form of a normalized path (RFC 9535 §2.7),
-// with [*] for a wildcard, when p is a chain of child segments each holding
-// one name, non-negative index or wildcard selector: $.a.b, $['a'].b and
-// $["a"]['b'] are all $['a']['b'], and $.items[*].sku is
-// $['items'][*]['sku'], the forms Leaves suggests. ok is false for any
-// other query (descendants, slices, filters, several selectors, negative
-// indexes), which has no such form.
-func (p *Path) Canonical() (string, bool) {
+// Step is one child segment of a path that Steps accepts: a member name,
+// a non-negative index, or a wildcard.
+type Step struct {
+	Name     string // the member name (unescaped) when neither Index nor Wildcard
+	Index    int64
+	IsIndex  bool
+	Wildcard bool
+}
+
+// Steps returns p's segments when p is a chain of child segments each
+// holding one name, non-negative index or wildcard selector, the shape of
+// normalized paths and of what Leaves suggests. ok is false for any other
+// query (descendants, slices, filters, several selectors, negative
+// indexes).
+func (p *Path) Steps() (steps []Step, ok bool) {
 	if p.q.relative {
-		return "", false
+		return nil, false
 	}
-	b := []byte{'$'}
+	steps = make([]Step, 0, len(p.q.segs))
 	for i := range p.q.segs {
 		seg := &p.q.segs[i]
 		if seg.descendant || len(seg.sels) != 1 {
-			return "", false
+			return nil, false
 		}
 		switch sel := &seg.sels[0]; sel.kind {
 		case selName:
-			b = appendName(b, sel.name)
+			steps = append(steps, Step{Name: sel.name})
 		case selIndex:
 			if sel.idx < 0 {
-				return "", false
+				return nil, false
 			}
-			b = append(b, '[')
-			b = strconv.AppendInt(b, sel.idx, 10)
-			b = append(b, ']')
+			steps = append(steps, Step{Index: sel.idx, IsIndex: true})
 		case selWildcard:
-			b = append(b, "[*]"...)
+			steps = append(steps, Step{Wildcard: true})
 		default:
-			return "", false
+			return nil, false
+		}
+	}
+	return steps, true
+}
+
+// Canonical returns p in the form of a normalized path (RFC 9535 §2.7),
+// with [*] for a wildcard, when Steps accepts p: $.a.b, $['a'].b and
+// $["a"]['b'] are all $['a']['b'], and $.items[*].sku is
+// $['items'][*]['sku'], the forms Leaves suggests. ok is false for any
+// other query, which has no such form.
+func (p *Path) Canonical() (string, bool) {
+	steps, ok := p.Steps()
+	if !ok {
+		return "", false
+	}
+	b := []byte{'$'}
+	for _, st := range steps {
+		switch {
+		case st.Wildcard:
+			b = append(b, "[*]"...)
+		case st.IsIndex:
+			b = append(b, '[')
+			b = strconv.AppendInt(b, st.Index, 10)
+			b = append(b, ']')
+		default:
+			b = appendName(b, st.Name)
 		}
 	}
 	return string(b), true
