@@ -126,7 +126,8 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	}
 
 	// 6. JSON.
-	if !validJSON(body) {
+	brackets := countBrackets(body) // both checks below need it
+	if !validJSONBrackets(body, brackets) {
 		msg, offset := jsonErrorMessage(body)
 		if h, ok := trig.adapter.(invalidJSONHinter); ok {
 			if hint := h.InvalidJSONHint(body, offset); hint != "" {
@@ -141,7 +142,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		return refuse(http.StatusBadRequest, core.CodeInvalid,
 			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d; JSON must be sent as UTF-8", off))
 	}
-	if off := tooDeep(body); off >= 0 {
+	if off := tooDeep(body, brackets); off >= 0 {
 		return refuse(http.StatusBadRequest, core.CodeInvalid,
 			fmt.Sprintf("the body nests arrays and objects more than %d levels deep (byte offset %d opens level %d); send a flatter document", maxNesting, off, maxNesting+1))
 	}
@@ -363,11 +364,20 @@ const maxJSONDepth = 10000
 // grammar (FuzzValidJSON compares the two) but has no nesting limit, so a
 // document with maxJSONDepth or more brackets, which could be nested that
 // deep, goes to json.Valid.
-func validJSON(b []byte) bool {
-	if bytes.Count(b, []byte{'['})+bytes.Count(b, []byte{'{'}) < maxJSONDepth {
+func validJSON(b []byte) bool { return validJSONBrackets(b, countBrackets(b)) }
+
+// validJSONBrackets is validJSON for b holding brackets '[' and '{'.
+func validJSONBrackets(b []byte, brackets int) bool {
+	if brackets < maxJSONDepth {
 		return gjson.ValidBytes(b)
 	}
 	return json.Valid(b)
+}
+
+// countBrackets counts the '[' and '{' bytes of b (in strings too): an
+// upper bound on how deep b can nest.
+func countBrackets(b []byte) int {
+	return bytes.Count(b, []byte{'['}) + bytes.Count(b, []byte{'{'})
 }
 
 // jsonErrorMessage says where body stops being JSON, and returns that
@@ -413,10 +423,11 @@ func invalidUTF8Offset(body []byte) int {
 const maxNesting = 128
 
 // tooDeep returns the byte offset of the first '[' or '{' that opens a
-// level deeper than maxNesting, or -1 when there is none. b is valid JSON.
-func tooDeep(b []byte) int {
-	if bytes.Count(b, []byte{'['})+bytes.Count(b, []byte{'{'}) <= maxNesting {
-		return -1 // cannot nest that deep: the common case costs two counts
+// level deeper than maxNesting, or -1 when there is none. b is valid JSON
+// and holds brackets '[' and '{' (countBrackets).
+func tooDeep(b []byte, brackets int) int {
+	if brackets <= maxNesting {
+		return -1 // cannot nest that deep: the common case costs nothing more
 	}
 	depth := 0
 	for i := 0; i < len(b); i++ {
