@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/riverqueue/river"
@@ -131,7 +132,29 @@ type eventRow struct {
 	idemKey, replayOf                                    string
 }
 
+// textColumns are the event's values stored as they are in TEXT columns,
+// named as the sender knows them.
+func textColumns(ev *Event) [4]struct{ name, v string } {
+	return [4]struct{ name, v string }{
+		{"contextId", ev.ContextID}, {"userId", ev.UserID}, {"brandId", ev.BrandID},
+		{"Idempotency-Key (or the vendor's delivery id)", ev.IdempotencyKey},
+	}
+}
+
+// portableText reports whether s fits a TEXT column on every driver:
+// PostgreSQL refuses a NUL character and invalid UTF-8 (SQLite would
+// store them), so such a value would fail its commit on PostgreSQL for
+// ever, answered 503 "retry later".
+func portableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
 func encodeEvent(ev *Event) (*eventRow, error) {
+	for _, c := range textColumns(ev) {
+		if !portableText(c.v) {
+			return nil, core.Errorf(core.CodeInvalid, "%s is not valid UTF-8 text (or holds a NUL character); nothing was stored", c.name)
+		}
+	}
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
