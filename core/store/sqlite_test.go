@@ -69,3 +69,35 @@ func TestWALStartsOverUnderSteadyLoad(t *testing.T) {
 		t.Fatalf("%d events in the table (%v), %d stored", n, err, stored)
 	}
 }
+
+// TestSQLiteRefusesAPostgresDSN opens the sqlite driver (the default) on a
+// PostgreSQL DSN, as a node does whose operator set store.dsn but forgot
+// store.driver. It must refuse to start, without the password in the
+// error, rather than run on a local SQLite file whose path (directories
+// named after the DSN, password included) it creates beside the process.
+func TestSQLiteRefusesAPostgresDSN(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://jsonevent:hunter2@db.example:5432/jsonevent?sslmode=require",
+		"postgresql://jsonevent:hunter2@db.example/jsonevent",
+		"host=db.example user=jsonevent password=hunter2 dbname=jsonevent",
+	} {
+		t.Run(dsn[:10], func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			s, err := Open(context.Background(), config.Store{Driver: "sqlite", DSN: dsn}, nil)
+			if err == nil {
+				_ = s.Close()
+				t.Fatal("the sqlite driver opened a PostgreSQL DSN")
+			}
+			if !strings.Contains(err.Error(), "store.driver") {
+				t.Errorf("error %q does not point at store.driver", err)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q shows the password", err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+				t.Errorf("created %s in the working directory", entries[0].Name())
+			}
+		})
+	}
+}
