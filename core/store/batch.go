@@ -1,7 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -185,19 +188,24 @@ func (s *Store) commit(batch []*writeReq) {
 		// The batch's events go in with multi-row inserts and its river jobs
 		// with one insert: SQLite's per-statement cost (database/sql,
 		// binding, a VDBE run) was a large part of an event's CPU. Keys are
-		// claimed first, in batch order, so a key repeated within the batch
-		// is a duplicate of its first event.
+		// claimed first, in key order (batch order among equal keys, so a
+		// key repeated within the batch is a duplicate of its first event):
+		// a claimed key stays locked until commit, and concurrent batches
+		// on PostgreSQL that claimed shared keys in arrival order waited
+		// for each other until the server aborted one as a deadlock.
 		var (
 			jobs []river.InsertManyParams
 			rows = make([]*eventRow, 0, len(live))
 		)
-		for i, r := range live {
-			id, dup, err := claimKey(ctx, tx, r.ev, s.window)
+		for _, i := range claimOrder(live) {
+			id, dup, err := claimKey(ctx, tx, live[i].ev, s.window)
 			if err != nil {
 				return err
 			}
 			results[i] = writeRes{id: id, duplicate: dup}
-			if !dup {
+		}
+		for i, r := range live {
+			if !results[i].duplicate {
 				rows = append(rows, r.ev)
 				jobs = append(jobs, r.jobs...)
 			}
@@ -227,4 +235,20 @@ func (s *Store) commit(batch []*writeReq) {
 	for _, r := range live {
 		s.commit([]*writeReq{r})
 	}
+}
+
+// claimOrder returns the indexes of reqs in the order their idempotency
+// keys are claimed: by account, trigger and key, ties in batch order. Every
+// batch taking its row locks in one global order cannot deadlock another.
+func claimOrder(reqs []*writeReq) []int {
+	order := make([]int, len(reqs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		x, y := reqs[a].ev, reqs[b].ev
+		return cmp.Or(strings.Compare(x.accountID, y.accountID), strings.Compare(x.triggerID, y.triggerID),
+			strings.Compare(x.idemKey, y.idemKey))
+	})
+	return order
 }
