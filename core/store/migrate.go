@@ -105,6 +105,16 @@ func migrate(ctx context.Context, b backend) error {
 			continue
 		}
 		err := b.write(ctx, func(tx Tx) error {
+			// Another process may have applied it since the table was read
+			// (on SQLite nothing else serialises two processes opening one
+			// file); the write transaction holds the lock, so ask again.
+			var done int64
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM jsonevent_migrations WHERE version = $1`, int64(m.Version)).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
+			}
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}

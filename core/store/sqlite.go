@@ -46,6 +46,10 @@ type sqliteBackend struct {
 	wal     *os.File // kept open for fsync; see sync
 }
 
+// migrateAttempts bounds how often river's migrations are read again after
+// another process applied a step first.
+const migrateAttempts = 5
+
 // checkpointEvery is how often the background checkpointer copies the WAL
 // into the database file. The WAL holds about two intervals of writes.
 const checkpointEvery = 100 * time.Millisecond
@@ -158,7 +162,19 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config, ckEv
 		b.close()
 		return nil, fmt.Errorf("river migrator: %w", err)
 	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+	// Another process opening the same file at once (`jsonevent migrate`
+	// beside a starting `serve`) may apply a step between river's reading
+	// of its migrations table and its applying that step, which then fails
+	// ("already exists", "no such index"). Each step is a transaction of
+	// its own, so the failed one left nothing behind: read the table again
+	// and go on. A failure of another kind repeats and is returned.
+	for attempt := 1; ; attempt++ {
+		_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil || attempt == migrateAttempts || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("river migrations: %w", err)
 	}

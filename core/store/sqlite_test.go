@@ -101,3 +101,30 @@ func TestSQLiteRefusesAPostgresDSN(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteOpenTogether opens one new SQLite file from three stores at
+// once, as `jsonevent migrate` started beside a starting `serve` does. Each
+// read which migrations were applied, then applied the rest: all but one
+// failed to start on "table ... already exists".
+func TestSQLiteOpenTogether(t *testing.T) {
+	for round := range 4 {
+		cfg := config.Store{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "data", "test.db")}
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Go(func() {
+				s, err := Open(context.Background(), cfg, nil)
+				if err == nil {
+					t.Cleanup(func() { _ = s.Close() })
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, store %d: %v", round, i, err)
+			}
+		}
+	}
+}
