@@ -215,6 +215,15 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return tx.InsertJobs(ctx, jobs)
 	})
+	if err != nil && len(live) == 1 && s.landed(live[0].ev.id) {
+		// The commit reported an error but took effect: its answer was
+		// lost (PostgreSQL's connection dropped during COMMIT), or this is
+		// the one-by-one retry of such a batch, whose insert then meets the
+		// row it already wrote. Event ids are never reused, so the row is
+		// this request's: answering 503 would make the sender store it twice.
+		s.log.Warn("event store commit reported an error, but the event is stored", "event_id", live[0].ev.id, "err", err)
+		results[0], err = writeRes{id: live[0].ev.id}, nil
+	}
 	if err == nil {
 		s.commits.Add(1)
 		if s.async != nil {
@@ -235,6 +244,20 @@ func (s *Store) commit(batch []*writeReq) {
 	for _, r := range live {
 		s.commit([]*writeReq{r})
 	}
+}
+
+// landedWait bounds the look-up of an event whose commit reported an error.
+const landedWait = 5 * time.Second
+
+// landed reports whether the event id is stored. It is asked only after a
+// failed commit; when the database cannot answer, the event counts as not
+// stored and its caller gets the commit's error.
+func (s *Store) landed(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), landedWait)
+	defer cancel()
+	var n int64
+	err := s.b.reader().QueryRow(ctx, `SELECT count(*) FROM events WHERE id = $1`, id).Scan(&n)
+	return err == nil && n > 0
 }
 
 // claimOrder returns the indexes of reqs in the order their idempotency
