@@ -68,9 +68,15 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 	delete(rec.Headers, "Set-Cookie")
 	rec.Body, rec.Truncated = firstBytes(body, recordedBodyBytes)
 	if !successful(t, rec.Status) {
+		msg := fmt.Sprintf("%s %s answered %d", t.Method, redactURL(u), rec.Status)
+		if loc := resp.Header().Get("Location"); rec.Status >= 300 && rec.Status < 400 && loc != "" {
+			if lu, err := u.Parse(loc); err == nil {
+				msg += fmt.Sprintf(" redirecting to %s (redirects are followed only within %s://%s)", redactURL(lu), u.Scheme, u.Host)
+			}
+		}
 		te := &TaskError{Task: t.ID, Response: rec,
 			Permanent: !w.Retry.Retryable(rec.Status),
-			Err:       fmt.Errorf("%s %s answered %d", t.Method, redactURL(u), rec.Status)}
+			Err:       errors.New(msg)}
 		return &Result{Response: rec}, te
 	}
 	res := &Result{Response: rec, Outputs: map[string]any{"status": rec.Status}}

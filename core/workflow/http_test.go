@@ -264,3 +264,60 @@ func TestHTTPTaskMissingFieldIsPermanent(t *testing.T) {
 		t.Errorf("message = %q", err.Error())
 	}
 }
+
+// TestHTTPTaskRedirectKeepsCredentialsHome: a receiver that redirects to
+// another host (or from https to http) must not get the task's headers
+// (an API key, a bearer token) nor its body handed on; a redirect within
+// the same origin is still followed.
+func TestHTTPTaskRedirectKeepsCredentialsHome(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "s3cret")
+	other := &hookRecorder{}
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		other.record(r)
+		io.WriteString(w, `{"id":"stolen"}`)
+	}))
+	defer elsewhere.Close()
+	// The same loopback server under another host name.
+	elsewhereURL := strings.Replace(elsewhere.URL, "127.0.0.1", "localhost", 1)
+	home := &hookRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		home.record(r)
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, elsewhereURL+"/collect?code=1", http.StatusTemporaryRedirect)
+		case "/moved":
+			http.Redirect(w, r, "/here", http.StatusTemporaryRedirect)
+		default:
+			io.WriteString(w, `{"id":"ok"}`)
+		}
+	}))
+	defer srv.Close()
+	headers := map[string]string{"Authorization": `Bearer {{ env "HOOK_TOKEN" }}`, "X-Api-Key": `{{ env "HOOK_TOKEN" }}`}
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{
+		{ID: "away", Type: "http", URL: srv.URL + "/away", Headers: headers, Body: map[string]any{"s": "{{ .fields.subject }}"}},
+		{ID: "moved", Type: "http", URL: srv.URL + "/moved", Headers: headers, Body: map[string]any{"s": "{{ .fields.subject }}"}},
+	}})
+
+	_, err := runOne(t, set, w, 0, nil)
+	if len(other.all()) != 0 {
+		r := other.all()[0]
+		t.Errorf("redirect to another host followed: it got X-Api-Key=%q Authorization=%q body=%s",
+			r.Header.Get("X-Api-Key"), r.Header.Get("Authorization"), r.Body)
+	}
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "answered 307") || !strings.Contains(err.Error(), "localhost") {
+		t.Errorf("error = %v, want a permanent failure naming the 307 and where it pointed", err)
+	}
+	if err != nil && (strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "code=1")) {
+		t.Errorf("error leaks a secret or the redirect's query: %v", err)
+	}
+
+	res, err := runOne(t, set, w, 1, nil)
+	if err != nil || res.Response.Status != 200 {
+		t.Fatalf("same-origin redirect: %+v, %v", res, err)
+	}
+	reqs := home.all()
+	last := reqs[len(reqs)-1]
+	if last.Path != "/here" || last.Header.Get("X-Api-Key") != "s3cret" {
+		t.Errorf("same-origin redirect reached %s with X-Api-Key %q", last.Path, last.Header.Get("X-Api-Key"))
+	}
+}

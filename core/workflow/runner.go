@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -93,8 +95,28 @@ func NewRunner(tickets TicketStore) *Runner {
 	c := resty.New().
 		SetRetryCount(0).
 		SetHeader("User-Agent", "jsonevent/1").
-		SetRedirectPolicy(resty.FlexibleRedirectPolicy(5))
+		SetRedirectPolicy(sameOriginRedirects(5))
 	return &Runner{HTTP: c, Tickets: tickets}
+}
+
+// sameOriginRedirects follows up to n redirects that stay at the origin
+// (scheme, host and port) of the first request. Another origin gets
+// nothing: net/http would hand it every header but Authorization and
+// Cookie (an API key in X-Api-Key, the body of a 307), resty's own policies
+// every header to another port or to http:// of the same host name. Such a
+// redirect is the answer instead, a 3xx that fails the task naming where it
+// pointed.
+func sameOriginRedirects(n int) resty.RedirectPolicy {
+	return resty.RedirectPolicyFunc(func(req *http.Request, via []*http.Request) error {
+		if len(via) >= n {
+			return fmt.Errorf("stopped after %d redirects", n)
+		}
+		first := via[0].URL
+		if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	})
 }
 
 func (r *Runner) now() time.Time {
