@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -16,6 +17,9 @@ const (
 	recordedBodyBytes = 4 << 10
 	// maxResponseBytes bounds what is read for outputs.
 	maxResponseBytes = 1 << 20
+	// errorExcerptBytes is how much of a failed response's body its error
+	// quotes (the whole first 4 KB stays with the attempt).
+	errorExcerptBytes = 200
 )
 
 func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, root map[string]any) (*Result, error) {
@@ -73,6 +77,9 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 			if lu, err := u.Parse(loc); err == nil {
 				msg += fmt.Sprintf(" redirecting to %s (redirects are followed only within %s://%s)", redactURL(lu), u.Scheme, u.Host)
 			}
+		}
+		if ex := excerpt(body, errorExcerptBytes); ex != "" {
+			msg += ": " + ex
 		}
 		te := &TaskError{Task: t.ID, Response: rec,
 			Permanent: !w.Retry.Retryable(rec.Status),
@@ -147,6 +154,23 @@ func firstBytes(b []byte, n int) (string, bool) {
 	}
 	cut := b[:n]
 	return string(cut), true
+}
+
+// excerpt returns the first n bytes of a response body as one line:
+// control characters and runs of white space become one space, and "…"
+// marks a cut.
+func excerpt(b []byte, n int) string {
+	s, cut := firstBytes(b, n)
+	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))), " ")
+	if cut && s != "" {
+		s += "…"
+	}
+	return s
 }
 
 // redactURL drops the query (it may carry tokens) for error messages.

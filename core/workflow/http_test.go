@@ -321,3 +321,26 @@ func TestHTTPTaskRedirectKeepsCredentialsHome(t *testing.T) {
 		t.Errorf("same-origin redirect reached %s with X-Api-Key %q", last.Path, last.Header.Get("X-Api-Key"))
 	}
 }
+
+// TestHTTPTaskErrorQuotesTheResponse: the run's error (what the run list,
+// the failure webhook and the e-mail show) says what the receiver
+// answered, not only its status: a short excerpt of the body, on one line.
+func TestHTTPTaskErrorQuotesTheResponse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		io.WriteString(w, "{\"error\":\"customer_id is required\",\n\"detail\":\""+strings.Repeat("x", 1000)+"\"}")
+	}))
+	defer srv.Close()
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", URL: srv.URL + "/orders?token=abc"}}})
+	_, err := runOne(t, set, w, 0, nil)
+	if err == nil {
+		t.Fatal("a 422 succeeded")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "task call: GET "+srv.URL+"/orders answered 422") || !strings.Contains(msg, `customer_id is required`) {
+		t.Errorf("error = %q, want the task, URL, status and what the receiver said", msg)
+	}
+	if strings.ContainsAny(msg, "\r\n") || len(msg) > 500 || strings.Contains(msg, "token=abc") {
+		t.Errorf("error is not one short line without the query: %q", msg)
+	}
+}
