@@ -69,8 +69,8 @@ func (e *Engine) RetryRun(ctx context.Context, accountID, runID string) (*store.
 	}
 	job := river.InsertManyParams{
 		Args: RunArgs{EventID: run.EventID, AccountID: run.AccountID, TriggerID: run.TriggerID, WorkflowID: run.WorkflowID,
-			RunID: run.ID, Retry: len(run.Attempts) + 1},
-		InsertOpts: &river.InsertOpts{MaxAttempts: wf.Retry.Attempts, Tags: []string{run.EventID, run.ID}},
+			RunID: run.ID, Retry: len(run.Attempts) + 1, Attempts: wf.Retry.Attempts},
+		InsertOpts: &river.InsertOpts{MaxAttempts: wf.Retry.Attempts + 1, Tags: []string{run.EventID, run.ID}},
 	}
 	err = e.st.Write(ctx, func(tx store.Tx) error {
 		ok, err := store.MarkRunPending(ctx, tx, run.ID)
@@ -134,7 +134,7 @@ func (e *Engine) queuedRuns(ctx context.Context, accountID, tag string) ([]*stor
 			status = store.RunRunning
 		}
 		out = append(out, &store.Run{ID: a.RunID, EventID: a.EventID, AccountID: a.AccountID, TriggerID: a.TriggerID,
-			WorkflowID: a.WorkflowID, JobID: j.ID, Status: status, MaxAttempts: j.MaxAttempts,
+			WorkflowID: a.WorkflowID, JobID: j.ID, Status: status, MaxAttempts: a.attemptLimit(j.MaxAttempts),
 			Tasks: map[string]*store.TaskRecord{}, Attempts: []*store.Attempt{}, CreatedAt: j.CreatedAt, UpdatedAt: j.CreatedAt})
 	}
 	return out, nil

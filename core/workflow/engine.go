@@ -38,6 +38,20 @@ type RunArgs struct {
 	// Retry counts manual retries (POST /v1/runs/{id}/retry); the first
 	// attempt of the first job of a run has no stored state to load.
 	Retry int `json:"retry,omitempty"`
+	// Attempts is the workflow's retry.attempts. The job has one more river
+	// attempt, kept for the rescuer: after a kill -9 in the last attempt it
+	// hands the job back, and that spare attempt records the run failed
+	// instead of river discarding a job whose run still says "running".
+	Attempts int `json:"attempts,omitempty"`
+}
+
+// attemptLimit is how many attempts the run may make: Attempts, or for a
+// job queued before the spare attempt existed, all of river's.
+func (a RunArgs) attemptLimit(maxAttempts int) int {
+	if a.Attempts > 0 {
+		return a.Attempts
+	}
+	return maxAttempts
 }
 
 // Kind implements river.JobArgs.
@@ -201,9 +215,10 @@ func (e *Engine) PlanJobs(_ context.Context, trigger *config.Trigger, ev *store.
 	for _, wf := range wfs {
 		runID := store.NewRunID()
 		jobs = append(jobs, river.InsertManyParams{
-			Args: RunArgs{EventID: ev.ID, AccountID: ev.AccountID, TriggerID: ev.TriggerID, WorkflowID: wf.ID, RunID: runID},
+			Args: RunArgs{EventID: ev.ID, AccountID: ev.AccountID, TriggerID: ev.TriggerID, WorkflowID: wf.ID, RunID: runID,
+				Attempts: wf.Retry.Attempts},
 			InsertOpts: &river.InsertOpts{
-				MaxAttempts: wf.Retry.Attempts,
+				MaxAttempts: wf.Retry.Attempts + 1, // the spare is the rescuer's (RunArgs.Attempts)
 				Tags:        []string{ev.ID, runID},
 			},
 		})
@@ -240,6 +255,10 @@ func (w *runWorker) NextRetry(job *river.Job[RunArgs]) time.Time {
 			at = now
 		}
 		return at
+	}
+	if job.Attempt >= job.Args.attemptLimit(job.MaxAttempts) {
+		// The next, spare attempt only records the run failed: at once.
+		return w.e.now()
 	}
 	p := DefaultPolicy
 	if wf := w.e.set.Load().Workflow(job.Args.TriggerID, job.Args.WorkflowID); wf != nil {
@@ -304,16 +323,39 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return nil // finished before a crash kept river from hearing of it
 	}
 	now := e.now().UTC()
+	var interrupted *store.Attempt
 	if last := run.LastAttempt(); last != nil && last.FinishedAt.IsZero() {
 		last.FinishedAt = now
 		last.Error = "interrupted: the worker stopped during this attempt"
+		interrupted = last
 	}
+	limit := a.attemptLimit(job.MaxAttempts)
 	run.JobID = job.ID
-	run.MaxAttempts = job.MaxAttempts
+	run.MaxAttempts = limit
 	run.NextAt = time.Time{}
 
 	set := e.set.Load()
 	wf := set.Workflow(a.TriggerID, a.WorkflowID)
+	if job.Attempt > limit {
+		// Only river's rescuer (or a store failure at the end of the last
+		// attempt) gets here: the last attempt never finished, and no
+		// attempt is left to run the tasks again.
+		taskID := ""
+		if wf != nil {
+			for _, t := range wf.Tasks {
+				if _, done := run.Tasks[t.ID]; !done {
+					taskID = t.ID
+					break
+				}
+			}
+		}
+		attempt := interrupted
+		if attempt == nil { // it ended before the run was first written
+			attempt = &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}
+		}
+		return e.finishFailed(ctx, job, set, run, attempt, taskID,
+			fmt.Errorf("interrupted: the last of %d attempts did not finish (the worker stopped or the store failed)", limit))
+	}
 	if wf == nil {
 		err := fmt.Errorf("workflow %s is no longer in trigger %s's config", a.WorkflowID, a.TriggerID)
 		return e.finishFailed(ctx, job, set, run, &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}, "", err)
@@ -404,7 +446,7 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 // one, or failed (and notified) when the error is permanent or this was the
 // last attempt.
 func (e *Engine) failAttempt(ctx context.Context, job *river.Job[RunArgs], set *Set, wf *Workflow, run *store.Run, attempt *store.Attempt, taskID string, err error) error {
-	if IsPermanent(err) || job.Attempt >= job.MaxAttempts {
+	if IsPermanent(err) || job.Attempt >= job.Args.attemptLimit(job.MaxAttempts) {
 		return e.finishFailed(ctx, job, set, run, attempt, taskID, err)
 	}
 	now := e.now().UTC()

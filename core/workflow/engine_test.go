@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/pgtest"
 	"github.com/jsonevent/jsonevent/core/store"
@@ -457,7 +459,8 @@ func TestEngineApply(t *testing.T) {
 		t.Fatal("a good config was not applied")
 	}
 	jobs, err := e.PlanJobs(context.Background(), nil, &store.Event{ID: "evt_1", AccountID: "demo", TriggerID: "OC_demo"})
-	if err != nil || len(jobs) != 1 || jobs[0].Args.(RunArgs).WorkflowID != "b" || jobs[0].InsertOpts.MaxAttempts != DefaultAttempts {
+	if err != nil || len(jobs) != 1 || jobs[0].Args.(RunArgs).WorkflowID != "b" ||
+		jobs[0].Args.(RunArgs).Attempts != DefaultAttempts || jobs[0].InsertOpts.MaxAttempts != DefaultAttempts+1 {
 		t.Fatalf("PlanJobs after reload = %+v, %v", jobs, err)
 	}
 	if jobs, _ := e.PlanJobs(context.Background(), nil, &store.Event{ID: "evt_2", AccountID: "demo", TriggerID: "OC_none"}); len(jobs) != 0 {
@@ -465,5 +468,84 @@ func TestEngineApply(t *testing.T) {
 	}
 	if _, err := e.PlanJobs(context.Background(), nil, &store.Event{AccountID: "demo", TriggerID: "OC_demo"}); err == nil {
 		t.Error("planning without an event id should fail")
+	}
+}
+
+// TestEngineRescuedLastAttemptFails: a process killed during a run's last
+// attempt leaves its job "running"; river's rescuer hands it back, and the
+// run must end failed (and notified), not stay "running" for ever while
+// its job is discarded. The kill is simulated as the store shows it after
+// a kill -9: the first task's result committed, the attempt open, the job
+// running since long ago on a node that is gone.
+func TestEngineRescuedLastAttemptFails(t *testing.T) {
+	var mu sync.Mutex
+	calls, notes := 0, 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		notes++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: config.Retry{Attempts: 1}, Tasks: []config.Task{
+		{ID: "open", Type: "ticket", Title: "t"},
+		{ID: "post", Type: "http", URL: sink.URL},
+	}})
+	cfg.Accounts[0].Notify = config.Notify{Webhook: hook.URL}
+	env := newEngineEnv(t, cfg, false)
+	ctx := context.Background()
+	id := env.fire(t, `{"subject":"x"}`)
+	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("jobs = %v, %v", res, err)
+	}
+	job := res.Jobs[0]
+	var args RunArgs
+	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now().Add(-time.Hour).UTC()
+	run := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf", JobID: job.ID,
+		Status: store.RunRunning, MaxAttempts: 1, CreatedAt: started,
+		Tasks:    map[string]*store.TaskRecord{"open": {Result: json.RawMessage(`{"outputs":{"id":"tkt_1"}}`), FinishedAt: started}},
+		Attempts: []*store.Attempt{{Number: 1, StartedAt: started}}}
+	err = env.st.Write(ctx, func(tx store.Tx) error {
+		if err := store.SaveRun(ctx, tx, run); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = $1,
+    attempted_at = datetime('now', '-1 hour', 'subsec'), attempted_by = '["dead-node"]' WHERE id = $2`, args.attemptLimit(job.MaxAttempts), job.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.st.Queue().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := env.waitRuns(t, id, 1, store.RunFailed)[0]
+	if got.FailedTask != "post" || !strings.Contains(got.Error, "interrupted") || len(got.Attempts) != 1 || got.FinishedAt.IsZero() {
+		t.Errorf("run = %s, failed task %q, error %q, attempts %+v", got.Status, got.FailedTask, got.Error, got.Attempts)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n, c := notes, calls
+		mu.Unlock()
+		if c != 0 {
+			t.Fatalf("the sink was called %d times after the last attempt", c)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notifications = %d, want 1", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
