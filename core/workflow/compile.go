@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strings"
@@ -456,6 +457,11 @@ func compileTask(where string, tc config.Task, sc *scope) (*Task, error) {
 		}
 		if t.to, err = parse("to", tc.To, placeHeader); err != nil {
 			return nil, err
+		}
+		if !strings.Contains(tc.To, "{{") {
+			if _, err := mail.ParseAddress(strings.TrimSpace(tc.To)); err != nil {
+				return nil, fmt.Errorf("%s.to: %q is not an e-mail address: %w", where, tc.To, err)
+			}
 		}
 		if t.subject, err = parse("subject", tc.Subject, placeHeader); err != nil {
 			return nil, err

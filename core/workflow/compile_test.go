@@ -211,3 +211,34 @@ func TestTicketTask(t *testing.T) {
 		t.Errorf("result JSON = %s", b)
 	}
 }
+
+// TestCompileRefusesALiteralToThatIsNoAddress: an email task whose to is
+// spelled out in the config, without a template, and is not one address
+// would fail every run, and only at run time; it is a load error naming
+// the key (smtp.from and notify.email are checked by config.Load).
+func TestCompileRefusesALiteralToThatIsNoAddress(t *testing.T) {
+	tests := []struct {
+		to   string
+		want string // "" = valid
+	}{
+		{"a@example.com", ""},
+		{"Ops <ops@example.com>", ""},
+		{"{{ .fields.email }}", ""},
+		{"support team", `triggers[OC_demo].workflows[wf].tasks[survey].to: "support team" is not an e-mail address`},
+		{"a@example.com, b@example.com", `tasks[survey].to: "a@example.com, b@example.com" is not an e-mail address`},
+	}
+	for _, tt := range tests {
+		cfg := testConfig(config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "survey", Type: "email", To: tt.to, Subject: "s", Body: "b"}}})
+		cfg.SMTP = config.SMTP{Host: "smtp.example.com", From: "Surveys <surveys@example.com>"}
+		err := Validate(cfg)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("to %q refused: %v", tt.to, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("to %q: error = %v\nwant it to contain %q", tt.to, err, tt.want)
+		}
+	}
+}
