@@ -549,3 +549,28 @@ func TestEngineRescuedLastAttemptFails(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestNotifyWebhookReadsABoundedAnswer: the failure webhook's answer is
+// not needed beyond its status; an endless (or huge) body must neither be
+// buffered whole nor turn a delivered notification into a timeout that
+// sends it again.
+func TestNotifyWebhookReadsABoundedAnswer(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return // the client hung up
+			}
+		}
+	}))
+	defer hook.Close()
+	e, err := NewEngine(testConfig(), EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.sendWebhook(ctx, hook.URL, Notification{Type: "workflow.failed", RunID: "run_1"}); err != nil {
+		t.Fatalf("a 200 with an endless body: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -72,7 +73,9 @@ func (e *Engine) sendWebhook(ctx context.Context, target string, msg Notificatio
 	if err != nil {
 		return fmt.Errorf("encode notification: %w", err)
 	}
-	resp, err := e.runner.HTTP.R().SetContext(ctx).
+	// Only the status matters: the body is not parsed (resty would read it
+	// all, however large), just drained a little so the connection is kept.
+	resp, err := e.runner.HTTP.R().SetContext(ctx).SetDoNotParseResponse(true).
 		SetHeader("Content-Type", "application/json").
 		SetHeader("Idempotency-Key", "notify."+msg.RunID).
 		SetBody(body).Post(target)
@@ -83,6 +86,9 @@ func (e *Engine) sendWebhook(ctx context.Context, target string, msg Notificatio
 		}
 		return fmt.Errorf("notify webhook: %w", err)
 	}
+	raw := resp.RawBody()
+	_, _ = io.Copy(io.Discard, io.LimitReader(raw, recordedBodyBytes))
+	raw.Close()
 	if resp.StatusCode() < 200 || resp.StatusCode() > 299 {
 		return fmt.Errorf("notify webhook answered %d", resp.StatusCode())
 	}
