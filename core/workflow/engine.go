@@ -319,8 +319,11 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return fmt.Errorf("load run %s: %w", a.RunID, err)
 	}
 	switch run.Status {
-	case store.RunSucceeded, store.RunSkipped:
-		return nil // finished before a crash kept river from hearing of it
+	case store.RunSucceeded, store.RunSkipped, store.RunFailed:
+		// Finished before a crash kept river from hearing of it; a failed
+		// run was notified already. (A manual retry sets the run pending
+		// in the transaction that queues its job.)
+		return nil
 	}
 	now := e.now().UTC()
 	var interrupted *store.Attempt

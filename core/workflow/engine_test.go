@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/pgtest"
@@ -498,36 +499,13 @@ func TestEngineRescuedLastAttemptFails(t *testing.T) {
 	}})
 	cfg.Accounts[0].Notify = config.Notify{Webhook: hook.URL}
 	env := newEngineEnv(t, cfg, false)
-	ctx := context.Background()
 	id := env.fire(t, `{"subject":"x"}`)
-	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
-	if err != nil || len(res.Jobs) != 1 {
-		t.Fatalf("jobs = %v, %v", res, err)
-	}
-	job := res.Jobs[0]
-	var args RunArgs
-	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
-		t.Fatal(err)
-	}
 	started := time.Now().Add(-time.Hour).UTC()
-	run := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf", JobID: job.ID,
-		Status: store.RunRunning, MaxAttempts: 1, CreatedAt: started,
-		Tasks:    map[string]*store.TaskRecord{"open": {Result: json.RawMessage(`{"outputs":{"id":"tkt_1"}}`), FinishedAt: started}},
-		Attempts: []*store.Attempt{{Number: 1, StartedAt: started}}}
-	err = env.st.Write(ctx, func(tx store.Tx) error {
-		if err := store.SaveRun(ctx, tx, run); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = $1,
-    attempted_at = datetime('now', '-1 hour', 'subsec'), attempted_by = '["dead-node"]' WHERE id = $2`, args.attemptLimit(job.MaxAttempts), job.ID)
-		return err
+	env.killedDuring(t, id, 0, func(run *store.Run) {
+		run.Status = store.RunRunning
+		run.Tasks = map[string]*store.TaskRecord{"open": {Result: json.RawMessage(`{"outputs":{"id":"tkt_1"}}`), FinishedAt: started}}
+		run.Attempts = []*store.Attempt{{Number: 1, StartedAt: started}}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.st.Queue().Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	got := env.waitRuns(t, id, 1, store.RunFailed)[0]
 	if got.FailedTask != "post" || !strings.Contains(got.Error, "interrupted") || len(got.Attempts) != 1 || got.FinishedAt.IsZero() {
 		t.Errorf("run = %s, failed task %q, error %q, attempts %+v", got.Status, got.FailedTask, got.Error, got.Attempts)
@@ -572,5 +550,102 @@ func TestNotifyWebhookReadsABoundedAnswer(t *testing.T) {
 	defer cancel()
 	if err := e.sendWebhook(ctx, hook.URL, Notification{Type: "workflow.failed", RunID: "run_1"}); err != nil {
 		t.Fatalf("a 200 with an endless body: %v", err)
+	}
+}
+
+// killedDuring leaves the store as a kill -9 of the process working the
+// event's one run job would: the run as edit makes it, and the job
+// "running" in attempt n (0 = the workflow's last) since an hour ago on a
+// node that is gone; then it starts the queue, whose rescuer hands the job
+// back.
+func (env *engineEnv) killedDuring(t *testing.T, eventID string, n int, edit func(*store.Run)) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(eventID))
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("jobs = %v, %v", res, err)
+	}
+	job := res.Jobs[0]
+	var args RunArgs
+	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		n = args.attemptLimit(job.MaxAttempts)
+	}
+	run := &store.Run{ID: args.RunID, EventID: eventID, AccountID: args.AccountID, TriggerID: args.TriggerID,
+		WorkflowID: args.WorkflowID, JobID: job.ID, MaxAttempts: args.attemptLimit(job.MaxAttempts),
+		CreatedAt: time.Now().Add(-time.Hour).UTC()}
+	edit(run)
+	err = env.st.Write(ctx, func(tx store.Tx) error {
+		if err := store.SaveRun(ctx, tx, run); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = $1,
+    attempted_at = datetime('now', '-1 hour', 'subsec'), attempted_by = '["dead-node"]' WHERE id = $2`, n, job.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.st.Queue().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEngineRescuedFinishedRunStaysFailed: a process killed after a run's
+// failure was committed (notifications queued) but before river heard of
+// it leaves the job running with attempts to spare; the rescuer hands it
+// back, and that attempt must not run the workflow again (a second
+// delivery, a second notification, a failed run turned succeeded).
+func TestEngineRescuedFinishedRunStaysFailed(t *testing.T) {
+	var mu sync.Mutex
+	calls, notes := 0, 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		notes++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
+	cfg.Accounts[0].Notify = config.Notify{Webhook: hook.URL}
+	env := newEngineEnv(t, cfg, false)
+	id := env.fire(t, `{"subject":"x"}`)
+	failedAt := time.Now().Add(-time.Hour).UTC()
+	env.killedDuring(t, id, 1, func(run *store.Run) {
+		run.Status, run.FailedTask, run.Error, run.FinishedAt = store.RunFailed, "post", "task post: answered 400 (permanent)", failedAt
+		run.Attempts = []*store.Attempt{{Number: 1, StartedAt: failedAt, FinishedAt: failedAt, Task: "post", Error: run.Error, Permanent: true}}
+	})
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id).
+			States(rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Jobs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rescued job never finished")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	run, err := env.st.GetRun(ctx, "demo", env.waitRuns(t, id, 1)[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if run.Status != store.RunFailed || len(run.Attempts) != 1 || calls != 0 || notes != 0 {
+		t.Errorf("after the rescue: run %s with %d attempts, %d deliveries, %d notifications; want failed, 1, 0, 0",
+			run.Status, len(run.Attempts), calls, notes)
 	}
 }
