@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -400,8 +401,12 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 
 	d := &Data{Event: ev, Workflow: wf.ID}
 	for id, rec := range run.Tasks {
+		// Numbers stay json.Number, as the task produced them: a float64
+		// would print 12345678 as 1.2345678e+07 and round past 2^53.
 		var res Result
-		if err := json.Unmarshal(rec.Result, &res); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(rec.Result))
+		dec.UseNumber()
+		if err := dec.Decode(&res); err != nil {
 			return e.finishFailed(ctx, job, set, run, attempt, id, fmt.Errorf("decode stored result of task %s: %w", id, err))
 		}
 		d.SetOutputs(id, res.Outputs)

@@ -649,3 +649,44 @@ func TestEngineRescuedFinishedRunStaysFailed(t *testing.T) {
 			run.Status, len(run.Attempts), calls, notes)
 	}
 }
+
+// TestEngineRetryKeepsNumericOutputs: a retry resumes after the tasks that
+// finished, reading their outputs back from the run; a numeric output must
+// render as it did in the first attempt (an order id 12345678 in a URL),
+// not as 1.2345678e+07, nor lose digits past 2^53.
+func TestEngineRetryKeepsNumericOutputs(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	var bodies []string
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/create" {
+			io.WriteString(w, `{"id":12345678,"big":12345678901234567890}`)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		paths = append(paths, r.URL.Path)
+		bodies = append(bodies, string(b))
+		if len(paths) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer sink.Close()
+	env := startEngine(t, testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{
+		{ID: "create", Type: "http", URL: sink.URL + "/create", Outputs: map[string]string{"id": "$.id", "big": "$.big"}},
+		{ID: "next", Type: "http", URL: sink.URL + "/orders/{{ .tasks.create.id }}", Body: map[string]any{"big": "{{ .tasks.create.big }}"}},
+	}}))
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1)[0]
+	mu.Lock()
+	defer mu.Unlock()
+	if run.Status != store.RunSucceeded || len(paths) != 2 {
+		t.Fatalf("run %s (%s), calls %v", run.Status, run.Error, paths)
+	}
+	for i := range paths {
+		if paths[i] != "/orders/12345678" || bodies[i] != `{"big":12345678901234567890}` {
+			t.Errorf("attempt %d called %s with %s; want /orders/12345678 with the big number intact", i+1, paths[i], bodies[i])
+		}
+	}
+}
