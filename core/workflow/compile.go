@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -233,7 +234,32 @@ func checkAbsoluteURL(s string) error {
 	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
 		return fmt.Errorf("%q must be an http:// or https:// URL", s)
 	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
 	return nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 5.6.2), what a
+// header name must be: net/http refuses to send any other.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func compileWorkflow(where string, tr config.Trigger, wc config.Workflow) (*Workflow, error) {
@@ -393,7 +419,7 @@ func compileTask(where string, tc config.Task, sc *scope) (*Task, error) {
 		}
 		t.headers = map[string]*tmpl{}
 		for name, v := range tc.Headers {
-			if name == "" || strings.ContainsAny(name, " \t\r\n:") {
+			if !isToken(name) {
 				return nil, fmt.Errorf("%s.headers: %q is not a header name", where, name)
 			}
 			if t.headers[http.CanonicalHeaderKey(name)], err = parse("headers."+name, v, placeHeader); err != nil {

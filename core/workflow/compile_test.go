@@ -242,3 +242,41 @@ func TestCompileRefusesALiteralToThatIsNoAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileRefusesRequestsThatCannotBeSent: an http task whose literal
+// URL has no host or does not parse, or whose header name is not an HTTP
+// token, loaded fine and then failed every run (the header one retried for
+// the best part of an hour as if the receiver were down); it is a load
+// error naming the key.
+func TestCompileRefusesRequestsThatCannotBeSent(t *testing.T) {
+	tests := []struct {
+		task config.Task
+		want string // "" = valid
+	}{
+		{config.Task{URL: "https://hooks.example.com/x?a=1", Headers: map[string]string{"X-Api-Key": "k", "X_Custom.v2": "v"}}, ""},
+		{config.Task{URL: "https://"}, `tasks[t1].url: "https://" has no host`},
+		{config.Task{URL: "https:///path"}, `tasks[t1].url: "https:///path" has no host`},
+		{config.Task{URL: "https://hooks.example.com:port/"}, `tasks[t1].url: "https://hooks.example.com:port/" is not a URL`},
+		{config.Task{URL: "https://h/", Headers: map[string]string{"X-Api/Key": "k"}}, `tasks[t1].headers: "X-Api/Key" is not a header name`},
+		{config.Task{URL: "https://h/", Headers: map[string]string{"Clé": "k"}}, `tasks[t1].headers: "Clé" is not a header name`},
+	}
+	for _, tt := range tests {
+		tt.task.ID, tt.task.Type = "t1", "http"
+		err := Validate(testConfig(config.Workflow{ID: "wf", Tasks: []config.Task{tt.task}}))
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%+v refused: %v", tt.task, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: error = %v\nwant it to contain %q", tt.task, err, tt.want)
+		}
+	}
+	// What the header one did at run time: every attempt failed, retryable.
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "t1", Type: "http", URL: "http://127.0.0.1:1/"}}})
+	w.Tasks[0].headers["X-Api/Key"] = w.Tasks[0].url
+	if _, err := runOne(t, set, w, 0, nil); IsPermanent(err) || err == nil || !strings.Contains(err.Error(), "invalid header field name") {
+		t.Errorf("run-time error = %v", err)
+	}
+}
