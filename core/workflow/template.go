@@ -51,6 +51,7 @@ var funcs = template.FuncMap{
 	fnQuery:  func(v any) string { return url.QueryEscape(textValue(v)) },
 	fnJSON:   jsonValue,
 	fnRaw:    textValue,
+	"index":  strictIndex,
 	"env": func(name string) (string, error) {
 		if strings.HasPrefix(strings.ToUpper(name), "JSONEVENT_") {
 			return "", fmt.Errorf("environment variable %s configures jsonevent and is not available to templates", name)
@@ -314,11 +315,66 @@ func (e *MissingFieldError) Error() string {
 
 func (e *MissingFieldError) Unwrap() error { return e.Err }
 
+// strictIndex replaces text/template's index, which answers a missing map
+// key with nothing (printed as ""), for templates over event data: a key or
+// position the value does not have is a MissingFieldError, as a missing
+// .fields.x is.
+func strictIndex(v any, keys ...any) (any, error) {
+	for _, k := range keys {
+		switch c := v.(type) {
+		case map[string]any:
+			name, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("index of an object takes a string key, not %v", k)
+			}
+			if v, ok = c[name]; !ok {
+				return nil, &MissingFieldError{}
+			}
+		case []any:
+			i, ok := indexInt(k)
+			if !ok {
+				return nil, fmt.Errorf("index of an array takes a number, not %v", k)
+			}
+			if i < 0 || i >= len(c) {
+				return nil, &MissingFieldError{}
+			}
+			v = c[i]
+		default: // null or a scalar, as .a.b on them
+			return nil, &MissingFieldError{}
+		}
+	}
+	return v, nil
+}
+
+func indexInt(k any) (int, bool) {
+	switch k := k.(type) {
+	case int:
+		return k, true
+	case int64:
+		return int(k), k == int64(int(k))
+	case json.Number:
+		n, err := k.Int64()
+		return int(n), err == nil && n == int64(int(n))
+	}
+	return 0, false
+}
+
+// indexErrRe finds the index call a strictIndex error came from.
+var indexErrRe = regexp.MustCompile(`at <(index [^>]*)>: error calling index`)
+
 var execErrRe = regexp.MustCompile(`at <([^>]*)>: (map has no entry for key|nil pointer evaluating|can't evaluate field)`)
 
 // explainExecError turns text/template's "map has no entry" style errors
 // into a MissingFieldError naming the field.
 func explainExecError(err error) error {
+	var mf *MissingFieldError
+	if errors.As(err, &mf) {
+		field := "index"
+		if m := indexErrRe.FindStringSubmatch(err.Error()); m != nil {
+			field = m[1]
+		}
+		return &MissingFieldError{Field: field, Err: err}
+	}
 	m := execErrRe.FindStringSubmatch(err.Error())
 	if m == nil {
 		return fmt.Errorf("template: %w", err)

@@ -162,6 +162,12 @@ func TestMissingFieldAtRunTime(t *testing.T) {
 		{"{{ .body.n.deeper }}", "body.n.deeper"},
 		{"{{ .tasks.open.nope }}", "tasks.open.nope"},
 		{"{{ $.fields.gone }}", "fields.gone"},
+		// index reaches keys a dotted name cannot spell; a missing one is
+		// missing too, not an empty string.
+		{`{{ index .body "no-such" }}`, `index .body "no-such"`},
+		{`{{ index .body.a "b" "c" }}`, `index .body.a "b" "c"`},
+		{`{{ index .body.list 2 }}`, `index .body.list 2`},
+		{`{{ index .body.n "x" }}`, `index .body.n "x"`},
 	}
 	for _, tt := range tests {
 		tp, err := parseTemplate("x", tt.src, placeText)
@@ -175,6 +181,25 @@ func TestMissingFieldAtRunTime(t *testing.T) {
 		}
 		if mf.Field != tt.field || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("%s: field = %q (%v), want %q", tt.src, mf.Field, err, tt.field)
+		}
+	}
+}
+
+func TestIndexFindsWhatIsThere(t *testing.T) {
+	root := testRoot(t)
+	for src, want := range map[string]string{
+		`{{ index .body "a" "b" }}`:      "deep",
+		`{{ index .body.list 1 }}`:       "2",
+		`{{ index .fields.obj "k" 1 }}`:  "two",
+		`{{ index .body "n" }}`:          "", // there, and null
+		`{{ index .tasks "open" "id" }}`: "T-1",
+	} {
+		tp, err := parseTemplate("x", src, placeText)
+		if err != nil {
+			t.Fatalf("%s: parse: %v", src, err)
+		}
+		if got, err := tp.execute(root); err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", src, got, err, want)
 		}
 	}
 }
