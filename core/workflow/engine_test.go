@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -688,5 +689,77 @@ func TestEngineRetryKeepsNumericOutputs(t *testing.T) {
 		if paths[i] != "/orders/12345678" || bodies[i] != `{"big":12345678901234567890}` {
 			t.Errorf("attempt %d called %s with %s; want /orders/12345678 with the big number intact", i+1, paths[i], bodies[i])
 		}
+	}
+}
+
+// TestEngineRetriedRunFailingAgainIsNotifiedAgain: a failed run the admin
+// retries, which fails again, is a new failure: its notifications must not
+// carry the first one's Idempotency-Key and Message-ID, or the receiving
+// webhook drops it as a repeat and mail systems treat it as a duplicate.
+func TestEngineRetriedRunFailingAgainIsNotifiedAgain(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer sink.Close()
+	ms, smtpConf := startMailServer(t, "none")
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
+	cfg.SMTP = smtpConf
+	cfg.Accounts[0].Notify = config.Notify{Webhook: hook.URL, Email: "ops@example.com"}
+	env := startEngine(t, cfg)
+	id := env.fire(t, `{"subject":"x"}`)
+	waitNotes := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			got := len(keys)
+			mu.Unlock()
+			if got >= n && len(ms.messages()) >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("notifications: %d webhooks, %d mails; want %d of each", got, len(ms.messages()), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	run := env.waitRuns(t, id, 1, store.RunFailed)[0]
+	waitNotes(1)
+	if _, err := env.e.RetryRun(context.Background(), "demo", run.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := env.st.GetRun(context.Background(), "demo", run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status == store.RunFailed && len(r.Attempts) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retried run = %s with %d attempts", r.Status, len(r.Attempts))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitNotes(2)
+	mu.Lock()
+	defer mu.Unlock()
+	if keys[0] == keys[1] {
+		t.Errorf("both failures notified with Idempotency-Key %q", keys[0])
+	}
+	m := ms.messages()
+	id0, _ := mail.ReadMessage(strings.NewReader(string(m[0].Data)))
+	id1, _ := mail.ReadMessage(strings.NewReader(string(m[1].Data)))
+	if id0 == nil || id1 == nil || id0.Header.Get("Message-ID") == id1.Header.Get("Message-ID") {
+		t.Errorf("both failure mails have Message-ID %q", id0.Header.Get("Message-ID"))
 	}
 }

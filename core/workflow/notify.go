@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,13 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	return err
 }
 
+// notifyKey identifies one failure of a run, the same on every try of its
+// notification: a run retried by hand that fails again has more attempts,
+// so its notification is a new one, not a repeat a receiver drops.
+func notifyKey(msg Notification) string {
+	return "notify." + msg.RunID + "." + strconv.Itoa(msg.Attempts)
+}
+
 func (e *Engine) sendWebhook(ctx context.Context, target string, msg Notification) error {
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -77,7 +85,7 @@ func (e *Engine) sendWebhook(ctx context.Context, target string, msg Notificatio
 	// all, however large), just drained a little so the connection is kept.
 	resp, err := e.runner.HTTP.R().SetContext(ctx).SetDoNotParseResponse(true).
 		SetHeader("Content-Type", "application/json").
-		SetHeader("Idempotency-Key", "notify."+msg.RunID).
+		SetHeader("Idempotency-Key", notifyKey(msg)).
 		SetBody(body).Post(target)
 	if err != nil {
 		var ue *url.Error
@@ -105,6 +113,6 @@ func (e *Engine) sendNotifyMail(ctx context.Context, set *Set, to string, msg No
 		To:      to,
 		Subject: fmt.Sprintf("jsonevent: workflow %s failed (trigger %s)", msg.WorkflowID, msg.TriggerID),
 		Text:    b.String(),
-		ID:      "notify." + msg.RunID + "@jsonevent",
+		ID:      notifyKey(msg) + "@jsonevent",
 	}, e.now())
 }
