@@ -333,6 +333,20 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		last.Error = "interrupted: the worker stopped during this attempt"
 		interrupted = last
 	}
+	// Attempts river made that left no trace in the run (killed before a
+	// first task finished, the store failing, a panic) are recorded too, so
+	// that the history and the notification count every attempt.
+	first := max(a.Retry, 1) // the number of this job's first attempt
+	for n := len(run.Attempts) + 1; n < first+job.Attempt-1; n++ {
+		att := &store.Attempt{Number: n, Error: "interrupted: the attempt ended before its first task finished"}
+		for _, je := range job.Errors {
+			if je.Attempt == n-first+1 {
+				att.StartedAt, att.FinishedAt = je.At.UTC(), je.At.UTC()
+				att.Error = "interrupted: " + je.Error
+			}
+		}
+		run.Attempts = append(run.Attempts, att)
+	}
 	limit := a.attemptLimit(job.MaxAttempts)
 	run.JobID = job.ID
 	run.MaxAttempts = limit
@@ -354,7 +368,10 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 			}
 		}
 		attempt := interrupted
-		if attempt == nil { // it ended before the run was first written
+		if attempt == nil {
+			attempt = run.LastAttempt() // recorded just above
+		}
+		if attempt == nil {
 			attempt = &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}
 		}
 		return e.finishFailed(ctx, job, set, run, attempt, taskID,

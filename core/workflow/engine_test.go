@@ -577,10 +577,12 @@ func (env *engineEnv) killedDuring(t *testing.T, eventID string, n int, edit fun
 	run := &store.Run{ID: args.RunID, EventID: eventID, AccountID: args.AccountID, TriggerID: args.TriggerID,
 		WorkflowID: args.WorkflowID, JobID: job.ID, MaxAttempts: args.attemptLimit(job.MaxAttempts),
 		CreatedAt: time.Now().Add(-time.Hour).UTC()}
-	edit(run)
 	err = env.st.Write(ctx, func(tx store.Tx) error {
-		if err := store.SaveRun(ctx, tx, run); err != nil {
-			return err
+		if edit != nil { // nil: killed before the run was first written
+			edit(run)
+			if err := store.SaveRun(ctx, tx, run); err != nil {
+				return err
+			}
 		}
 		_, err := tx.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = $1,
     attempted_at = datetime('now', '-1 hour', 'subsec'), attempted_by = '["dead-node"]' WHERE id = $2`, n, job.ID)
@@ -761,5 +763,31 @@ func TestEngineRetriedRunFailingAgainIsNotifiedAgain(t *testing.T) {
 	id1, _ := mail.ReadMessage(strings.NewReader(string(m[1].Data)))
 	if id0 == nil || id1 == nil || id0.Header.Get("Message-ID") == id1.Header.Get("Message-ID") {
 		t.Errorf("both failure mails have Message-ID %q", id0.Header.Get("Message-ID"))
+	}
+}
+
+// TestEngineRecordsAttemptsThatLeftNoTrace: an attempt killed before its
+// first task finished never wrote the run; the next attempt must still
+// show it in the history (and count it), not start over at attempt 1.
+func TestEngineRecordsAttemptsThatLeftNoTrace(t *testing.T) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer sink.Close()
+	env := newEngineEnv(t, testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}}), false)
+	id := env.fire(t, `{"subject":"x"}`)
+	env.killedDuring(t, id, 2, nil)
+	run := env.waitRuns(t, id, 1)[0]
+	if run.Status != store.RunSucceeded || len(run.Attempts) != 3 {
+		t.Fatalf("run = %s with attempts %+v; want succeeded in the 3rd", run.Status, run.Attempts)
+	}
+	for i, a := range run.Attempts {
+		if a.Number != i+1 {
+			t.Errorf("attempt %d numbered %d", i+1, a.Number)
+		}
+	}
+	if a := run.Attempts[1]; !strings.Contains(a.Error, "interrupted") || !strings.Contains(a.Error, "rescued") || a.FinishedAt.IsZero() {
+		t.Errorf("the killed attempt = %+v", a)
+	}
+	if a := run.Attempts[2]; a.Error != "" || a.FinishedAt.IsZero() {
+		t.Errorf("the last attempt = %+v", a)
 	}
 }
