@@ -62,7 +62,11 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no response within %s: %w", t.Timeout, err)
 		}
-		return nil, retryable(t.ID, fmt.Errorf("%s %s: %w", t.Method, redactURL(u), err))
+		err = fmt.Errorf("%s %s: %w", t.Method, redactURL(u), err)
+		if errors.Is(err, errTooManyRedirects) {
+			return nil, permanent(t.ID, err)
+		}
+		return nil, retryable(t.ID, err)
 	}
 	raw := resp.RawBody()
 	defer raw.Close()

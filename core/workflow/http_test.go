@@ -344,3 +344,18 @@ func TestHTTPTaskErrorQuotesTheResponse(t *testing.T) {
 		t.Errorf("error is not one short line without the query: %q", msg)
 	}
 }
+
+// TestHTTPTaskRedirectLoopIsPermanent: a receiver that keeps redirecting
+// will do so on the next attempt too; retrying it for an hour only delays
+// the failure the admin needs to see.
+func TestHTTPTaskRedirectLoopIsPermanent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/again", http.StatusFound)
+	}))
+	defer srv.Close()
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", URL: srv.URL + "/start?token=abc"}}})
+	_, err := runOne(t, set, w, 0, nil)
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "redirects") || strings.Contains(err.Error(), "token=abc") {
+		t.Fatalf("error = %v, want a permanent one about the redirects, without the query", err)
+	}
+}

@@ -99,6 +99,10 @@ func NewRunner(tickets TicketStore) *Runner {
 	return &Runner{HTTP: c, Tickets: tickets}
 }
 
+// errTooManyRedirects ends a redirect loop; the next attempt would loop
+// too, so it is not retried.
+var errTooManyRedirects = errors.New("stopped following redirects")
+
 // sameOriginRedirects follows up to n redirects that stay at the origin
 // (scheme, host and port) of the first request. Another origin gets
 // nothing: net/http would hand it every header but Authorization and
@@ -109,7 +113,7 @@ func NewRunner(tickets TicketStore) *Runner {
 func sameOriginRedirects(n int) resty.RedirectPolicy {
 	return resty.RedirectPolicyFunc(func(req *http.Request, via []*http.Request) error {
 		if len(via) >= n {
-			return fmt.Errorf("stopped after %d redirects", n)
+			return fmt.Errorf("%w after %d", errTooManyRedirects, n)
 		}
 		first := via[0].URL
 		if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
