@@ -62,7 +62,7 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no response within %s: %w", t.Timeout, err)
 		}
-		err = fmt.Errorf("%s %s: %w", t.Method, redactURL(u), err)
+		err = fmt.Errorf("%s %s: %w", t.Method, t.errorURL(u), err)
 		if errors.Is(err, errTooManyRedirects) {
 			return nil, permanent(t.ID, err)
 		}
@@ -76,10 +76,10 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 	delete(rec.Headers, "Set-Cookie")
 	rec.Body, rec.Truncated = firstBytes(body, recordedBodyBytes)
 	if !successful(t, rec.Status) {
-		msg := fmt.Sprintf("%s %s answered %d", t.Method, redactURL(u), rec.Status)
+		msg := fmt.Sprintf("%s %s answered %d", t.Method, t.errorURL(u), rec.Status)
 		if loc := resp.Header().Get("Location"); rec.Status >= 300 && rec.Status < 400 && loc != "" {
 			if lu, err := u.Parse(loc); err == nil {
-				msg += fmt.Sprintf(" redirecting to %s (redirects are followed only within %s://%s)", redactURL(lu), u.Scheme, u.Host)
+				msg += fmt.Sprintf(" redirecting to %s (redirects are followed only within %s://%s)", t.errorURL(lu), u.Scheme, u.Host)
 			}
 		}
 		if ex := excerpt(body, errorExcerptBytes); ex != "" {
@@ -175,6 +175,35 @@ func excerpt(b []byte, n int) string {
 		s += "…"
 	}
 	return s
+}
+
+// errorURL is u as an error message shows it: redacted, and with what an
+// env variable put into the path replaced by ${NAME}. A webhook URL kept
+// in the environment (Slack, Teams) carries its secret in the path; its
+// scheme and host are no secret and stay.
+func (t *Task) errorURL(u *url.URL) string {
+	s := redactURL(u)
+	origin := u.Scheme + "://" + u.Host
+	if t.url == nil || !strings.HasPrefix(s, origin) {
+		return s
+	}
+	rest := s[len(origin):]
+	for _, name := range t.url.envs {
+		v, _ := LookupEnv(name)
+		if b, err := url.Parse(v); err == nil && b.Host != "" {
+			v = b.EscapedPath() // a base URL: only its path may be secret
+		}
+		if len(strings.Trim(v, "/")) < 2 {
+			continue
+		}
+		mask := "${" + name + "}"
+		if strings.HasPrefix(v, "/") {
+			mask = "/" + mask
+		}
+		rest = strings.ReplaceAll(rest, v, mask)
+		rest = strings.ReplaceAll(rest, url.PathEscape(v), mask)
+	}
+	return origin + rest
 }
 
 // redactURL drops the query (it may carry tokens) for error messages.

@@ -359,3 +359,27 @@ func TestHTTPTaskRedirectLoopIsPermanent(t *testing.T) {
 		t.Fatalf("error = %v, want a permanent one about the redirects, without the query", err)
 	}
 }
+
+// TestHTTPTaskErrorHidesSecretsInThePath: a webhook URL kept in the
+// environment (Slack, Teams) carries its secret in the path, as may a token
+// put into a path segment; a failed task's error (the run history, the
+// failure webhook and e-mail, the log) names the variable instead.
+func TestHTTPTaskErrorHidesSecretsInThePath(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "no_service")
+	}))
+	defer srv.Close()
+	t.Setenv("SLACK_HOOK", srv.URL+"/services/T000/B000/s3cretXYZ")
+	t.Setenv("PATH_TOKEN", "tok3nABC")
+	set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{
+		{ID: "slack", Type: "http", URL: `{{ env "SLACK_HOOK" }}`, Body: map[string]any{"text": "{{ .fields.subject }}"}},
+		{ID: "bot", Type: "http", URL: srv.URL + `/bot{{ env "PATH_TOKEN" }}/send`},
+	}})
+	for i, want := range []string{"POST " + srv.URL + "/${SLACK_HOOK} answered 404", "GET " + srv.URL + "/bot${PATH_TOKEN}/send answered 404"} {
+		_, err := runOne(t, set, w, i, nil)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "tok3n") {
+			t.Errorf("error = %v\nwant it to contain %q and no secret", err, want)
+		}
+	}
+}
