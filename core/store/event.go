@@ -149,6 +149,17 @@ func portableText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
+// portable returns s fit for a TEXT column on every driver: invalid UTF-8
+// and NUL characters become U+FFFD. It is for text we derive (a run's
+// error, a ticket's title rendered from the body), which must be stored,
+// unlike a sender's ids, which are refused.
+func portable(s string) string {
+	if portableText(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
 func encodeEvent(ev *Event) (*eventRow, error) {
 	for _, c := range textColumns(ev) {
 		if !portableText(c.v) {

@@ -197,3 +197,45 @@ func testTickets(t *testing.T, drv storeDriver) {
 		t.Errorf("open tickets after solving = %d", len(l))
 	}
 }
+
+// TestDerivedTextIsStoredOnEveryDriver: a run's error and a ticket's text
+// are derived from what senders and receivers sent, and may hold a NUL
+// character or invalid UTF-8, which PostgreSQL's TEXT refuses. Refusing
+// them would leave the run "running" and the ticket task failing for ever:
+// they are stored with U+FFFD in their place.
+func TestDerivedTextIsStoredOnEveryDriver(t *testing.T) {
+	forEachDriver(t, testDerivedTextIsStoredOnEveryDriver)
+}
+
+func testDerivedTextIsStoredOnEveryDriver(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
+	ctx := context.Background()
+	const bad, want = "answered 500: a\x00b \xff", "answered 500: a\uFFFDb \uFFFD"
+	now := time.Now().UTC()
+	r := &Run{ID: NewRunID(), EventID: "evt_1", AccountID: "acme", TriggerID: "OC_a", WorkflowID: "wf",
+		Status: RunFailed, Error: bad, FailedTask: "call", MaxAttempts: 1, CreatedAt: now, FinishedAt: now}
+	if err := s.Write(ctx, func(tx Tx) error { return SaveRun(ctx, tx, r) }); err != nil {
+		t.Fatalf("SaveRun: %v", err)
+	}
+	got, err := s.GetRun(ctx, "acme", r.ID)
+	if err != nil || got.Error != want {
+		t.Errorf("run error = %q, %v; want %q", got.Error, err, want)
+	}
+	var tk *Ticket
+	err = s.Write(ctx, func(tx Tx) (err error) {
+		tk, err = CreateTicketTx(ctx, tx, &Ticket{AccountID: "acme", TriggerID: "OC_a", EventID: "evt_1", WorkflowID: "wf", TaskID: "open",
+			Title: bad, Description: bad, Priority: "high"})
+		return err
+	})
+	if err != nil || tk.Title != want || tk.Description != want {
+		t.Fatalf("CreateTicketTx = %+v, %v", tk, err)
+	}
+	who := "bo\x00b"
+	up, err := s.UpdateTicket(ctx, "acme", tk.ID, TicketPatch{Assignee: &who})
+	if err != nil || up.Assignee != "bo\uFFFDb" {
+		t.Fatalf("UpdateTicket = %+v, %v", up, err)
+	}
+	if got, _ := s.GetTicket(ctx, "acme", tk.ID); got.Assignee != up.Assignee {
+		t.Errorf("stored assignee %q, answered %q", got.Assignee, up.Assignee)
+	}
+}
