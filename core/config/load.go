@@ -20,8 +20,10 @@ import (
 // JSONEVENT_SERVER__LISTEN sets server.listen (a double underscore between
 // nesting levels, single underscores kept: JSONEVENT_LIMITS__BODY_BYTES).
 // Variables with the prefix but no double underscore are not config keys
-// and are ignored (the test tooling's JSONEVENT_TEST_PG_DSN); an unknown
-// key in one that has a double underscore is an error, like in the file.
+// and are ignored (the test tooling's JSONEVENT_TEST_PG_DSN), except one
+// that spells a key with a single underscore (JSONEVENT_SERVER_LISTEN),
+// which is an error; an unknown key in one that has a double underscore is
+// an error, like in the file.
 const EnvPrefix = "JSONEVENT_"
 
 // Default values of the keys a file may leave out.
@@ -99,7 +101,12 @@ func Load(path string, opt Options) (*Config, error) {
 			if !strings.Contains(key, "__") {
 				// Every config key is nested (server.listen), so a name
 				// without a double underscore is not an override but some
-				// other tool's variable, e.g. JSONEVENT_TEST_PG_DSN.
+				// other tool's variable, e.g. JSONEVENT_TEST_PG_DSN; unless
+				// it spells a key with a single underscore, a slip that
+				// would otherwise leave the setting silently unapplied.
+				if want := singleUnderscoreKey(key); want != "" {
+					ps.addProblem(Problem{Env: name, Msg: fmt.Sprintf("not applied: separate the section from the key with a double underscore, %s", want)})
+				}
 				return "", nil
 			}
 			key = strings.ReplaceAll(key, "__", ".")
@@ -143,6 +150,22 @@ func Load(path string, opt Options) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// singleUnderscoreKey returns the override name meant by key (lower case,
+// prefix removed) when it is section_key for a key of a section
+// (server_listen: JSONEVENT_SERVER__LISTEN), else "".
+func singleUnderscoreKey(key string) string {
+	for section, t := range structKeys(reflect.TypeOf(Config{})) {
+		rest, ok := strings.CutPrefix(key, section+"_")
+		if !ok || t.Kind() != reflect.Struct {
+			continue
+		}
+		if _, ok := structKeys(t)[rest]; ok {
+			return EnvPrefix + strings.ToUpper(section+"__"+rest)
+		}
+	}
+	return ""
 }
 
 // dropNulls removes keys whose value is null, so that a section whose

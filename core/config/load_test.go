@@ -557,3 +557,29 @@ func TestEmptySectionsKeepDefaults(t *testing.T) {
 		t.Fatalf("defaults lost: %+v %+v %+v", cfg.Server, cfg.Limits, cfg.SMTP)
 	}
 }
+
+// Ensure an override written with a single underscore between section and
+// key (JSONEVENT_SERVER_LISTEN) is refused with the right spelling instead
+// of being silently ignored, while other JSONEVENT_ variables that are not
+// config keys (the CLI's JSONEVENT_URL, the tests' JSONEVENT_TEST_PG_DSN)
+// still are.
+func TestEnvironmentSingleUnderscore(t *testing.T) {
+	path := writeConfig(t, base)
+	_, err := config.Load(path, config.Options{Environ: env(
+		"JSONEVENT_SERVER_LISTEN=0.0.0.0:8080",
+		"JSONEVENT_SMTP_PASSWORD=s3cret",
+		"JSONEVENT_LIMITS_REQUESTS_PER_MINUTE=600",
+	)})
+	requireProblem(t, err, "environment variable JSONEVENT_SERVER_LISTEN:", "JSONEVENT_SERVER__LISTEN")
+	requireProblem(t, err, "environment variable JSONEVENT_SMTP_PASSWORD:", "JSONEVENT_SMTP__PASSWORD")
+	requireProblem(t, err, "environment variable JSONEVENT_LIMITS_REQUESTS_PER_MINUTE:", "JSONEVENT_LIMITS__REQUESTS_PER_MINUTE")
+
+	if _, err := config.Load(path, config.Options{Environ: env(
+		"JSONEVENT_URL=http://127.0.0.1:8080",
+		"JSONEVENT_TOKEN=jse_x",
+		"JSONEVENT_TEST_PG_DSN=postgres://tooling",
+		"JSONEVENT_SERVER_SOMETHING=x", // not a key of server
+	)}); err != nil {
+		t.Fatalf("variables that are not config keys must be ignored: %v", err)
+	}
+}
