@@ -583,3 +583,56 @@ func TestEnvironmentSingleUnderscore(t *testing.T) {
 		t.Fatalf("variables that are not config keys must be ignored: %v", err)
 	}
 }
+
+// Ensure a store.dsn that the driver cannot use is refused at load, naming
+// the key, instead of at start-up or, worse, working the wrong way: with
+// driver sqlite a postgres URL became a local SQLite file under a
+// directory named "postgres:" (each node its own database).
+func TestStoreDriverDSNMismatch(t *testing.T) {
+	cases := []struct {
+		name, store string
+		env         []string
+		prefix, msg string
+	}{
+		{"postgres URL, sqlite driver", `store: { dsn: "postgres://jsonevent@db/jsonevent" }`, nil,
+			"store.dsn:", "store.driver is sqlite"},
+		{"URL only from the environment", ``, []string{"JSONEVENT_STORE__DSN=postgresql://db/jsonevent"},
+			"environment variable JSONEVENT_STORE__DSN: store.dsn:", "store.driver is sqlite"},
+		{"in-memory sqlite", `store: { dsn: ":memory:" }`, nil,
+			"store.dsn:", "survive a restart"},
+		{"postgres driver, default file dsn", ``, []string{"JSONEVENT_STORE__DRIVER=postgres"},
+			"store.dsn:", "not a PostgreSQL connection"},
+		{"postgres driver, file dsn", `store: { driver: postgres, dsn: "data/x.db" }`, nil,
+			"store.dsn:", "not a PostgreSQL connection"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := writeConfig(t, base+c.store+"\n")
+			_, err := config.Load(path, config.Options{Environ: env(c.env...)})
+			prefix := c.prefix
+			if !strings.HasPrefix(prefix, "environment") {
+				prefix = path + ":"
+				if c.store != "" {
+					prefix += fmt.Sprint(lineOf(t, base+c.store, "store:")) + ":"
+				}
+				prefix += " " + c.prefix
+			}
+			requireProblem(t, err, prefix, c.msg)
+		})
+	}
+	_, err := config.Load(writeConfig(t, base), config.Options{Environ: env("JSONEVENT_STORE__DSN=postgres://u:s3cret@db/x")})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("want an error without the DSN's password, got %v", err)
+	}
+	for _, ok := range []string{
+		`store: { dsn: "data/jsonevent.db" }`,
+		`store: { dsn: "file:data/jsonevent.db?_pragma=busy_timeout(5000)" }`,
+		`store: { dsn: "file:///var/lib/jsonevent/events.db" }`,
+		`store: { driver: postgres, dsn: "postgres://u@db:5432/jsonevent?sslmode=disable" }`,
+		`store: { driver: postgres, dsn: "host=db user=jsonevent dbname=jsonevent" }`,
+	} {
+		if _, err := config.Load(writeConfig(t, base+ok+"\n"), config.Options{Environ: noEnv}); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}

@@ -46,6 +46,8 @@ func validateServer(c *Config, ps *problems) {
 	}
 	if strings.TrimSpace(c.Store.DSN) == "" {
 		ps.add("store.dsn", "is empty: give a file path for sqlite or a connection URL for postgres")
+	} else {
+		validateDSN(c.Store, ps)
 	}
 	inRange(ps, "limits.body_bytes", c.Limits.BodyBytes, 1, MaxBodyBytes)
 	inRange(ps, "limits.requests_per_minute", c.Limits.RequestsPerMinute, 1, MaxRequestsPerMinute)
@@ -61,6 +63,34 @@ func validateServer(c *Config, ps *problems) {
 			ps.add("smtp.from", "%q is not an e-mail address", c.SMTP.From)
 		}
 	}
+}
+
+// validateDSN refuses a store.dsn the driver would misread: SQLite takes
+// any string as a file path, so a PostgreSQL URL left with the default
+// driver would silently become a local database file.
+func validateDSN(st Store, ps *problems) {
+	dsn := strings.TrimSpace(st.DSN)
+	switch st.Driver {
+	case "sqlite":
+		if strings.Contains(dsn, ":memory:") {
+			ps.add("store.dsn", "%q is an in-memory database: give a file path (the store must survive a restart)", dsn)
+		} else if strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "file:") {
+			ps.add("store.dsn", "%q is a URL, but store.driver is sqlite, which takes a file path: for PostgreSQL set store.driver: postgres (JSONEVENT_STORE__DRIVER=postgres)", redactDSN(dsn))
+		}
+	case "postgres":
+		lower := strings.ToLower(dsn)
+		if !strings.HasPrefix(lower, "postgres://") && !strings.HasPrefix(lower, "postgresql://") && !strings.Contains(dsn, "=") {
+			ps.add("store.dsn", "%q is not a PostgreSQL connection URL: with store.driver postgres set store.dsn (or JSONEVENT_STORE__DSN) to postgres://user@host/db or host=… dbname=…", dsn)
+		}
+	}
+}
+
+// redactDSN hides the password of a URL for a message.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		return u.Redacted()
+	}
+	return "(a URL)"
 }
 
 func inRange(ps *problems, key string, v, lo, hi int) {
