@@ -176,3 +176,22 @@ func TestTokenNewCommand(t *testing.T) {
 }
 
 func basic64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// Ensure the SMTP settings that e-mail needs (for an email task or an
+// account's notify.email) are reported on their key, with the file (and
+// the smtp section's line when there is one): they came out as
+// "config: FILE: smtp (needed by …): host is required", naming no key.
+func TestValidateSMTPNeededLocated(t *testing.T) {
+	notify := writeFile(t, strings.Replace(cmdConfig, "    tokens:", "    notify: { email: ops@example.com }\n    tokens:", 1))
+	code, _, errOut := runCmd(t, "validate", "--config", notify)
+	if code != 1 || !strings.Contains(errOut, notify+": smtp.host: is empty, but accounts[0].notify.email sends e-mail") {
+		t.Errorf("notify.email without smtp.host: code %d, stderr %q", code, errOut)
+	}
+
+	email := writeFile(t, "smtp:\n  host: smtp.example.com\n"+cmdConfig+
+		"    workflows:\n      - id: w\n        tasks:\n          - { id: t, type: email, to: a@example.com, subject: hi, body: x }\n")
+	code, _, errOut = runCmd(t, "validate", "--config", email)
+	if code != 1 || !strings.Contains(errOut, email+":1: smtp.from: is empty, but triggers[0].workflows[0].tasks[0] sends e-mail") {
+		t.Errorf("email task without smtp.from: code %d, stderr %q", code, errOut)
+	}
+}

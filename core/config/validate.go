@@ -209,8 +209,19 @@ func validateTriggers(c *Config, opt Options, ps *problems) {
 			}
 		}
 	}
+	if usesEmail == "" {
+		for i, a := range c.Accounts {
+			if a.Notify.Email != "" {
+				usesEmail = fmt.Sprintf("accounts[%d].notify.email", i)
+				break
+			}
+		}
+	}
 	if usesEmail != "" && c.SMTP.Host == "" {
 		ps.add("smtp.host", "is empty, but %s sends e-mail: set smtp.host (and smtp.from)", usesEmail)
+	}
+	if usesEmail != "" && c.SMTP.From == "" {
+		ps.add("smtp.from", "is empty, but %s sends e-mail: set the sender address, e.g. \"jsonevent <jsonevent@example.com>\"", usesEmail)
 	}
 }
 
