@@ -67,9 +67,18 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) error {
 	reg := adapters.Default()
 	opt := configOptions(presets) // validate refuses exactly what serve refuses
+	// Watch before loading, so that an edit saved while the store opens (or
+	// just after the service says it listens) is applied, not lost.
+	watcher, watchErr := config.NewWatcher(path, opt, log)
+	if watchErr == nil {
+		defer watcher.Close()
+	}
 	cfg, err := config.Load(path, opt)
 	if err != nil {
 		return err
+	}
+	if watchErr != nil { // said after Load, which reports a missing file or directory better
+		log.Error("config watch failed; edits will not be picked up until a restart", "err", watchErr)
 	}
 	if listen == "" {
 		listen = cfg.Server.Listen
@@ -128,17 +137,19 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go func() {
-		if err := config.Watch(watchCtx, path, opt, func(c *config.Config) {
-			// The workflows follow only a config the receiver took, so
-			// both run the same one.
-			if srv.Apply(c) == nil {
-				wf.apply(c)
+	if watcher != nil {
+		go func() {
+			if err := watcher.Run(watchCtx, func(c *config.Config) {
+				// The workflows follow only a config the receiver took, so
+				// both run the same one.
+				if srv.Apply(c) == nil {
+					wf.apply(c)
+				}
+			}); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("config watch stopped; edits are no longer picked up", "err", err)
 			}
-		}, log); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("config watch stopped; edits are no longer picked up", "err", err)
-		}
-	}()
+		}()
+	}
 	log.Info("jsonevent listening", "addr", ln.Addr().String(), "config", path, "store", cfg.Store.Driver)
 
 	select {

@@ -329,3 +329,39 @@ func TestServeHotReload(t *testing.T) {
 	}
 	waitFor("OC_new", http.StatusUnauthorized)
 }
+
+// Ensure an edit saved while serve starts (opening the store, migrating)
+// or just after it says it listens is applied: the watcher was set up in
+// a goroutine after start-up, so such an edit was silently lost and the
+// service ran the old config until the next save.
+func TestServeReloadRightAfterStart(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jsonevent.yaml")
+	base := serveConfig(filepath.Join(dir, "data", "events.db"))
+	if err := os.WriteFile(cfgPath, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, binary(t), cfgPath)
+	defer func() { _ = s.cmd.Process.Signal(syscall.SIGTERM); <-s.done }()
+	if err := os.WriteFile(cfgPath, []byte(base+"  - id: OC_new\n    account: demo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/v1/triggers/OC_new/events", strings.NewReader(`{"n":1}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-TOKEN", serveToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edit saved at start-up was never applied: POST OC_new = %d\n%s", resp.StatusCode, s.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

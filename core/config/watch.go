@@ -25,23 +25,47 @@ const DefaultDebounce = 200 * time.Millisecond
 // editors that save by writing a new file and renaming it over the old one
 // are followed. Events are debounced by opt.Debounce. apply is called from
 // Watch's goroutine, one call at a time. Watch blocks until ctx is done,
-// then returns nil.
+// then returns nil. It is NewWatcher and Run in one call; a caller that
+// must not miss an edit made while it starts up uses those instead.
 func Watch(ctx context.Context, path string, opt Options, apply func(*Config), log *slog.Logger) error {
+	w, err := NewWatcher(path, opt, log)
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx, apply)
+}
+
+// Watcher follows a config file (and its presets) from the moment
+// NewWatcher returns: edits made before Run starts are kept and applied by
+// Run. Call Run once, or Close.
+type Watcher struct {
+	w       *fsnotify.Watcher
+	path    string
+	file    string // absolute
+	presets string // absolute
+	opt     Options
+	log     *slog.Logger
+}
+
+// NewWatcher starts watching the directory of path and the presets
+// directory. Set it up before loading the config that Run's reloads will
+// replace, so that no edit falls between the two.
+func NewWatcher(path string, opt Options, log *slog.Logger) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("config: watch %s: %w", path, err)
+		return nil, fmt.Errorf("config: watch %s: %w", path, err)
 	}
-	defer w.Close()
-
 	file, err := filepath.Abs(path)
 	if err != nil {
-		return fmt.Errorf("config: watch %s: %w", path, err)
+		w.Close()
+		return nil, fmt.Errorf("config: watch %s: %w", path, err)
 	}
 	if err := w.Add(filepath.Dir(file)); err != nil {
-		return fmt.Errorf("config: watch %s: %w", path, err)
+		w.Close()
+		return nil, fmt.Errorf("config: watch %s: %w", path, err)
 	}
 	presets := opt.PresetsDir
 	if presets == "" {
@@ -50,9 +74,21 @@ func Watch(ctx context.Context, path string, opt Options, apply func(*Config), l
 	presets, _ = filepath.Abs(presets)
 	if fi, err := os.Stat(presets); err == nil && fi.IsDir() {
 		if err := w.Add(presets); err != nil {
-			return fmt.Errorf("config: watch presets %s: %w", presets, err)
+			w.Close()
+			return nil, fmt.Errorf("config: watch presets %s: %w", presets, err)
 		}
 	}
+	return &Watcher{w: w, path: path, file: file, presets: presets, opt: opt, log: log}, nil
+}
+
+// Close stops watching; Run does it when it returns.
+func (wt *Watcher) Close() error { return wt.w.Close() }
+
+// Run reloads the config on every change, as Watch describes, until ctx is
+// done, then closes the watcher and returns nil.
+func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
+	w, path, file, presets, opt, log := wt.w, wt.path, wt.file, wt.presets, wt.opt, wt.log
+	defer w.Close()
 
 	debounce := opt.Debounce
 	if debounce <= 0 {

@@ -220,3 +220,41 @@ func TestWatchSymlinkSwap(t *testing.T) {
 		return got == 200
 	})
 }
+
+// Ensure an edit made after NewWatcher returns but before Run starts (the
+// time serve spends opening the store) is applied once Run runs.
+func TestWatcherKeepsEditsBeforeRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jsonevent.yaml")
+	if err := os.WriteFile(path, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opt := config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}
+	w, err := config.NewWatcher(path, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(base+"limits: { requests_per_minute: 42 }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(ctx, func(c *config.Config) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = c.Limits.RequestsPerMinute
+		})
+	}()
+	eventually(t, "the edit made before Run to apply", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got == 42
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+}
