@@ -80,7 +80,8 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	if watchErr != nil { // said after Load, which reports a missing file or directory better
 		log.Error("config watch failed; edits will not be picked up until a restart", "err", watchErr)
 	}
-	if listen == "" {
+	listenFlag := listen != ""
+	if !listenFlag {
 		listen = cfg.Server.Listen
 	}
 
@@ -144,6 +145,7 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 				// both run the same one.
 				if srv.Apply(c) == nil {
 					wf.apply(c)
+					warnRestartRequired(log, cfg, c, listenFlag)
 				}
 			}); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("config watch stopped; edits are no longer picked up", "err", err)
@@ -170,4 +172,21 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	stopWatch()
 	log.Info("stopped")
 	return nil
+}
+
+// warnRestartRequired says which keys of a reloaded config keep their
+// running values until a restart (the listener, the store, the queue):
+// they are set up once, and applying the rest without a word would let an
+// operator believe the service moved. With --listen, server.listen is not
+// in use at all.
+func warnRestartRequired(log *slog.Logger, running, next *config.Config, listenFlag bool) {
+	var keys []string
+	for _, k := range config.RestartRequired(running, next) {
+		if k != "server.listen" || !listenFlag {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		log.Warn("config reloaded, but these keys keep their running values until jsonevent is restarted", "keys", keys)
+	}
 }

@@ -365,3 +365,58 @@ func TestServeReloadRightAfterStart(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Ensure an edit to a setting that cannot change in a running process
+// (here server.listen and store.dsn) is said in the log, naming the keys,
+// while the rest of the edit applies and the process keeps its listener:
+// it was applied silently, as if the service had moved.
+func TestServeReloadNamesRestartOnlyKeys(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jsonevent.yaml")
+	dsn := filepath.Join(dir, "data", "events.db")
+	base := serveConfig(dsn)
+	if err := os.WriteFile(cfgPath, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, binary(t), cfgPath)
+	defer func() { _ = s.cmd.Process.Signal(syscall.SIGTERM); <-s.done }()
+
+	edited := strings.Replace(base, `listen: "127.0.0.1:0"`, `listen: "127.0.0.1:1"`, 1)
+	edited = strings.Replace(edited, dsn, filepath.Join(dir, "other.db"), 1)
+	edited += "  - id: OC_new\n    account: demo\n"
+	if err := os.WriteFile(cfgPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var warn struct {
+		Level, Msg string
+		Keys       []string
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for warn.Msg == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log names the restart-only keys:\n%s", s.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+		for _, line := range strings.Split(s.log(), "\n") {
+			if strings.Contains(line, "restart") && strings.Contains(line, `"keys"`) {
+				if err := json.Unmarshal([]byte(line), &warn); err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+			}
+		}
+	}
+	if warn.Level != "WARN" || strings.Join(warn.Keys, ",") != "server.listen,store.dsn" {
+		t.Errorf("got %+v, want a WARN naming server.listen and store.dsn", warn)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/v1/triggers/OC_new/events", strings.NewReader(`{"n":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-TOKEN", serveToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the running listener must stay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("the rest of the edit must apply: POST OC_new = %d", resp.StatusCode)
+	}
+}

@@ -150,3 +150,25 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 		}
 	}
 }
+
+// RestartRequired returns, sorted, the keys whose value differs between
+// the running config and next that a running process cannot change: the
+// listener, the store, the job queue and the drain timeout are set up
+// once at start-up. A reload applies everything else; these keys keep
+// their running values until a restart, which the caller should say.
+func RestartRequired(running, next *Config) []string {
+	var keys []string
+	diff := func(key string, a, b any) {
+		if a != b {
+			keys = append(keys, key)
+		}
+	}
+	diff("queue.poll_interval", running.Queue.PollInterval, next.Queue.PollInterval)
+	diff("queue.rescue_after", running.Queue.RescueAfter, next.Queue.RescueAfter)
+	diff("queue.workers", running.Queue.Workers, next.Queue.Workers)
+	diff("server.listen", running.Server.Listen, next.Server.Listen)
+	diff("server.shutdown_timeout", running.Server.ShutdownTimeout, next.Server.ShutdownTimeout)
+	diff("store.driver", running.Store.Driver, next.Store.Driver)
+	diff("store.dsn", running.Store.DSN, next.Store.DSN)
+	return keys
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -256,5 +257,30 @@ func TestWatcherKeepsEditsBeforeRun(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run returned %v", err)
+	}
+}
+
+// Ensure RestartRequired names exactly the changed keys a running process
+// cannot apply (the listener, the store, the queue, the drain timeout).
+func TestRestartRequired(t *testing.T) {
+	load := func(extra string) *config.Config {
+		t.Helper()
+		cfg, err := config.Load(writeConfig(t, base+extra), config.Options{Environ: noEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	running := load("server: { listen: \"127.0.0.1:8080\" }\nlimits: { requests_per_minute: 100 }\n")
+	if got := config.RestartRequired(running, load("server: { listen: \"127.0.0.1:8080\" }\nlimits: { requests_per_minute: 5 }\n")); len(got) != 0 {
+		t.Errorf("a runtime setting changed: got %v, want none", got)
+	}
+	next := load(`server: { listen: "0.0.0.0:9090", shutdown_timeout: 5s }
+store: { dsn: "other/jsonevent.db" }
+queue: { workers: 10, poll_interval: 1s, rescue_after: 10m }
+`)
+	want := []string{"queue.poll_interval", "queue.rescue_after", "queue.workers", "server.listen", "server.shutdown_timeout", "store.dsn"}
+	if got := config.RestartRequired(running, next); !reflect.DeepEqual(got, want) {
+		t.Errorf("RestartRequired = %v, want %v", got, want)
 	}
 }
