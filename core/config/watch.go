@@ -20,8 +20,9 @@ const DefaultDebounce = 200 * time.Millisecond
 // Watch reloads the file at path whenever it (or a preset) changes and
 // calls apply with the new, fully validated config. A bad edit keeps the
 // old config running: apply is not called and the error is logged at Error
-// level. Watch does not call apply for the config as it is at the start
-// (load it with Load first). It watches the directories, not the files, so
+// level; so is a file without a single key (empty or all comments, as a
+// file caught mid-write reads). Watch does not call apply for the config
+// as it is at the start (load it with Load first). It watches the directories, not the files, so
 // editors that save by writing a new file and renaming it over the old one
 // are followed. Events are debounced by opt.Debounce. apply is called from
 // Watch's goroutine, one call at a time. Watch blocks until ctx is done,
@@ -139,6 +140,14 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 			log.Error("config file watcher failed; edits may not be picked up", "file", path, "error", err.Error())
 		case <-fire:
 			fire = nil
+			if hasNoKeys(path) {
+				// Most likely caught mid-write (truncated, or only the
+				// comment header so far): valid, but it would drop every
+				// account and trigger. The write's next event reloads.
+				log.Error("config reload refused: the file is empty or all comments (still being written?); the previous config keeps running",
+					"file", path)
+				continue
+			}
 			cfg, err := Load(path, opt)
 			if err != nil {
 				log.Error("config reload refused; the previous config keeps running until the file is fixed",
@@ -171,4 +180,16 @@ func RestartRequired(running, next *Config) []string {
 	diff("store.driver", running.Store.Driver, next.Store.Driver)
 	diff("store.dsn", running.Store.DSN, next.Store.DSN)
 	return keys
+}
+
+// hasNoKeys reports whether the file at path reads as a YAML document
+// without a single key. A file that cannot be read or parsed is left to
+// Load, which reports why.
+func hasNoKeys(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	m, _, err := parseYAML(path, data)
+	return err == nil && len(m) == 0
 }

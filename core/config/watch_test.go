@@ -284,3 +284,56 @@ queue: { workers: 10, poll_interval: 1s, rescue_after: 10m }
 		t.Errorf("RestartRequired = %v, want %v", got, want)
 	}
 }
+
+// Ensure a config file caught empty (truncated by `cp`, `>` or an editor
+// that writes in place, before the new content lands; or only the comment
+// header of the shipped file written so far) is not applied: it is a valid
+// config with no accounts and no triggers, so every sender got 401 until
+// the write finished, or for good if it stalled.
+func TestWatchRefusesEmptyFile(t *testing.T) {
+	for _, empty := range []string{"", "## jsonevent configuration.\n##\n# server:\n"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "jsonevent.yaml")
+		if err := os.WriteFile(path, []byte(base), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var applied []*config.Config
+		logs := &syncBuffer{}
+		ctx, cancel := context.WithCancel(context.Background())
+		w, err := config.NewWatcher(path, config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}, slog.New(slog.NewJSONHandler(logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go w.Run(ctx, func(c *config.Config) {
+			mu.Lock()
+			defer mu.Unlock()
+			applied = append(applied, c)
+		})
+		if err := os.WriteFile(path, []byte(empty), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the empty file to be refused or applied", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(applied) > 0 || strings.Contains(logs.String(), "empty")
+		})
+		mu.Lock()
+		if len(applied) > 0 {
+			t.Fatalf("%q was applied: %d triggers", empty, len(applied[0].Triggers))
+		}
+		mu.Unlock()
+		if !strings.Contains(logs.String(), `"level":"ERROR"`) {
+			t.Errorf("the refusal was not logged at error level: %s", logs.String())
+		}
+		if err := os.WriteFile(path, []byte(base+"limits: { requests_per_minute: 7 }\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the completed file to apply", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(applied) > 0 && applied[len(applied)-1].Limits.RequestsPerMinute == 7
+		})
+		cancel()
+	}
+}
