@@ -24,7 +24,8 @@ const DefaultDebounce = 200 * time.Millisecond
 // file caught mid-write reads). Watch does not call apply for the config
 // as it is at the start (load it with Load first). It watches the directories, not the files, so
 // editors that save by writing a new file and renaming it over the old one
-// are followed. Events are debounced by opt.Debounce. apply is called from
+// are followed, and so is a config that is a symlink into another
+// directory. Events are debounced by opt.Debounce. apply is called from
 // Watch's goroutine, one call at a time. Watch blocks until ctx is done,
 // then returns nil. It is NewWatcher and Run in one call; a caller that
 // must not miss an edit made while it starts up uses those instead.
@@ -46,6 +47,9 @@ type Watcher struct {
 	presets string // absolute
 	opt     Options
 	log     *slog.Logger
+	// target is where file resolves to when it is a symlink into another
+	// directory, which is then watched too ("" when not).
+	target string
 }
 
 // NewWatcher starts watching the directory of path and the presets
@@ -79,7 +83,40 @@ func NewWatcher(path string, opt Options, log *slog.Logger) (*Watcher, error) {
 			return nil, fmt.Errorf("config: watch presets %s: %w", presets, err)
 		}
 	}
-	return &Watcher{w: w, path: path, file: file, presets: presets, opt: opt, log: log}, nil
+	wt := &Watcher{w: w, path: path, file: file, presets: presets, opt: opt, log: log}
+	wt.follow()
+	return wt, nil
+}
+
+// follow watches the directory of the file that wt.file resolves to, when
+// that is another directory (a symlink to /srv/conf/jsonevent.yaml): edits
+// there make no event beside the link. Called again on every change, so
+// that a repointed link is followed.
+func (wt *Watcher) follow() {
+	target, err := filepath.EvalSymlinks(wt.file)
+	if err != nil {
+		return // missing for now: Load will say so; the link's directory is watched
+	}
+	target, _ = filepath.Abs(target)
+	if target == wt.target {
+		return
+	}
+	own := func(dir string) bool { return dir == filepath.Dir(wt.file) || dir == wt.presets }
+	if wt.target != "" && !own(filepath.Dir(wt.target)) && filepath.Dir(wt.target) != filepath.Dir(target) {
+		_ = wt.w.Remove(filepath.Dir(wt.target)) // may be gone already
+	}
+	wt.target = ""
+	if target == wt.file {
+		return
+	}
+	if dir := filepath.Dir(target); !own(dir) { // adding a watched directory again is harmless
+		if err := wt.w.Add(dir); err != nil {
+			wt.log.Error("config file watcher cannot follow the file's symlink; edits there may not be picked up",
+				"file", wt.path, "target", target, "error", err.Error())
+			return
+		}
+	}
+	wt.target = target
 }
 
 // Close stops watching; Run does it when it returns.
@@ -97,7 +134,7 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 	}
 	relevant := func(name string) bool {
 		name = filepath.Clean(name)
-		if name == file {
+		if name == file || (wt.target != "" && name == wt.target) {
 			return true
 		}
 		if filepath.Dir(name) == filepath.Dir(file) && strings.HasPrefix(filepath.Base(name), "..") {
@@ -140,6 +177,7 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 			log.Error("config file watcher failed; edits may not be picked up", "file", path, "error", err.Error())
 		case <-fire:
 			fire = nil
+			wt.follow()
 			if hasNoKeys(path) {
 				// Most likely caught mid-write (truncated, or only the
 				// comment header so far): valid, but it would drop every

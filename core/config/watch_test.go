@@ -337,3 +337,67 @@ func TestWatchRefusesEmptyFile(t *testing.T) {
 		cancel()
 	}
 }
+
+// Ensure edits to the file a symlinked config points to, in another
+// directory (/etc/jsonevent.yaml -> /srv/conf/jsonevent.yaml, as config
+// management and dotfile tools lay it out), are followed, both in place
+// and by an editor's rename, and that a repointed link is followed too.
+func TestWatchSymlinkToOtherDirectory(t *testing.T) {
+	real1, real2 := t.TempDir(), t.TempDir()
+	target := filepath.Join(real1, "jsonevent.yaml")
+	write := func(file string, rpm int) {
+		t.Helper()
+		body := fmt.Sprintf("%slimits: { requests_per_minute: %d }\n", base, rpm)
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(target, 100)
+	path := filepath.Join(t.TempDir(), "jsonevent.yaml")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := 0
+	applied := func(rpm int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return got == rpm
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := config.NewWatcher(path, config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go w.Run(ctx, func(c *config.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = c.Limits.RequestsPerMinute
+	})
+
+	write(target, 200) // in place
+	eventually(t, "an in-place edit of the link's target to apply", applied(200))
+
+	tmp := filepath.Join(real1, ".jsonevent.yaml.swp")
+	write(tmp, 300) // an editor's save: write a new file, rename it over
+	if err := os.Rename(tmp, target); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a rename-save of the link's target to apply", applied(300))
+
+	target2 := filepath.Join(real2, "jsonevent.yaml")
+	write(target2, 400)
+	link := path + ".new"
+	if err := os.Symlink(target2, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(link, path); err != nil { // repoint the link atomically
+		t.Fatal(err)
+	}
+	eventually(t, "the repointed link to apply", applied(400))
+	write(target2, 500)
+	eventually(t, "an edit of the new target to apply", applied(500))
+}
