@@ -50,6 +50,8 @@ type Watcher struct {
 	// target is where file resolves to when it is a symlink into another
 	// directory, which is then watched too ("" when not).
 	target string
+	// presetsWatched says the presets directory is watched (it exists).
+	presetsWatched bool
 }
 
 // NewWatcher starts watching the directory of path and the presets
@@ -77,15 +79,30 @@ func NewWatcher(path string, opt Options, log *slog.Logger) (*Watcher, error) {
 		presets = defaultPresetsDir(path)
 	}
 	presets, _ = filepath.Abs(presets)
-	if fi, err := os.Stat(presets); err == nil && fi.IsDir() {
-		if err := w.Add(presets); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("config: watch presets %s: %w", presets, err)
-		}
-	}
 	wt := &Watcher{w: w, path: path, file: file, presets: presets, opt: opt, log: log}
+	if err := wt.watchPresets(); err != nil {
+		w.Close()
+		return nil, err
+	}
 	wt.follow()
 	return wt, nil
+}
+
+// watchPresets watches the presets directory once it exists: it may be
+// created after the service started (its creation beside the config file
+// is an event; see relevant).
+func (wt *Watcher) watchPresets() error {
+	if wt.presetsWatched {
+		return nil
+	}
+	if fi, err := os.Stat(wt.presets); err != nil || !fi.IsDir() {
+		return nil
+	}
+	if err := wt.w.Add(wt.presets); err != nil {
+		return fmt.Errorf("config: watch presets %s: %w", wt.presets, err)
+	}
+	wt.presetsWatched = true
+	return nil
 }
 
 // follow watches the directory of the file that wt.file resolves to, when
@@ -143,7 +160,11 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 			// no event.
 			return true
 		}
-		return filepath.Dir(name) == presets && strings.HasSuffix(name, ".yaml")
+		if name == presets {
+			return true // created (or replaced) after the start
+		}
+		// A preset, or the ..data swap of a presets ConfigMap mount.
+		return filepath.Dir(name) == presets && (strings.HasSuffix(name, ".yaml") || strings.HasPrefix(filepath.Base(name), ".."))
 	}
 
 	var timer *time.Timer
@@ -163,6 +184,15 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 			}
 			if ev.Op == fsnotify.Chmod || !relevant(ev.Name) {
 				continue
+			}
+			if filepath.Clean(ev.Name) == presets {
+				if !ev.Has(fsnotify.Create) {
+					// Removed or renamed away: inotify dropped its watch.
+					wt.presetsWatched = false
+				}
+				if err := wt.watchPresets(); err != nil {
+					log.Error("config file watcher failed; preset edits may not be picked up", "file", path, "error", err.Error())
+				}
 			}
 			if timer == nil {
 				timer = time.NewTimer(debounce)

@@ -401,3 +401,80 @@ func TestWatchSymlinkToOtherDirectory(t *testing.T) {
 	write(target2, 500)
 	eventually(t, "an edit of the new target to apply", applied(500))
 }
+
+// Ensure preset edits are followed when the presets directory is a
+// Kubernetes ConfigMap mount (its files are links into a ..data directory
+// swapped atomically, so no .yaml name sees an event), and when the
+// directory is created after the service started.
+func TestWatchPresets(t *testing.T) {
+	preset := func(dir, field string) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("fields:\n  %s: \"$.%s\"\n", field, field)
+		if err := os.WriteFile(filepath.Join(dir, "generic.yaml"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watch := func(t *testing.T, path string) func() map[string]string {
+		var mu sync.Mutex
+		var got map[string]string
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		w, err := config.NewWatcher(path, config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go w.Run(ctx, func(c *config.Config) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = c.Triggers[0].PresetFields
+		})
+		return func() map[string]string {
+			mu.Lock()
+			defer mu.Unlock()
+			return got
+		}
+	}
+
+	t.Run("configmap", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "jsonevent.yaml")
+		if err := os.WriteFile(path, []byte(base), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		presets := filepath.Join(dir, "presets")
+		preset(filepath.Join(presets, "..v1"), "one")
+		if err := os.Symlink("..v1", filepath.Join(presets, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..data", "generic.yaml"), filepath.Join(presets, "generic.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		got := watch(t, path)
+		preset(filepath.Join(presets, "..v2"), "two")
+		tmp := filepath.Join(presets, "..data_tmp")
+		if err := os.Symlink("..v2", tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(presets, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the swapped preset to apply", func() bool { return got()["two"] == "$.two" })
+	})
+
+	t.Run("created later", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "jsonevent.yaml")
+		if err := os.WriteFile(path, []byte(base), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got := watch(t, path)
+		presets := filepath.Join(dir, "presets")
+		preset(presets, "one")
+		eventually(t, "the new presets directory to apply", func() bool { return got()["one"] == "$.one" })
+		preset(presets, "two")
+		eventually(t, "an edit in the new presets directory to apply", func() bool { return got()["two"] == "$.two" })
+	})
+}
