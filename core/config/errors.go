@@ -144,7 +144,8 @@ func (ps *problems) err() error {
 // colon, in index form (triggers[0].fields) or id form
 // (triggers[OC_demo].workflows[urgent].tasks[notify].url), as validators
 // such as the workflow compiler write them.
-var validatorKey = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])*(?:\.[A-Za-z0-9_-]+(?:\[[^\]\s]*\])*)*): (?s:(.+))$`)
+// An id may hold dots and brackets (acme.orders, OC]x), never spaces.
+var validatorKey = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*(?:\[\S*?\])*(?:\.[A-Za-z0-9_-]+(?:\[\S*?\])*)*): (?s:(.+))$`)
 
 // addValidatorError adds what an Options.Validators function returned:
 // *Problem values as they are, and plain errors whose message starts with
@@ -171,64 +172,73 @@ func (ps *problems) addValidatorError(c *Config, err error) {
 }
 
 // resolveKey turns ids in list brackets (accounts[demo], triggers[OC_demo],
-// workflows[w], tasks[t]) into indexes, so the key can be located.
+// workflows[w], tasks[t]) into indexes, so the key can be located. Ids may
+// hold dots and brackets: a bracket is matched against the ids that list
+// holds, the longest first, before it is read as an index.
 func resolveKey(c *Config, key string) (string, bool) {
 	var out strings.Builder
 	var trigger *Trigger
 	var workflow *Workflow
-	for _, seg := range strings.Split(key, ".") {
-		name, idx, hasIdx := strings.Cut(seg, "[")
-		if out.Len() > 0 {
-			out.WriteByte('.')
+	rest := key
+	for rest != "" {
+		// A name, up to a bracket or a dot.
+		i := strings.IndexAny(rest, ".[")
+		if i < 0 {
+			out.WriteString(rest)
+			break
 		}
+		name := rest[:i]
 		out.WriteString(name)
-		if !hasIdx {
+		if rest[i] == '.' {
+			out.WriteByte('.')
+			rest = rest[i+1:]
 			continue
 		}
-		idx, rest, ok := strings.Cut(idx, "]")
-		if !ok {
-			return "", false
-		}
-		i, err := strconv.Atoi(idx)
-		numeric := err == nil
-		find := func(n int, id func(int) string) int {
-			if numeric {
-				if i >= 0 && i < n {
-					return i
-				}
-				return -1
-			}
-			for j := 0; j < n; j++ {
-				if id(j) == idx {
-					return j
-				}
-			}
-			return -1
-		}
+		rest = rest[i+1:] // after '['
+		var ids []string
 		switch {
 		case name == "accounts" && out.Len() == len(name):
-			i = find(len(c.Accounts), func(j int) string { return c.Accounts[j].ID })
+			for _, a := range c.Accounts {
+				ids = append(ids, a.ID)
+			}
 		case name == "triggers" && out.Len() == len(name):
-			i = find(len(c.Triggers), func(j int) string { return c.Triggers[j].ID })
-			if i >= 0 {
-				trigger = &c.Triggers[i]
+			for _, t := range c.Triggers {
+				ids = append(ids, t.ID)
 			}
 		case name == "workflows" && trigger != nil:
-			i = find(len(trigger.Workflows), func(j int) string { return trigger.Workflows[j].ID })
-			if i >= 0 {
-				workflow = &trigger.Workflows[i]
+			for _, w := range trigger.Workflows {
+				ids = append(ids, w.ID)
 			}
 		case name == "tasks" && workflow != nil:
-			i = find(len(workflow.Tasks), func(j int) string { return workflow.Tasks[j].ID })
-		default:
-			if !numeric {
-				return "", false
+			for _, t := range workflow.Tasks {
+				ids = append(ids, t.ID)
 			}
 		}
-		if i < 0 {
-			return "", false
+		idx, n := -1, 0 // the list index, and how much of rest it took
+		for j, id := range ids {
+			if len(id)+1 > n && strings.HasPrefix(rest, id+"]") {
+				idx, n = j, len(id)+1
+			}
 		}
-		fmt.Fprintf(&out, "[%d]%s", i, rest)
+		if idx < 0 {
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return "", false
+			}
+			v, err := strconv.Atoi(rest[:end])
+			if err != nil || v < 0 || (ids != nil && v >= len(ids)) {
+				return "", false
+			}
+			idx, n = v, end+1
+		}
+		switch {
+		case name == "triggers" && ids != nil:
+			trigger = &c.Triggers[idx]
+		case name == "workflows" && ids != nil:
+			workflow = &trigger.Workflows[idx]
+		}
+		fmt.Fprintf(&out, "[%d]", idx)
+		rest = rest[n:]
 	}
 	return out.String(), true
 }

@@ -636,3 +636,42 @@ func TestStoreDriverDSNMismatch(t *testing.T) {
 		}
 	}
 }
+
+// Ensure a validator's problem is located also when an id holds a dot or
+// a bracket, which ids may (acme.orders, OC]x): the key was split at the
+// id's dot, so the problem came out with neither key nor line.
+func TestValidatorKeysLocatedOddIDs(t *testing.T) {
+	body := `
+accounts:
+  - id: acme.support
+    tokens: [ { sha256: "` + demoHash + `" } ]
+triggers:
+  - id: acme.orders
+    account: acme.support
+    workflows:
+      - id: v1.notify
+        tasks:
+          - { id: open.ticket, type: ticket, title: a }
+  - id: "OC]x[0]"
+    account: acme.support
+    workflows:
+      - id: w
+        tasks:
+          - id: call
+            type: http
+            url: "https://example.com/"
+`
+	path := writeConfig(t, body)
+	_, err := config.Load(path, config.Options{Environ: noEnv, Validators: []func(*config.Config) error{
+		func(*config.Config) error {
+			return errors.Join(
+				errors.New("triggers[acme.orders].workflows[v1.notify].tasks[open.ticket].title: too short"),
+				errors.New("accounts[acme.support].notify.webhook: unreachable"),
+				errors.New("triggers[OC]x[0]].workflows[w].tasks[call].url: not reachable"),
+			)
+		},
+	}})
+	requireProblem(t, err, fmt.Sprintf("%s:%d: triggers[0].workflows[0].tasks[0].title: ", path, lineOf(t, body, "open.ticket")), "too short")
+	requireProblem(t, err, fmt.Sprintf("%s:%d: accounts[0].notify.webhook: ", path, lineOf(t, body, "- id: acme.support")), "unreachable")
+	requireProblem(t, err, fmt.Sprintf("%s:%d: triggers[1].workflows[0].tasks[0].url: ", path, lineOf(t, body, "url:")), "not reachable")
+}
