@@ -136,6 +136,17 @@ func Load(path string, opt Options) (*Config, error) {
 	presetsDir := opt.PresetsDir
 	if presetsDir == "" {
 		presetsDir = defaultPresetsDir(path)
+	} else if fi, err := os.Stat(presetsDir); err != nil || !fi.IsDir() {
+		// Only presets/ beside the file may be absent: a directory named
+		// on purpose (--presets) that is not there is a typo that would
+		// strip every vendor trigger of its preset fields.
+		msg := "is not a directory"
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = "does not exist"
+		} else if err != nil {
+			msg = err.Error()
+		}
+		ps.addProblem(Problem{File: presetsDir, Msg: "presets directory " + msg + " (check --presets)"})
 	}
 	loadPresets(&cfg, presetsDir, opt.Adapters, ps)
 	validate(&cfg, opt, ps)

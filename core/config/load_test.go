@@ -675,3 +675,22 @@ triggers:
 	requireProblem(t, err, fmt.Sprintf("%s:%d: accounts[0].notify.webhook: ", path, lineOf(t, body, "- id: acme.support")), "unreachable")
 	requireProblem(t, err, fmt.Sprintf("%s:%d: triggers[1].workflows[0].tasks[0].url: ", path, lineOf(t, body, "url:")), "not reachable")
 }
+
+// Ensure a presets directory given explicitly (serve --presets DIR) that
+// does not exist is an error: every preset file then read as missing, so
+// a typo silently stripped the preset fields off every vendor trigger.
+// Without --presets, presets/ beside the file may be absent.
+func TestExplicitPresetsDirMissing(t *testing.T) {
+	path := writeConfig(t, base)
+	missing := filepath.Join(t.TempDir(), "presetz")
+	_, err := config.Load(path, config.Options{Environ: noEnv, PresetsDir: missing})
+	requireProblem(t, err, missing+":", "does not exist")
+
+	notDir := writeConfig(t, "fields: {}\n")
+	_, err = config.Load(path, config.Options{Environ: noEnv, PresetsDir: notDir})
+	requireProblem(t, err, notDir+":", "not a directory")
+
+	if _, err := config.Load(path, config.Options{Environ: noEnv}); err != nil {
+		t.Errorf("no presets/ beside the file must stay fine: %v", err)
+	}
+}
