@@ -694,3 +694,18 @@ func TestExplicitPresetsDirMissing(t *testing.T) {
 		t.Errorf("no presets/ beside the file must stay fine: %v", err)
 	}
 }
+
+// Ensure a server.listen whose host cannot be bound is refused by
+// validate, as serve would at start-up: a mistyped IP (10.0.0.300), a
+// space, a bare number.
+func TestListenHost(t *testing.T) {
+	for _, bad := range []string{"10.0.0.300:8080", "127.0.0.1 :8080", "0:8080", "local host:8080", "bad..name:80"} {
+		_, err := config.Load("", config.Options{Environ: env("JSONEVENT_SERVER__LISTEN=" + bad)})
+		requireProblem(t, err, "environment variable JSONEVENT_SERVER__LISTEN: server.listen:", "host")
+	}
+	for _, good := range []string{":8080", "0.0.0.0:8080", "[::]:8080", "[::1]:0", "[fe80::1%eth0]:8080", "localhost:8080", "jsonevent-1.internal.example.com:80"} {
+		if _, err := config.Load("", config.Options{Environ: env("JSONEVENT_SERVER__LISTEN=" + good)}); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strconv"
@@ -31,10 +32,12 @@ func validate(c *Config, opt Options, ps *problems) {
 }
 
 func validateServer(c *Config, ps *problems) {
-	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil {
+	if host, port, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		ps.add("server.listen", "%q is not host:port (e.g. 127.0.0.1:8080 or :8080)", c.Server.Listen)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		ps.add("server.listen", "port %q is not a number from 0 to 65535", port)
+	} else if !isListenHost(host) {
+		ps.add("server.listen", "host %q is neither an IP address nor a host name (leave it empty, as in :8080, for every interface)", host)
 	}
 	if d := c.Server.ShutdownTimeout; d <= 0 || d > MaxShutdownTimeout {
 		ps.add("server.shutdown_timeout", "%s is out of range: use more than 0s and at most %s", d, MaxShutdownTimeout)
@@ -332,6 +335,32 @@ func checkID(ps *problems, key, id string) bool {
 		return false
 	}
 	return true
+}
+
+// isListenHost reports whether host can be bound: empty (every
+// interface), an IP address, or a host name, whose labels are letters,
+// digits, '-' and '_', not all digits (10.0.0.300 is a mistyped address
+// that would be looked up in DNS).
+func isListenHost(host string) bool {
+	if _, err := netip.ParseAddr(host); host == "" || err == nil { // IPv6 zones too (fe80::1%eth0)
+		return true
+	}
+	letter := false
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '-', r == '_':
+				letter = true
+			case r >= '0' && r <= '9':
+			default:
+				return false
+			}
+		}
+	}
+	return letter
 }
 
 func isHex64(s string) bool {
