@@ -68,7 +68,7 @@ func runCapture(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		f.trigger, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if f.trigger == "" && fs.NArg() > 0 {
 		f.trigger = fs.Arg(0)

@@ -195,3 +195,24 @@ func TestValidateSMTPNeededLocated(t *testing.T) {
 		t.Errorf("email task without smtp.from: code %d, stderr %q", code, errOut)
 	}
 }
+
+// Ensure asking for help succeeds: `jsonevent serve --help` printed the
+// usage and exited 2, as for a wrong flag, so a script or a packaging
+// check running `--help` saw a failure. A wrong flag still exits 2.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"serve", "--help"}, {"serve", "-h"}, {"validate", "--help"}, {"migrate", "-h"},
+		{"token", "--help"}, {"token", "new", "--help"}, {"runs", "--help"}, {"runs", "list", "-h"},
+		{"tickets", "-h"}, {"tickets", "show", "--help"}, {"capture", "--help"}, {"jsonpath", "--help"},
+	} {
+		code, out, errOut := runCmd(t, args...)
+		if code != 0 || !strings.Contains(out+errOut, "usage: jsonevent") {
+			t.Errorf("%v: code %d, output %q", args, code, out+errOut)
+		}
+	}
+	for _, args := range [][]string{{"serve", "--bogus"}, {"validate", "--bogus"}, {"token", "new", "--bogus"}, {"token", "old"}, {"runs", "nope"}} {
+		if code, _, _ := runCmd(t, args...); code != 2 {
+			t.Errorf("%v: code %d, want 2", args, code)
+		}
+	}
+}

@@ -33,7 +33,7 @@ func runMigrate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "jsonevent migrate: unexpected argument %q\n", fs.Arg(0))

@@ -157,6 +157,10 @@ func runRuns(args []string, _ io.Reader, stdout, stderr io.Writer) int {
        jsonevent runs retry ID
 common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`)
 	}
+	if len(args) > 0 && isHelp(args[0]) {
+		usage()
+		return 0
+	}
 	if len(args) == 0 {
 		usage()
 		return 2
@@ -164,6 +168,10 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		usage()
+		fs.PrintDefaults()
+	}
 	var api apiFlags
 	api.register(fs)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -176,7 +184,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		limit := fs.Int("limit", 50, "runs per page (1-500)")
 		all := fs.Bool("all", false, "follow the cursor through every page")
 		if err := fs.Parse(args); err != nil {
-			return 2
+			return parseFailed(err)
 		}
 		q := url.Values{}
 		for k, v := range map[string]string{"status": *status, "trigger": *trigger, "since": *since} {
@@ -203,7 +211,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 	case "show", "retry":
 		// Flags may come before or after the id.
 		if err := fs.Parse(args); err != nil {
-			return 2
+			return parseFailed(err)
 		}
 		if fs.NArg() < 1 {
 			usage()
@@ -211,7 +219,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		}
 		id := fs.Arg(0)
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return 2
+			return parseFailed(err)
 		}
 		if fs.NArg() > 0 {
 			usage()

@@ -42,7 +42,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "jsonevent serve: unexpected argument %q\n", fs.Arg(0))

@@ -29,6 +29,10 @@ func runTickets(args []string, _ io.Reader, stdout, stderr io.Writer) int {
        jsonevent tickets set ID [--status S] [--assignee NAME]
 common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`)
 	}
+	if len(args) > 0 && isHelp(args[0]) {
+		usage()
+		return 0
+	}
 	if len(args) == 0 {
 		usage()
 		return 2
@@ -36,6 +40,10 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("tickets "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		usage()
+		fs.PrintDefaults()
+	}
 	var api apiFlags
 	api.register(fs)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -47,7 +55,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		limit := fs.Int("limit", 50, "tickets per page (1-500)")
 		all := fs.Bool("all", false, "follow the cursor through every page")
 		if err := fs.Parse(args); err != nil {
-			return 2
+			return parseFailed(err)
 		}
 		q := url.Values{"limit": {fmt.Sprint(*limit)}}
 		if *status != "" {
@@ -72,7 +80,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		assignee := fs.String("assignee", "", "set the assignee (`name`)")
 		// Flags may follow the id: parse, take the id, parse the rest.
 		if err := fs.Parse(args); err != nil {
-			return 2
+			return parseFailed(err)
 		}
 		if fs.NArg() < 1 {
 			usage()
@@ -80,7 +88,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		}
 		id := fs.Arg(0)
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return 2
+			return parseFailed(err)
 		}
 		if fs.NArg() > 0 {
 			usage()

@@ -24,6 +24,10 @@ func runToken(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	usage := func() {
 		fmt.Fprintln(stderr, "usage: jsonevent token new --account ID [--config FILE]")
 	}
+	if len(args) > 0 && isHelp(args[0]) {
+		usage()
+		return 0
+	}
 	if len(args) == 0 || args[0] != "new" {
 		usage()
 		return 2
@@ -37,7 +41,7 @@ func runToken(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+		return parseFailed(err)
 	}
 	if *account == "" || fs.NArg() > 0 {
 		usage()
