@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jsonevent/jsonevent/adapters"
@@ -214,5 +217,36 @@ func TestHelpExitsZero(t *testing.T) {
 		if code, _, _ := runCmd(t, args...); code != 2 {
 			t.Errorf("%v: code %d, want 2", args, code)
 		}
+	}
+}
+
+// Ensure `tickets show ID --status solved` (set meant) is refused as a
+// usage error before any request: show took set's flags and ignored them,
+// printing the unchanged ticket with exit status 0.
+func TestTicketsShowRefusesSetFlags(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"tkt_1","status":"open"}`))
+	}))
+	defer srv.Close()
+	for _, flagArgs := range [][]string{{"--status", "solved"}, {"--assignee", "bob"}} {
+		args := append([]string{"tickets", "show", "tkt_1", "--url", srv.URL, "--token", "t"}, flagArgs...)
+		code, out, errOut := runCmd(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "not defined") {
+			t.Errorf("%v: code %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	if code, out, _ := runCmd(t, "tickets", "show", "tkt_1", "--url", srv.URL, "--token", "t"); code != 0 || !strings.Contains(out, "tkt_1") {
+		t.Errorf("plain show: code %d, stdout %q", code, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 {
+		t.Errorf("requests %v: want only the plain show's GET", seen)
 	}
 }

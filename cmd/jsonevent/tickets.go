@@ -76,8 +76,11 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		}
 		return 0
 	case "show", "set":
-		status := fs.String("status", "", "set the `status`: "+strings.Join(store.TicketStatuses, ", "))
-		assignee := fs.String("assignee", "", "set the assignee (`name`)")
+		var status, assignee *string
+		if sub == "set" { // show takes none: `show ID --status solved` is a usage error, not a silent no-op
+			status = fs.String("status", "", "set the `status`: "+strings.Join(store.TicketStatuses, ", "))
+			assignee = fs.String("assignee", "", "set the assignee (`name`)")
+		}
 		// Flags may follow the id: parse, take the id, parse the rest.
 		if err := fs.Parse(args); err != nil {
 			return parseFailed(err)
