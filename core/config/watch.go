@@ -169,6 +169,14 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 
 	var timer *time.Timer
 	var fire <-chan time.Time
+	arm := func() { // (re)start the debounce
+		if timer == nil {
+			timer = time.NewTimer(debounce)
+		} else {
+			timer.Reset(debounce)
+		}
+		fire = timer.C
+	}
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -194,15 +202,16 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*Config)) error {
 					log.Error("config file watcher failed; preset edits may not be picked up", "file", path, "error", err.Error())
 				}
 			}
-			if timer == nil {
-				timer = time.NewTimer(debounce)
-			} else {
-				timer.Reset(debounce)
-			}
-			fire = timer.C
+			arm()
 		case err, ok := <-w.Errors:
 			if !ok {
 				return errors.New("config: file watcher closed")
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were dropped, an edit's maybe: reload to be sure.
+				log.Warn("config file watcher lost events; reloading to be sure", "file", path)
+				arm()
+				continue
 			}
 			log.Error("config file watcher failed; edits may not be picked up", "file", path, "error", err.Error())
 		case <-fire:
