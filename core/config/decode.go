@@ -316,6 +316,11 @@ func addDecodeErrors(err error, ps *problems) {
 			return
 		}
 		key := mapIndex.ReplaceAllString(e.Name(), ".$1")
+		if secretKeys[key] {
+			// The value is a secret: the message goes to logs and terminals.
+			ps.add(key, "expected a string: quote the value (not shown here), or better set it from the environment, %s", EnvPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "__")))
+			return
+		}
 		ps.add(key, "%s", decodeMessage(inner))
 	default:
 		if inner := errors.Unwrap(err); inner != nil {
@@ -325,6 +330,9 @@ func addDecodeErrors(err error, ps *problems) {
 		ps.add("", "%v", err)
 	}
 }
+
+// secretKeys are the keys whose values a message must never show.
+var secretKeys = map[string]bool{"smtp.password": true}
 
 // decodeMessage rewrites mapstructure's messages in the config's terms.
 func decodeMessage(err error) string {

@@ -709,3 +709,16 @@ func TestListenHost(t *testing.T) {
 		}
 	}
 }
+
+// Ensure a secret of the wrong YAML type (an unquoted all-digit SMTP
+// password reads as a number) is reported without its value: the message
+// goes to validate's output and serve's logs.
+func TestSecretNotEchoed(t *testing.T) {
+	body := base + "smtp: { host: smtp.example.com, password: 8675309123 }\n"
+	path := writeConfig(t, body)
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	requireProblem(t, err, fmt.Sprintf("%s:%d: smtp.password:", path, lineOf(t, body, "password")), "quote")
+	if strings.Contains(err.Error(), "8675309123") {
+		t.Errorf("the password is in the error: %v", err)
+	}
+}
