@@ -239,6 +239,7 @@ func TestValidationProblems(t *testing.T) {
 		{"trigger body_bytes", base + "    body_bytes: -1\n", "body_bytes", "triggers[0].body_bytes", "out of range", config.Options{}},
 		{"requests_per_minute", base + "limits:\n  requests_per_minute: 0\n", "requests_per_minute", "limits.requests_per_minute", "out of range", config.Options{}},
 		{"smtp tls", base + "smtp:\n  tls: ssl\n", "tls:", "smtp.tls", `"ssl" is not one of none, starttls, tls`, config.Options{}},
+		{"smtp password in clear", base + "smtp:\n  host: mail.example.com\n  username: mailer\n  tls: none\n", "tls:", "smtp.tls", `is none, so smtp.username's password would cross the network to "mail.example.com" unencrypted`, config.Options{}},
 		{"task type", task("            type: sms\n"), "type: sms", "triggers[0].workflows[0].tasks[0].type", `"sms" is not a task type: use http, ticket or email`, config.Options{}},
 		{"task key of another type", task("            type: ticket\n            title: x\n            url: https://x\n"), "url:", "triggers[0].workflows[0].tasks[0].url", "does not apply to ticket tasks", config.Options{}},
 		{"http without url", task("            type: http\n"), "- id: t", "triggers[0].workflows[0].tasks[0].url", "is missing", config.Options{}},
@@ -720,5 +721,26 @@ func TestSecretNotEchoed(t *testing.T) {
 	requireProblem(t, err, fmt.Sprintf("%s:%d: smtp.password:", path, lineOf(t, body, "password")), "quote")
 	if strings.Contains(err.Error(), "8675309123") {
 		t.Errorf("the password is in the error: %v", err)
+	}
+}
+
+// TestSMTPPlaintextAuthAllowed: tls none with a username is fine to this
+// machine, or when the operator says the network is trusted.
+func TestSMTPPlaintextAuthAllowed(t *testing.T) {
+	for _, smtp := range []string{
+		"smtp: { host: localhost, username: mailer, tls: none }\n",
+		"smtp: { host: 127.0.0.1, username: mailer, tls: none }\n",
+		"smtp: { host: \"::1\", username: mailer, tls: none }\n",
+		"smtp: { host: relay.lan, username: mailer, tls: none, insecure_auth: true }\n",
+		"smtp: { host: relay.lan, tls: none }\n", // no password to protect
+	} {
+		cfg, err := config.Load(writeConfig(t, base+smtp), config.Options{Environ: noEnv})
+		if err != nil {
+			t.Errorf("%s: %v", smtp, err)
+			continue
+		}
+		if cfg.SMTP.TLS != "none" {
+			t.Errorf("%s: tls = %q", smtp, cfg.SMTP.TLS)
+		}
 	}
 }

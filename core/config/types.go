@@ -61,6 +61,9 @@ type SMTP struct {
 	Password string `koanf:"password"` // from env: JSONEVENT_SMTP__PASSWORD
 	From     string `koanf:"from"`
 	TLS      string `koanf:"tls"` // none | starttls | tls
+	// InsecureAuth allows a username (and its password) with tls none to a
+	// host other than this machine: for a relay on a network you trust.
+	InsecureAuth bool `koanf:"insecure_auth"`
 }
 
 // Account owns tokens and triggers.

@@ -61,6 +61,9 @@ func validateServer(c *Config, ps *problems) {
 		ps.add("smtp.tls", "%q is not one of none, starttls, tls", c.SMTP.TLS)
 	}
 	inRange(ps, "smtp.port", c.SMTP.Port, 1, 65535)
+	if c.SMTP.TLS == "none" && c.SMTP.Username != "" && !c.SMTP.InsecureAuth && !loopbackHost(c.SMTP.Host) {
+		ps.add("smtp.tls", "is none, so smtp.username's password would cross the network to %q unencrypted: use starttls or tls, or set smtp.insecure_auth: true for a relay on a network you trust", c.SMTP.Host)
+	}
 	if c.SMTP.From != "" {
 		if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
 			ps.add("smtp.from", "%q is not an e-mail address", c.SMTP.From)
@@ -387,4 +390,14 @@ func sortedNames(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// loopbackHost reports whether host is this machine: localhost or a
+// loopback address, where a password sent without TLS never leaves it.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
