@@ -101,7 +101,10 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	if err := wf.start(ctx, st); err != nil {
 		return err
 	}
-	defer wf.stop(st, 30*time.Second)
+	// SIGTERM's whole stop fits server.shutdown_timeout: the drain takes
+	// what it needs, the workflow queue the rest (see below).
+	wfStop := 30 * time.Second
+	defer func() { wf.stop(st, wfStop) }()
 
 	lim, err := newLimiter(ctx, st)
 	if err != nil {
@@ -164,11 +167,17 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 		timeout = 30 * time.Second
 	}
 	log.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	deadline := time.Now().Add(timeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("drain did not finish", "err", err)
 	}
+	// Workflow attempts still running get what is left; then they are
+	// cancelled (wf.stop gives them stopCancelGrace to record it), and
+	// river retries them after the restart, instead of a supervisor's
+	// SIGKILL leaving them to the rescuer.
+	wfStop = max(time.Until(deadline), 0)
 	stopWatch()
 	log.Info("stopped")
 	return nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,5 +207,89 @@ func getJSON(t *testing.T, addr, path string, out any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+}
+
+// TestShutdownBoundsRunningWorkflows: SIGTERM's stop takes at most
+// server.shutdown_timeout (plus the grace to record cancelled attempts),
+// even while a workflow task waits on a receiver that never answers; the
+// cancelled attempt is retried after the restart. Before, the queue alone
+// waited 30 s more, and a supervisor's SIGKILL left the attempt to the
+// rescuer (an hour by default).
+func TestShutdownBoundsRunningWorkflows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the server")
+	}
+	sink := &crashSink{calls: map[string]int{}, slowStarted: make(chan struct{})}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "jsonevent.yaml")
+	cfg := fmt.Sprintf(`server: { listen: "127.0.0.1:0", shutdown_timeout: 2s }
+store: { driver: sqlite, dsn: %q }
+queue: { workers: 10, poll_interval: 20ms }
+accounts:
+  - id: demo
+    username: demo@example.com
+    tokens: [ { sha256: "fa7a2812cae3e0a0eb75677c39a8ed540d0286ad8a475cadd75ba456a97cc9cc" } ]
+triggers:
+  - id: OC_wf
+    account: demo
+    workflows:
+      - id: one
+        retry: { attempts: 3, min_backoff: 50ms, max_backoff: 200ms }
+        tasks:
+          - { id: slow, type: http, url: "%s/slow", timeout: 60s }
+`, filepath.Join(dir, "wf.db"), srv.URL)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := binary(t)
+	s1 := startServer(t, bin, cfgPath)
+	eventID := postEvent(t, s1.addr, `{}`)
+	select {
+	case <-sink.slowStarted:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the slow task never started:\n%s", s1.log())
+	}
+	start := time.Now()
+	if err := s1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s1.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, s1.log())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not stop within 60 s of SIGTERM:\n%s", s1.log())
+	}
+	// 2 s of shutdown_timeout and 5 s to record the cancellation; the
+	// 20 s bound leaves room for a slow machine and is far below the 30 s
+	// the queue waited before.
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("stop took %s with shutdown_timeout 2s", took.Round(time.Millisecond))
+	}
+	t.Logf("stop took %s", time.Since(start))
+	if !strings.Contains(s1.log(), "cancelling running attempts") {
+		t.Errorf("no cancellation logged:\n%s", s1.log())
+	}
+
+	s2 := startServer(t, bin, cfgPath)
+	defer func() { _ = s2.cmd.Process.Signal(syscall.SIGTERM); <-s2.done }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var ev struct{ Runs []*store.Run }
+		getJSON(t, s2.addr, "/v1/events/"+eventID, &ev)
+		if len(ev.Runs) == 1 && ev.Runs[0].Status == store.RunSucceeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not complete after the restart: %+v\n%s", ev.Runs, s2.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := sink.count("/slow"); n != 2 {
+		t.Errorf("/slow called %d times, want 2 (cancelled at shutdown, then done)", n)
 	}
 }

@@ -57,6 +57,10 @@ func (w *workflows) start(ctx context.Context, st *store.Store) error {
 // apply is the config reload hook for the engine.
 func (w *workflows) apply(cfg *config.Config) { w.engine.Apply(cfg) }
 
+// stopCancelGrace is how long running workflow attempts get to end once
+// cancelled at shutdown (their outcome is recorded; river retries them).
+const stopCancelGrace = 5 * time.Second
+
 // stop lets running workflow attempts finish (until timeout, then cancels
 // them: they are retried after a restart, resuming at their first
 // unfinished task) and stops the engine's writer; the store closes after.
@@ -65,7 +69,7 @@ func (w *workflows) stop(st *store.Store, timeout time.Duration) {
 	defer cancel()
 	if err := st.Queue().Stop(ctx); err != nil {
 		w.log.Warn("workflow queue did not stop in time; cancelling running attempts", "err", err)
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cctx, ccancel := context.WithTimeout(context.Background(), stopCancelGrace)
 		_ = st.Queue().StopAndCancel(cctx)
 		ccancel()
 	}
