@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strconv"
@@ -68,6 +69,19 @@ func (e *Error) Error() string {
 		b.WriteString(e.Problems[i].Error())
 	}
 	return b.String()
+}
+
+// LogValue shows several problems in a JSON log line as a list, one
+// located problem an item, rather than one string with "\n" inside.
+func (e *Error) LogValue() slog.Value {
+	if len(e.Problems) == 1 {
+		return slog.StringValue(e.Error())
+	}
+	list := make([]string, len(e.Problems))
+	for i := range e.Problems {
+		list[i] = e.Problems[i].Error()
+	}
+	return slog.AnyValue(list)
 }
 
 // problems accumulates Problems while loading and locates their keys.

@@ -1,8 +1,11 @@
 package config_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -741,6 +744,30 @@ func TestSMTPPlaintextAuthAllowed(t *testing.T) {
 		}
 		if cfg.SMTP.TLS != "none" {
 			t.Errorf("%s: tls = %q", smtp, cfg.SMTP.TLS)
+		}
+	}
+}
+
+// TestErrorLogValue: a start-up or reload refusal logged as JSON lists its
+// problems, instead of one string with "\n" escapes in it.
+func TestErrorLogValue(t *testing.T) {
+	path := writeConfig(t, base+"limits: { body_bytes: 0 }\nfoo: 1\n")
+	_, err := config.Load(path, config.Options{Environ: noEnv})
+	if err == nil {
+		t.Fatal("loaded an invalid config")
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Error("refused", "err", err)
+	var rec struct{ Err []string }
+	if jerr := json.Unmarshal(buf.Bytes(), &rec); jerr != nil {
+		t.Fatalf("%v: %s", jerr, buf.String())
+	}
+	if len(rec.Err) != 2 || !strings.Contains(rec.Err[0], "limits.body_bytes") || !strings.Contains(rec.Err[1], "foo: unknown key") {
+		t.Errorf("logged %q", rec.Err)
+	}
+	for _, p := range rec.Err {
+		if !strings.HasPrefix(p, path+":") {
+			t.Errorf("problem %q is not located in %s", p, path)
 		}
 	}
 }
