@@ -139,6 +139,11 @@ func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, 
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	var b pgx.Batch
+	// The batch is one implicit transaction. allowSQL must see what was
+	// committed while it waited for the lock: read committed, whatever
+	// default_transaction_isolation the server or role sets (under
+	// repeatable read two senders took the same seq).
+	b.Queue("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", int32(lockClass), int32(h.Sum32()))
 	b.Queue(allowSQL, key, int64(limit), p.window)
 
@@ -151,6 +156,9 @@ func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, 
 	)
 	br := p.pool.SendBatch(ctx, &b)
 	_, err := br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
 	if err == nil {
 		err = br.QueryRow().Scan(&admitted, &used, &now, &oldest, &blocker)
 	}

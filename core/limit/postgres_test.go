@@ -402,3 +402,56 @@ func BenchmarkPostgresAllow(b *testing.B) {
 		})
 	}
 }
+
+// TestPostgresExactUnderRepeatableRead: the limiter's statements read what
+// other transactions committed before its lock was granted, which only
+// read committed guarantees. A server (or database, or role) whose
+// default_transaction_isolation is stricter must not make it fail or admit
+// past the limit.
+func TestPostgresExactUnderRepeatableRead(t *testing.T) {
+	const limit, senders, tries = 100, 6, 40
+	cfg, err := pgxpool.ParseConfig(pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "repeatable read"
+	ctx := context.Background()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	var iso string
+	if err := pool.QueryRow(ctx, "SHOW default_transaction_isolation").Scan(&iso); err != nil || iso != "repeatable read" {
+		t.Fatalf("default_transaction_isolation = %q, %v", iso, err)
+	}
+	lim, err := NewPostgres(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for range senders {
+		wg.Go(func() {
+			for range tries {
+				d, err := lim.Allow(ctx, "rr-token", limit)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if d.Allowed {
+					admitted.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Allow: %v", err)
+	}
+	if got := admitted.Load(); got != limit {
+		t.Errorf("admitted %d of %d, want exactly %d", got, senders*tries, limit)
+	}
+}

@@ -182,13 +182,24 @@ func (s *Store) Driver() string {
 	return "sqlite"
 }
 
+// pgRollbackWait bounds the rollback of a failed write transaction.
+const pgRollbackWait = 10 * time.Second
+
 func (b *pgBackend) write(ctx context.Context, fn func(Tx) error) error {
-	tx, err := b.pool.Begin(ctx)
+	// Read committed whatever default_transaction_isolation the server or
+	// role sets: the idempotency upsert and the river inserts rely on it
+	// (under repeatable read, batches claiming one key failed to serialize).
+	// pgx sends it with BEGIN, in the same round trip.
+	tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(&pgTx{tx: tx, client: b.client}); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		// The rollback runs even when ctx ended, but not for ever on a
+		// connection that hangs (pgx then closes it).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pgRollbackWait)
+		_ = tx.Rollback(rctx)
+		cancel()
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -268,7 +269,25 @@ func (b *lockedBuffer) String() string {
 // wait for each other's keys: PostgreSQL aborted one after deadlock_timeout
 // (a second's stall) and the whole batch was retried event by event.
 func TestPostgresConcurrentBatchesDoNotDeadlockOnKeys(t *testing.T) {
-	dsn := pgtest.DSN(t)
+	testConcurrentKeys(t, pgtest.DSN(t))
+}
+
+// TestPostgresKeysUnderRepeatableRead: a server, database or role whose
+// default_transaction_isolation is repeatable read made concurrent batches
+// claiming one key fail to serialize (40001), each batch's events then
+// retried one by one; the store's transactions are read committed always.
+func TestPostgresKeysUnderRepeatableRead(t *testing.T) {
+	u, err := url.Parse(pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("default_transaction_isolation", "repeatable read")
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads "+" as itself
+	testConcurrentKeys(t, u.String())
+}
+
+func testConcurrentKeys(t *testing.T, dsn string) {
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	stores := make([]*Store, 3)
@@ -303,5 +322,8 @@ func TestPostgresConcurrentBatchesDoNotDeadlockOnKeys(t *testing.T) {
 	}
 	if l := logs.String(); strings.Contains(l, "40P01") {
 		t.Fatalf("concurrent group commits deadlocked on idempotency keys:\n%s", l)
+	}
+	if l := logs.String(); strings.Contains(l, "40001") {
+		t.Fatalf("concurrent group commits failed to serialize:\n%s", l)
 	}
 }
