@@ -62,7 +62,7 @@ func (s *Server) withTrigger(fn func(c *fiber.Ctx, rt *Runtime, t *trigger) erro
 		if err != nil {
 			return s.refuseErr(c, nil, "", "", err)
 		}
-		id := strings.Clone(c.Params("triggerId"))
+		id := pathParam(c, "triggerId")
 		t := rt.triggers[id]
 		if t == nil || t.cfg.Account != p.AccountID {
 			return s.refuse(c, nil, "", "", http.StatusNotFound, core.CodeNotFound,
@@ -252,7 +252,7 @@ func (s *Server) adoptFields(c *fiber.Ctx, rt *Runtime, t *trigger) error {
 }
 
 func (s *Server) deleteField(c *fiber.Ctx, rt *Runtime, t *trigger) error {
-	fv, err := s.capture.DeleteField(c.UserContext(), t.cfg, rt.limits.ManualFields, strings.Clone(c.Params("name")))
+	fv, err := s.capture.DeleteField(c.UserContext(), t.cfg, rt.limits.ManualFields, pathParam(c, "name"))
 	if err != nil {
 		return err
 	}

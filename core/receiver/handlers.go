@@ -11,6 +11,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +45,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 
 	var triggerID string
 	if route == "triggers" {
-		triggerID = strings.Clone(c.Params("triggerId"))
+		triggerID = pathParam(c, "triggerId")
 	} else {
 		triggerID = string(c.Request().URI().QueryArgs().Peek("triggerId"))
 	}
@@ -536,6 +537,21 @@ func sameSlice(a, b []byte) bool {
 	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
+// pathParam returns the route parameter name percent-decoded. fiber routes
+// on the path as sent, so an id a client encodes (encodeURIComponent and
+// url.PathEscape turn "café" into "caf%C3%A9", and the admin page encodes
+// every id and field name) would otherwise be looked up encoded and not
+// found. A value that is not valid percent-encoding is taken as sent.
+func pathParam(c *fiber.Ctx, name string) string {
+	v := c.Params(name)
+	if strings.IndexByte(v, '%') >= 0 {
+		if u, err := url.PathUnescape(v); err == nil {
+			return u
+		}
+	}
+	return strings.Clone(v) // fiber's string aliases a reused buffer
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -550,7 +566,7 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}
-	ev, err := s.store.GetEvent(c.UserContext(), p.AccountID, strings.Clone(c.Params("eventId")))
+	ev, err := s.store.GetEvent(c.UserContext(), p.AccountID, pathParam(c, "eventId"))
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -49,14 +48,14 @@ func (s *Server) uiRoutes() {
 		return uiPage{Page: "triggers", Title: "Triggers", Nav: "triggers"}
 	}))
 	s.app.Get("/ui/triggers/:triggerId", s.uiRender(func(c *fiber.Ctx) uiPage {
-		id := strings.Clone(c.Params("triggerId"))
+		id := pathParam(c, "triggerId")
 		return uiPage{Page: "trigger", Title: "Capture and fields: " + id, Nav: "triggers", TriggerID: id}
 	}))
 	s.app.Get("/ui/events", s.uiRender(func(*fiber.Ctx) uiPage {
 		return uiPage{Page: "events", Title: "Events and runs", Nav: "events"}
 	}))
 	s.app.Get("/ui/events/:eventId", s.uiRender(func(c *fiber.Ctx) uiPage {
-		id := strings.Clone(c.Params("eventId"))
+		id := pathParam(c, "eventId")
 		return uiPage{Page: "event", Title: "Event " + id, Nav: "events", EventID: id}
 	}))
 	s.app.Get("/ui/assets/:name", s.uiAsset)

@@ -101,7 +101,7 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 
 func (s *Server) getRun(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		run, err := s.wf.GetRun(c.UserContext(), acct, strings.Clone(c.Params("runId")))
+		run, err := s.wf.GetRun(c.UserContext(), acct, pathParam(c, "runId"))
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 
 func (s *Server) retryRun(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		run, err := s.wf.RetryRun(c.UserContext(), acct, strings.Clone(c.Params("runId")))
+		run, err := s.wf.RetryRun(c.UserContext(), acct, pathParam(c, "runId"))
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 
 func (s *Server) getTicket(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		t, err := s.wf.GetTicket(c.UserContext(), acct, strings.Clone(c.Params("ticketId")))
+		t, err := s.wf.GetTicket(c.UserContext(), acct, pathParam(c, "ticketId"))
 		if err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (s *Server) patchTicket(c *fiber.Ctx) error {
 		if p.Status == nil && p.Assignee == nil {
 			return core.Errorf(core.CodeInvalid, "nothing to change: send status and/or assignee")
 		}
-		t, err := s.wf.UpdateTicket(c.UserContext(), acct, strings.Clone(c.Params("ticketId")), p)
+		t, err := s.wf.UpdateTicket(c.UserContext(), acct, pathParam(c, "ticketId"), p)
 		if err != nil {
 			return err
 		}
@@ -199,7 +199,7 @@ type replayBody struct {
 func (s *Server) replayEvent(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
 		ctx := c.UserContext()
-		old, err := s.store.GetEvent(ctx, acct, strings.Clone(c.Params("eventId")))
+		old, err := s.store.GetEvent(ctx, acct, pathParam(c, "eventId"))
 		if err != nil {
 			return err
 		}

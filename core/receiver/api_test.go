@@ -1,0 +1,91 @@
+package receiver
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jsonevent/jsonevent/core/capture"
+	"github.com/jsonevent/jsonevent/core/config"
+)
+
+// TestEncodedPathParameters: ids and field names travel in the path
+// percent-encoded (the admin page encodes them with encodeURIComponent,
+// GET /v1/triggers hands out url.PathEscape'd alias URLs). Each route must
+// decode them, or a trigger named OC_café and a field named a:b are
+// unreachable.
+func TestEncodedPathParameters(t *testing.T) {
+	h := &captureHarness{t: t, dsn: t.TempDir() + "/c.db", cfg: captureConfig()}
+	h.cfg.Limits.ManualFields = 10
+	h.cfg.Triggers = append(h.cfg.Triggers, config.Trigger{ID: "OC_café", Account: "demo", Adapter: "generic"})
+	h.start()
+	const enc = "OC_caf%C3%A9"
+
+	// The alias URL that GET /v1/triggers advertises accepts events.
+	var tl TriggerList
+	if st := h.do("GET", "/v1/triggers", "", &tl, withToken(demoToken)); st != 200 {
+		t.Fatalf("GET /v1/triggers: %d", st)
+	}
+	alias := ""
+	for _, tv := range tl.Triggers {
+		if tv.ID == "OC_café" {
+			alias = tv.AliasURL
+		}
+	}
+	u, err := url.Parse(alias)
+	if err != nil || !strings.Contains(alias, enc) {
+		t.Fatalf("alias URL %q", alias)
+	}
+	var acc acceptedBody
+	if st := h.do("POST", u.RequestURI(), `{"a":1}`, &acc, withToken(demoToken)); st != 202 || acc.TriggerID != "OC_café" {
+		t.Fatalf("POST %s: %d %+v", u.RequestURI(), st, acc)
+	}
+	// The event, read and replayed through an encoded id too (an id
+	// needs no encoding, but an encoded one is the same id).
+	var ev EventJSON
+	encID := "%65" + acc.EventID[1:] // %65 is 'e'
+	if st := h.do("GET", "/v1/events/"+encID, "", &ev, withToken(demoToken)); st != 200 || ev.EventID != acc.EventID {
+		t.Fatalf("GET /v1/events/%s: %d %+v", encID, st, ev)
+	}
+
+	// The capture routes of that trigger.
+	var sv capture.SessionView
+	if st := h.do("POST", "/v1/triggers/"+enc+"/capture", `{"count":1}`, &sv, withToken(demoToken)); st != 201 || sv.TriggerID != "OC_café" {
+		t.Fatalf("POST capture: %d %+v", st, sv)
+	}
+
+	// Fields named with characters that encodeURIComponent encodes can be
+	// deleted as the admin page asks for it.
+	var fv capture.FieldsView
+	if st := h.do("POST", "/v1/triggers/OC_fd/fields", `{"fields":{"a:b":"$.x","café":"$.y","50%":"$.z"}}`, &fv, withToken(demoToken)); st != 200 {
+		t.Fatalf("adopt: %d", st)
+	}
+	for _, path := range []string{"a%3Ab", "caf%C3%A9", "50%25"} {
+		var got apiError
+		if st := h.do("DELETE", "/v1/triggers/OC_fd/fields/"+path, "", &got, withToken(demoToken)); st != 200 {
+			t.Fatalf("DELETE field %s: %d %+v", path, st, got)
+		}
+	}
+	if st := h.do("GET", "/v1/triggers/OC_fd/fields", "", &fv, withToken(demoToken)); st != 200 {
+		t.Fatalf("GET fields: %d", st)
+	}
+	for _, f := range fv.Fields {
+		if f.Name == "a:b" || f.Name == "café" || f.Name == "50%" {
+			t.Errorf("field %q survived its DELETE", f.Name)
+		}
+	}
+	// The admin page of that trigger names it decoded, for its script to
+	// encode once.
+	resp, err := h.srv.Test(httptest.NewRequest("GET", "/ui/triggers/"+enc, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `data-trigger="OC_café"`) {
+		t.Fatalf("admin page: %d, data-trigger not decoded:\n%.600s", resp.StatusCode, page)
+	}
+}
