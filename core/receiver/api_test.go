@@ -89,3 +89,42 @@ func TestEncodedPathParameters(t *testing.T) {
 		t.Fatalf("admin page: %d, data-trigger not decoded:\n%.600s", resp.StatusCode, page)
 	}
 }
+
+// TestUnknownMethodsSayWhatIsAllowed: a method fiber does not know gets
+// what a known one gets: 405 with the Allow header listing the path's
+// methods (RFC 9110 requires it), or 404 on a path that does not exist.
+func TestUnknownMethodsSayWhatIsAllowed(t *testing.T) {
+	h := newHarness(t, testConfig())
+	tests := []struct {
+		method, target string
+		status         int
+		allow          string
+	}{
+		{"PROPFIND", "/v1/events/evt_x", 405, "GET, HEAD"},
+		{"BREW", "/v1/triggers/OC_demo/events", 405, "POST"},
+		{"PROPFIND", "/inbound-event/v1/event/JSON/triggers", 405, "POST"},
+		{"PROPFIND", "/nope", 404, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
+			r := h.do(t, tc.method, tc.target, "", jsonHeaders())
+			if r.status != tc.status || r.header.Get("Allow") != tc.allow {
+				t.Fatalf("status %d, Allow %q; want %d, %q; body %s", r.status, r.header.Get("Allow"), tc.status, tc.allow, r.body)
+			}
+			msg, _ := r.json["message"].(string)
+			switch tc.status {
+			case 405:
+				if r.json["error"] != "method_not_allowed" || !strings.Contains(msg, `method "`+tc.method+`" is not supported; use `+tc.allow) {
+					t.Fatalf("body %s", r.body)
+				}
+			case 404:
+				if r.json["error"] != "not_found" || !strings.Contains(msg, "no such endpoint") {
+					t.Fatalf("body %s", r.body)
+				}
+			}
+		})
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, `"method":"PROPFIND"`) || strings.Contains(logs, "TRACE") {
+		t.Fatalf("the log does not name the method as sent:\n%s", logs)
+	}
+}

@@ -272,7 +272,7 @@ func (s *Server) refuse(c *fiber.Ctx, trig *trigger, label, triggerID string, st
 		slog.Int("status", status),
 		slog.String("error", string(code)),
 		slog.String("message", msg),
-		slog.String("method", c.Method()),
+		slog.String("method", truncate(requestMethod(c), 20)),
 		slog.String("path", c.Path()),
 		slog.String("trigger_id", truncate(triggerID, 100)),
 		slog.String("remote_ip", c.IP()),

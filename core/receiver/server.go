@@ -200,28 +200,32 @@ func (s *Server) Test(req *http.Request) (*http.Response, error) {
 
 // refuseUnknownMethods answers a method fiber does not know (PROPFIND,
 // BREW…) with the JSON error contract: fiber itself sends a plain-text 400
-// "Invalid http method" before any handler or error handler runs.
+// "Invalid http method" before any handler or error handler runs. Such a
+// request is routed as TRACE, which no route answers, so that fiber's own
+// router decides: 404 for an unknown path, else 405 with the Allow header
+// listing the path's methods. fiberError names the method as sent.
 func (s *Server) refuseUnknownMethods() {
 	srv := s.app.Server()
 	next := srv.Handler
 	srv.Handler = func(fc *fasthttp.RequestCtx) {
-		if slices.Contains(fiber.DefaultMethods, string(fc.Method())) {
-			next(fc)
-			return
+		if !slices.Contains(fiber.DefaultMethods, string(fc.Method())) {
+			fc.SetUserValue(unknownMethodKey, string(fc.Method()))
+			fc.Request.Header.SetMethod(fiber.MethodTrace)
 		}
-		msg := fmt.Sprintf("method %q is not supported; use GET, POST, PATCH or DELETE as the endpoint says", truncate(string(fc.Method()), 20))
-		s.m.rejections.WithLabelValues(string(core.CodeMethodNotAllowed)).Inc()
-		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request refused",
-			slog.Int("status", http.StatusMethodNotAllowed),
-			slog.String("error", string(core.CodeMethodNotAllowed)),
-			slog.String("message", msg),
-			slog.String("path", truncate(string(fc.Path()), 200)),
-			slog.String("remote_ip", fc.RemoteIP().String()),
-		)
-		fc.SetStatusCode(http.StatusMethodNotAllowed)
-		fc.SetContentType(fiber.MIMEApplicationJSON)
-		fc.SetBody(marshalError(core.CodeMethodNotAllowed, msg))
+		next(fc)
 	}
+}
+
+// unknownMethodKey holds, in the request's user values, the method a
+// request came with when refuseUnknownMethods replaced it.
+const unknownMethodKey = "jsonevent.unknownMethod"
+
+// requestMethod is the method the client sent.
+func requestMethod(c *fiber.Ctx) string {
+	if m, ok := c.Context().UserValue(unknownMethodKey).(string); ok {
+		return m
+	}
+	return c.Method()
 }
 
 // fiberError turns errors fiber raises itself (unknown route, malformed
@@ -244,7 +248,12 @@ func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 	case http.StatusNotFound:
 		msg = "no such endpoint; events go to POST /inbound-event/v1/event/JSON/triggers?triggerId=… or POST /v1/triggers/{triggerId}/events"
 	case http.StatusMethodNotAllowed:
-		msg = fmt.Sprintf("method %s is not allowed here; use %s", truncate(c.Method(), 20), string(c.Response().Header.Peek(fiber.HeaderAllow)))
+		allow := string(c.Response().Header.Peek(fiber.HeaderAllow))
+		if m, ok := c.Context().UserValue(unknownMethodKey).(string); ok {
+			msg = fmt.Sprintf("method %q is not supported; use %s", truncate(m, 20), allow)
+		} else {
+			msg = fmt.Sprintf("method %s is not allowed here; use %s", truncate(c.Method(), 20), allow)
+		}
 	case http.StatusRequestHeaderFieldsTooLarge:
 		code = core.CodeTooLarge
 		msg = "the request headers are too large (at most 4 KB in all); send fewer or shorter headers"
