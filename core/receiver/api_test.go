@@ -128,3 +128,58 @@ func TestUnknownMethodsSayWhatIsAllowed(t *testing.T) {
 		t.Fatalf("the log does not name the method as sent:\n%s", logs)
 	}
 }
+
+// ticketHarness is a server with workflows whose trigger OC_t opens one
+// ticket per event; it returns the harness and the ticket's id.
+func ticketHarness(t *testing.T) (*wfHarness, string) {
+	t.Helper()
+	cfg := &config.Config{
+		Accounts: []config.Account{
+			{ID: "demo", Username: demoUser, Tokens: []config.Token{{SHA256: sha(demoToken)}}},
+			{ID: "other", Username: "other@example.com", Tokens: []config.Token{{SHA256: sha(otherToken)}}},
+		},
+		Triggers: []config.Trigger{{ID: "OC_t", Account: "demo", Adapter: "generic", Workflows: []config.Workflow{
+			{ID: "tk", Tasks: []config.Task{{ID: "open", Type: "ticket", Title: "hello"}}},
+		}}},
+	}
+	h := newWFHarness(t, cfg)
+	var acc acceptedBody
+	if st := h.call(t, "POST", "/v1/triggers/OC_t/events", demoToken, `{"a":1}`, &acc); st != 202 {
+		t.Fatalf("POST event: %d", st)
+	}
+	h.waitEvent(t, acc.EventID, 1)
+	var tl TicketList
+	if st := h.call(t, "GET", "/v1/tickets", demoToken, "", &tl); st != 200 || len(tl.Tickets) != 1 {
+		t.Fatalf("GET /v1/tickets: %d, %d tickets", st, len(tl.Tickets))
+	}
+	return h, tl.Tickets[0].ID
+}
+
+// TestPatchTicketBodyIsOneObject: a ticket change is exactly one JSON
+// object; anything after it is refused and changes nothing, as on every
+// other API body (it was applied, the rest ignored).
+func TestPatchTicketBodyIsOneObject(t *testing.T) {
+	h, id := ticketHarness(t)
+	var e apiError
+	if st := h.call(t, "PATCH", "/v1/tickets/"+id, demoToken, `{"status":"solved"} {"status":"closed"}`, &e); st != 400 || e.Error != "invalid" || !strings.Contains(e.Message, "more than one JSON value") {
+		t.Fatalf("two objects: %d %+v", st, e)
+	}
+	if st := h.call(t, "PATCH", "/v1/tickets/"+id, demoToken, `{"status":"solved"}garbage`, &e); st != 400 || e.Error != "invalid" {
+		t.Fatalf("trailing garbage: %d %+v", st, e)
+	}
+	var tk struct{ Status string }
+	if st := h.call(t, "GET", "/v1/tickets/"+id, demoToken, "", &tk); st != 200 || tk.Status != "open" {
+		t.Fatalf("a refused change was applied: %d, status %q", st, tk.Status)
+	}
+	// Empty, it says what to send; a well-formed change applies.
+	if st := h.call(t, "PATCH", "/v1/tickets/"+id, demoToken, "", &e); st != 400 || !strings.Contains(e.Message, `{"status":"solved"}`) {
+		t.Fatalf("empty body: %d %+v", st, e)
+	}
+	if st := h.call(t, "PATCH", "/v1/tickets/"+id, demoToken, `{"status":"solved"}`, &tk); st != 200 || tk.Status != "solved" {
+		t.Fatalf("change: %d, status %q", st, tk.Status)
+	}
+	// Another account's token does not reach it.
+	if st := h.call(t, "PATCH", "/v1/tickets/"+id, otherToken, `{"status":"closed"}`, &e); st != 404 {
+		t.Fatalf("other account: %d %+v", st, e)
+	}
+}

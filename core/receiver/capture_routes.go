@@ -21,7 +21,8 @@ import (
 	"github.com/jsonevent/jsonevent/core/store"
 )
 
-// maxAPIBody bounds the JSON bodies of the capture and field endpoints.
+// maxAPIBody bounds the JSON bodies of the capture, field and ticket
+// endpoints.
 const maxAPIBody = 64 << 10
 
 // EventLister lists an account's recent events for the admin page;

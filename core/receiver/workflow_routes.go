@@ -1,7 +1,6 @@
 package receiver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -28,9 +27,6 @@ type Workflows interface {
 	GetTicket(ctx context.Context, accountID, id string) (*store.Ticket, error)
 	UpdateTicket(ctx context.Context, accountID, id string, p store.TicketPatch) (*store.Ticket, error)
 }
-
-// maxPatchBody bounds a PATCH /v1/tickets body.
-const maxPatchBody = 16 << 10
 
 // workflowRoutes adds the run, ticket and replay routes. Every one
 // authenticates like the event endpoint and sees only its account's data.
@@ -158,24 +154,12 @@ func (s *Server) getTicket(c *fiber.Ctx) error {
 
 func (s *Server) patchTicket(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		if msg := checkContentType(string(c.Request().Header.ContentType())); msg != "" {
-			return core.Errorf(core.CodeUnsupportedMediaType, "%s", msg)
-		}
-		body, tooLarge, err := readBody(c, maxPatchBody)
-		if tooLarge {
-			return core.Errorf(core.CodeTooLarge, "a ticket change is at most %d bytes", maxPatchBody)
-		}
-		if err != nil {
-			return core.Errorf(core.CodeInvalid, "the request body could not be read: %v", err)
-		}
 		var p store.TicketPatch
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return core.Errorf(core.CodeInvalid, "the body must be a JSON object with status and/or assignee: %v", err)
+		if err := decodeAPIBody(c, &p); err != nil {
+			return err
 		}
 		if p.Status == nil && p.Assignee == nil {
-			return core.Errorf(core.CodeInvalid, "nothing to change: send status and/or assignee")
+			return core.Errorf(core.CodeInvalid, `nothing to change: send status and/or assignee, such as {"status":"solved"}`)
 		}
 		t, err := s.wf.UpdateTicket(c.UserContext(), acct, pathParam(c, "ticketId"), p)
 		if err != nil {
