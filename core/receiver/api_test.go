@@ -183,3 +183,31 @@ func TestPatchTicketBodyIsOneObject(t *testing.T) {
 		t.Fatalf("other account: %d %+v", st, e)
 	}
 }
+
+// TestAPIBodiesRefuseContentEncoding: the API bodies, like events, are
+// read as sent, so a Content-Encoding other than identity is a 415 that
+// says to send them uncompressed, not a body taken as plain JSON (or
+// refused as "not valid JSON at offset 0" when it really is gzip).
+func TestAPIBodiesRefuseContentEncoding(t *testing.T) {
+	h := newCaptureHarness(t, "")
+	gz := func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }
+	for _, tc := range []struct{ method, target, body string }{
+		{"POST", "/v1/triggers/OC_fd/capture", `{"count":2}`},
+		{"POST", "/v1/triggers/OC_fd/fields", `{"fields":{"subject":"$.subject"}}`},
+		{"POST", "/v1/triggers/OC_fd/preview", `{"path":"$.x","captureId":"cap_x"}`},
+	} {
+		var e apiError
+		if st := h.do(tc.method, tc.target, tc.body, &e, withToken(demoToken), gz); st != 415 || e.Error != "unsupported_media_type" || !strings.Contains(e.Message, "uncompressed") {
+			t.Errorf("%s %s: %d %+v", tc.method, tc.target, st, e)
+		}
+	}
+	var st capture.State
+	if code := h.do("GET", "/v1/triggers/OC_fd/capture", "", &st, withToken(demoToken)); code != 200 || st.Session != nil {
+		t.Fatalf("a refused body opened a capture session: %d %+v", code, st.Session)
+	}
+	// identity is no encoding.
+	id := func(r *http.Request) { r.Header.Set("Content-Encoding", "identity") }
+	if code := h.do("POST", "/v1/triggers/OC_fd/capture", `{"count":2}`, nil, withToken(demoToken), id); code != 201 {
+		t.Fatalf("identity: %d", code)
+	}
+}

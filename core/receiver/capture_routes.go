@@ -302,6 +302,9 @@ func decodeAPIBody(c *fiber.Ctx, v any) error {
 	if msg := checkContentType(string(c.Request().Header.ContentType())); msg != "" {
 		return core.Errorf(core.CodeUnsupportedMediaType, "%s", msg)
 	}
+	if msg := checkContentEncoding(c); msg != "" {
+		return core.Errorf(core.CodeUnsupportedMediaType, "%s", msg)
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

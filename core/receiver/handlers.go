@@ -87,11 +87,8 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	if msg := checkContentType(string(c.Request().Header.ContentType())); msg != "" {
 		return refuse(http.StatusUnsupportedMediaType, core.CodeUnsupportedMediaType, msg)
 	}
-	// The body is stored as sent: a compressed one would be refused as
-	// "not JSON at offset 0", or, when the header lies, kept as if plain.
-	if ce := strings.TrimSpace(string(c.Request().Header.Peek(fiber.HeaderContentEncoding))); ce != "" && !strings.EqualFold(ce, "identity") {
-		return refuse(http.StatusUnsupportedMediaType, core.CodeUnsupportedMediaType,
-			fmt.Sprintf("Content-Encoding %q is not accepted; send the JSON uncompressed", truncate(ce, 40)))
+	if msg := checkContentEncoding(c); msg != "" {
+		return refuse(http.StatusUnsupportedMediaType, core.CodeUnsupportedMediaType, msg)
 	}
 
 	// 3. Credentials.
@@ -348,6 +345,18 @@ func checkContentType(ct string) string {
 		return fmt.Sprintf("charset %q is not accepted; JSON must be UTF-8", truncate(cs, 40))
 	}
 	return ""
+}
+
+// checkContentEncoding returns why the request's Content-Encoding is
+// refused, or "" when there is none (or identity). Bodies are read as
+// sent: a compressed one would be refused as "not JSON at offset 0", or,
+// when the header lies, kept as if plain.
+func checkContentEncoding(c *fiber.Ctx) string {
+	ce := strings.TrimSpace(string(c.Request().Header.Peek(fiber.HeaderContentEncoding)))
+	if ce == "" || strings.EqualFold(ce, "identity") {
+		return ""
+	}
+	return fmt.Sprintf("Content-Encoding %q is not accepted; send the JSON uncompressed", truncate(ce, 40))
 }
 
 // invalidJSONHinter is core.InvalidJSONHinter: adapters whose vendor
