@@ -211,3 +211,22 @@ func TestAPIBodiesRefuseContentEncoding(t *testing.T) {
 		t.Fatalf("identity: %d", code)
 	}
 }
+
+// TestAPIBodyNotAnObject: a body that is JSON but not an object is told
+// to be an object, not "member \"\" must be struct".
+func TestAPIBodyNotAnObject(t *testing.T) {
+	h := newCaptureHarness(t, "")
+	for _, body := range []string{`[]`, `"x"`, `5`, `true`} {
+		for _, target := range []string{"/v1/triggers/OC_fd/capture", "/v1/triggers/OC_fd/fields", "/v1/triggers/OC_fd/preview"} {
+			var e apiError
+			st := h.do("POST", target, body, &e, withToken(demoToken))
+			if st != 400 || e.Error != "invalid" || !strings.HasPrefix(e.Message, "the body must be a JSON object, not a JSON ") {
+				t.Errorf("POST %s %s: %d %+v", target, body, st, e)
+			}
+		}
+	}
+	var e apiError
+	if st := h.do("POST", "/v1/triggers/OC_fd/fields", `{"fields":[]}`, &e, withToken(demoToken)); st != 400 || e.Message != `member "fields" must be an object, not a JSON array` {
+		t.Errorf("fields as an array: %d %+v", st, e)
+	}
+}

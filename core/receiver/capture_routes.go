@@ -313,6 +313,8 @@ func decodeAPIBody(c *fiber.Ctx, v any) error {
 		switch {
 		case errors.As(err, &se):
 			return core.Errorf(core.CodeInvalid, "the body is not valid JSON at byte offset %d: %v", se.Offset, err)
+		case errors.As(err, &te) && te.Field == "":
+			return core.Errorf(core.CodeInvalid, "the body must be a JSON object, not a JSON %s", te.Value)
 		case errors.As(err, &te):
 			return core.Errorf(core.CodeInvalid, "member %q must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 		case errors.Is(err, io.ErrUnexpectedEOF):
@@ -331,7 +333,7 @@ func jsonKind(k string) string {
 	switch k {
 	case "int", "int64":
 		return "an integer"
-	case "map":
+	case "map", "struct":
 		return "an object"
 	case "string":
 		return "a string"
