@@ -230,3 +230,27 @@ func TestAPIBodyNotAnObject(t *testing.T) {
 		t.Errorf("fields as an array: %d %+v", st, e)
 	}
 }
+
+// TestPreviewNamesMissingMembers: a preview without a path or a captureId
+// is a 400 naming what is missing, not a 404 for capture "" (or a
+// JSONPath syntax error about an empty selector).
+func TestPreviewNamesMissingMembers(t *testing.T) {
+	h := newCaptureHarness(t, "")
+	for _, tc := range []struct{ body, missing string }{
+		{`{"path":"$.x"}`, "captureId is missing"},
+		{`{"path":"$.x","captureId":""}`, "captureId is missing"},
+		{`{"captureId":"cap_x"}`, "path is missing"},
+		{`{"path":"  ","captureId":"cap_x"}`, "path is missing"},
+		{``, "path is missing"},
+	} {
+		var e apiError
+		if st := h.do("POST", "/v1/triggers/OC_fd/preview", tc.body, &e, withToken(demoToken)); st != 400 || e.Error != "invalid" || !strings.HasPrefix(e.Message, tc.missing) {
+			t.Errorf("%s: %d %+v", tc.body, st, e)
+		}
+	}
+	// A capture that does not exist is still a 404.
+	var e apiError
+	if st := h.do("POST", "/v1/triggers/OC_fd/preview", `{"path":"$.x","captureId":"cap_x"}`, &e, withToken(demoToken)); st != 404 {
+		t.Errorf("unknown capture: %d %+v", st, e)
+	}
+}

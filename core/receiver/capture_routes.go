@@ -279,6 +279,13 @@ func (s *Server) previewField(c *fiber.Ctx, _ *Runtime, t *trigger) error {
 	if err := decodeAPIBody(c, &req); err != nil {
 		return err
 	}
+	const want = `send {"path": "$.…", "captureId": "cap_…"} with the id of one of GET /v1/triggers/{id}/capture's captures`
+	if strings.TrimSpace(req.Path) == "" {
+		return core.Errorf(core.CodeInvalid, "path is missing; %s", want)
+	}
+	if req.CaptureID == "" {
+		return core.Errorf(core.CodeInvalid, "captureId is missing; %s", want)
+	}
 	v, n, err := s.capture.Preview(c.UserContext(), t.cfg, req.CaptureID, req.Path)
 	if err != nil {
 		return err
