@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -252,5 +253,39 @@ func TestPreviewNamesMissingMembers(t *testing.T) {
 	var e apiError
 	if st := h.do("POST", "/v1/triggers/OC_fd/preview", `{"path":"$.x","captureId":"cap_x"}`, &e, withToken(demoToken)); st != 404 {
 		t.Errorf("unknown capture: %d %+v", st, e)
+	}
+}
+
+// TestCursorCaseDoesNotRepeatPages: ULIDs are case-insensitive and the
+// cursor check accepts a lower-case one, so it must page like the cursor
+// it spells; compared as given it sorted after every id and answered the
+// first page again.
+func TestCursorCaseDoesNotRepeatPages(t *testing.T) {
+	h := newHarness(t, testConfig())
+	var ids []string
+	for range 3 {
+		r := h.do(t, http.MethodPost, inbound+"OC_demo", goodBody, jsonHeaders())
+		if r.status != 202 {
+			t.Fatalf("POST: %d %s", r.status, r.body)
+		}
+		ids = append(ids, r.json["eventId"].(string))
+	}
+	page := func(cursor string) EventList {
+		t.Helper()
+		r := h.do(t, http.MethodGet, "/v1/events?limit=1&cursor="+cursor, "", jsonHeaders())
+		var l EventList
+		if err := json.Unmarshal(r.body, &l); r.status != 200 || err != nil {
+			t.Fatalf("GET /v1/events cursor %q: %d %s", cursor, r.status, r.body)
+		}
+		return l
+	}
+	first := page("")
+	if len(first.Events) != 1 || first.Events[0].EventID != ids[2] || first.NextCursor == "" {
+		t.Fatalf("first page %+v, want %s", first, ids[2])
+	}
+	lower := "evt_" + strings.ToLower(strings.TrimPrefix(first.NextCursor, "evt_"))
+	second := page(lower)
+	if len(second.Events) != 1 || second.Events[0].EventID != ids[1] {
+		t.Fatalf("page after the lower-case cursor %s: %+v, want %s", lower, second.Events, ids[1])
 	}
 }

@@ -242,10 +242,15 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 
 // parseCursor checks a paging cursor: empty, or an id with prefix (what
 // names it in the message). A cursor that is not one would otherwise page
-// silently to nothing.
+// silently to nothing. The ULID is returned in upper case, as ids are
+// stored: ULIDs are case-insensitive, but pages compare ids as strings,
+// and a lower-case cursor sorts after every id (the first page again).
 func parseCursor(v, prefix, what string) (string, error) {
-	if v == "" || store.ValidID(prefix, v) {
-		return strings.Clone(v), nil
+	if v == "" {
+		return "", nil
+	}
+	if store.ValidID(prefix, v) {
+		return prefix + strings.ToUpper(v[len(prefix):]), nil
 	}
 	return "", core.Errorf(core.CodeInvalid, "cursor %q is not %s; pass the nextCursor of the previous page", truncate(v, 60), what)
 }
