@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jsonevent/jsonevent/core/capture"
 	"github.com/jsonevent/jsonevent/core/config"
@@ -287,5 +288,27 @@ func TestCursorCaseDoesNotRepeatPages(t *testing.T) {
 	second := page(lower)
 	if len(second.Events) != 1 || second.Events[0].EventID != ids[1] {
 		t.Fatalf("page after the lower-case cursor %s: %+v, want %s", lower, second.Events, ids[1])
+	}
+}
+
+// TestCaptureTTLOutOfRange: ttl_seconds is checked as sent. Multiplied
+// into nanoseconds first, 18446744174 wrapped around int64 to about 100 s
+// and opened a session, and 9999999999999 was refused as "got 1864712048".
+func TestCaptureTTLOutOfRange(t *testing.T) {
+	h := newCaptureHarness(t, "")
+	for _, ttl := range []string{"18446744174", "9999999999999", "-1", "86401", "-9223372036854775808"} {
+		var e apiError
+		st := h.do("POST", "/v1/triggers/OC_fd/capture", `{"ttl_seconds":`+ttl+`}`, &e, withToken(demoToken))
+		if st != 422 || e.Error != "unprocessable" || !strings.HasSuffix(e.Message, "got "+ttl) {
+			t.Errorf("ttl_seconds %s: %d %+v", ttl, st, e)
+		}
+	}
+	var s capture.State
+	if code := h.do("GET", "/v1/triggers/OC_fd/capture", "", &s, withToken(demoToken)); code != 200 || s.Session != nil {
+		t.Fatalf("a refused ttl opened a session: %d %+v", code, s.Session)
+	}
+	var sv capture.SessionView
+	if code := h.do("POST", "/v1/triggers/OC_fd/capture", `{"ttl_seconds":86400}`, &sv, withToken(demoToken)); code != 201 || sv.ExpiresAt.Sub(sv.CreatedAt) != 24*time.Hour {
+		t.Fatalf("ttl_seconds 86400: %d %+v", code, sv)
 	}
 }

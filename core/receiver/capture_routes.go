@@ -204,9 +204,12 @@ func (s *Server) openCapture(c *fiber.Ctx, _ *Runtime, t *trigger) error {
 		}
 	}
 	if req.TTLSeconds != nil {
-		if ttl = time.Duration(*req.TTLSeconds) * time.Second; ttl == 0 {
-			return core.Errorf(core.CodeUnprocessable, "ttl_seconds must be between 1 and %d, got 0", int(capture.MaxTTL/time.Second))
+		// Checked in seconds: converted first, a huge value wraps around
+		// int64 nanoseconds and can land inside the range.
+		if n, most := *req.TTLSeconds, int(capture.MaxTTL/time.Second); n < 1 || n > most {
+			return core.Errorf(core.CodeUnprocessable, "ttl_seconds must be between 1 and %d, got %d", most, n)
 		}
+		ttl = time.Duration(*req.TTLSeconds) * time.Second
 	}
 	sv, err := s.capture.Open(c.UserContext(), t.cfg, count, ttl)
 	if err != nil {
