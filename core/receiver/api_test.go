@@ -1,11 +1,15 @@
 package receiver
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +314,64 @@ func TestCaptureTTLOutOfRange(t *testing.T) {
 	var sv capture.SessionView
 	if code := h.do("POST", "/v1/triggers/OC_fd/capture", `{"ttl_seconds":86400}`, &sv, withToken(demoToken)); code != 201 || sv.ExpiresAt.Sub(sv.CreatedAt) != 24*time.Hour {
 		t.Fatalf("ttl_seconds 86400: %d %+v", code, sv)
+	}
+}
+
+// TestUnreadBodyIsNotARequest: the part of a body past fiber's 8 KB
+// pre-read that a handler does not read stays on the connection. It must
+// be dropped, not parsed as the next request (request smuggling); the
+// request really pipelined after it is answered, on the same connection.
+func TestUnreadBodyIsNotARequest(t *testing.T) {
+	h := newHarness(t, testConfig())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go h.srv.Serve(ln)
+	t.Cleanup(func() { _ = h.srv.Shutdown(context.Background()) })
+
+	smuggled := "DELETE /v1/triggers/OC_demo/capture HTTP/1.1\r\nHost: x\r\nX-API-TOKEN: " + demoToken + "\r\n\r\n"
+	for _, tc := range []struct {
+		name, head string
+		pad        int
+		status     int
+	}{
+		{"GET with a body", "GET /v1/events/evt_x", maxStreamPrefetch + 1, 404},
+		{"GET with a long body", "GET /healthz", 3 * maxStreamPrefetch, 200},
+		{"POST replay with a body", "POST /v1/events/evt_x/replay", maxStreamPrefetch + 1, 404},
+		{"an event, read to its end", "POST /v1/triggers/OC_demo/events", 0, 202},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			body := `{"a":"` + strings.Repeat("x", tc.pad) + smuggled + `"}`
+			if tc.pad == 0 {
+				body = `{"a":"` + strings.Repeat("x", 2*maxStreamPrefetch) + `"}`
+			}
+			req := tc.head + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-TOKEN: " + demoToken +
+				"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body +
+				"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+			if _, err := conn.Write([]byte(req)); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			var got []string
+			for range 2 {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("after %v: %v", got, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got = append(got, strconv.Itoa(resp.StatusCode)+" "+string(b))
+			}
+			if !strings.HasPrefix(got[0], strconv.Itoa(tc.status)+" ") || !strings.HasPrefix(got[1], `200 {"status":"ready"}`) {
+				t.Fatalf("answers %q; want %d, then the pipelined GET /readyz", got, tc.status)
+			}
+		})
 	}
 }

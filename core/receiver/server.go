@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/valyala/fasthttp"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -136,6 +137,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		ErrorHandler:      s.fiberError,
 	})
 	s.refuseUnknownMethods()
+	s.drainUnreadBodies()
 	s.app.Post("/inbound-event/v1/event/JSON/triggers", func(c *fiber.Ctx) error {
 		return s.postEvent(c, "inbound")
 	})
@@ -213,6 +215,30 @@ func (s *Server) refuseUnknownMethods() {
 			fc.Request.Header.SetMethod(fiber.MethodTrace)
 		}
 		next(fc)
+	}
+}
+
+// drainUnreadBodies keeps the connection in step with the client when a
+// handler leaves part of the request body unread. Bodies are streamed:
+// fiber pre-reads 8 KB, and fasthttp parses whatever a handler did not read
+// as the next request on the connection, so the body of a GET, DELETE or
+// replay past 8 KB could carry requests of its own (request smuggling, and
+// answers out of step behind a proxy). After the handler, the rest is read
+// and dropped, up to drainLimit; past it the connection is closed after the
+// answer. Handlers that read their body to the end (the event endpoint)
+// leave nothing: one read sees the end, and small bodies have no stream.
+func (s *Server) drainUnreadBodies() {
+	srv := s.app.Server()
+	next := srv.Handler
+	srv.Handler = func(fc *fasthttp.RequestCtx) {
+		next(fc)
+		stream := fc.RequestBodyStream()
+		if stream == nil || fc.Response.ConnectionClose() {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, stream, drainLimit); err != io.EOF {
+			fc.SetConnectionClose()
+		}
 	}
 }
 
