@@ -375,3 +375,18 @@ func TestUnreadBodyIsNotARequest(t *testing.T) {
 		})
 	}
 }
+
+// TestListLimitsNameTheValue: every list refuses a bad limit the same way,
+// naming what was sent (GET /v1/events used to leave it out).
+func TestListLimitsNameTheValue(t *testing.T) {
+	h, _ := ticketHarness(t)
+	for _, list := range []string{"/v1/events", "/v1/runs", "/v1/tickets"} {
+		for _, limit := range []string{"0", "-1", "501", "abc", "99999999999999999999"} {
+			var e apiError
+			if st := h.call(t, "GET", list+"?limit="+limit, demoToken, "", &e); st != 400 || e.Error != "invalid" ||
+				e.Message != `limit must be a number from 1 to 500, not "`+limit+`"` {
+				t.Errorf("%s?limit=%s: %d %+v", list, limit, st, e)
+			}
+		}
+	}
+}

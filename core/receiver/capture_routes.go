@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -159,13 +158,9 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	if !ok {
 		return s.refuse(c, nil, "", "", http.StatusNotFound, core.CodeNotFound, "this store cannot list events")
 	}
-	limit := 50
-	if q := c.Query("limit"); q != "" {
-		n, err := strconv.Atoi(q)
-		if err != nil || n < 1 || n > 500 {
-			return s.refuse(c, nil, "", "", http.StatusBadRequest, core.CodeInvalid, "limit must be a number from 1 to 500")
-		}
-		limit = n
+	limit, err := parseLimit(c.Query("limit"))
+	if err != nil {
+		return s.refuseErr(c, nil, "", "", err)
 	}
 	cursor, err := parseCursor(c.Query("cursor"), store.EventIDPrefix, "an event id")
 	if err != nil {
