@@ -390,3 +390,35 @@ func TestListLimitsNameTheValue(t *testing.T) {
 		}
 	}
 }
+
+// TestListsRefuseUnknownQueryParameters: a misspelt filter or a second
+// value for one is refused, not ignored: GET /v1/runs?state=failed
+// answered every run as if it were the failed ones.
+func TestListsRefuseUnknownQueryParameters(t *testing.T) {
+	h, _ := ticketHarness(t)
+	for _, tc := range []struct{ target, inMsg string }{
+		{"/v1/runs?state=failed", `query parameter "state" is not known here; use trigger, status, since, limit, cursor`},
+		{"/v1/runs?status=failed&status=succeeded", `query parameter "status" is given more than once; it takes one value`},
+		{"/v1/tickets?trigger=OC_t&assignee=bob", `query parameter "assignee" is not known here; use trigger, status, limit, cursor`},
+		{"/v1/events?since=1h", `query parameter "since" is not known here; use trigger, limit, cursor`},
+		{"/v1/events?trigger=OC_x&trigger=OC_t", `query parameter "trigger" is given more than once; it takes one value`},
+	} {
+		var e apiError
+		if st := h.call(t, "GET", tc.target, demoToken, "", &e); st != 400 || e.Error != "invalid" || e.Message != tc.inMsg {
+			t.Errorf("%s: %d %+v", tc.target, st, e)
+		}
+	}
+	// Every parameter each list documents is still taken.
+	var runs RunList
+	if st := h.call(t, "GET", "/v1/runs?trigger=OC_t&status=succeeded&since=1h&limit=5&cursor=", demoToken, "", &runs); st != 200 || len(runs.Runs) != 1 {
+		t.Errorf("runs: %d %+v", st, runs)
+	}
+	var tickets TicketList
+	if st := h.call(t, "GET", "/v1/tickets?trigger=OC_t&status=open&limit=5&cursor=", demoToken, "", &tickets); st != 200 || len(tickets.Tickets) != 1 {
+		t.Errorf("tickets: %d %+v", st, tickets)
+	}
+	var events EventList
+	if st := h.call(t, "GET", "/v1/events?trigger=OC_t&limit=5&cursor=", demoToken, "", &events); st != 200 || len(events.Events) != 1 {
+		t.Errorf("events: %d %+v", st, events)
+	}
+}

@@ -158,6 +158,9 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	if !ok {
 		return s.refuse(c, nil, "", "", http.StatusNotFound, core.CodeNotFound, "this store cannot list events")
 	}
+	if err := checkQuery(c, "trigger", "limit", "cursor"); err != nil {
+		return s.refuseErr(c, nil, "", "", err)
+	}
 	limit, err := parseLimit(c.Query("limit"))
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)

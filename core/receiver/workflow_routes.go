@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -73,6 +74,9 @@ type RunList struct {
 
 func (s *Server) listRuns(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
+		if err := checkQuery(c, "trigger", "status", "since", "limit", "cursor"); err != nil {
+			return err
+		}
 		f := store.RunFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status"))}
 		var err error
 		if f.Before, err = parseCursor(c.Query("cursor"), store.RunIDPrefix, "a run id"); err != nil {
@@ -123,6 +127,9 @@ type TicketList struct {
 
 func (s *Server) listTickets(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
+		if err := checkQuery(c, "trigger", "status", "limit", "cursor"); err != nil {
+			return err
+		}
 		f := store.TicketFilter{AccountID: acct, TriggerID: strings.Clone(c.Query("trigger")), Status: strings.Clone(c.Query("status"))}
 		var err error
 		if f.Before, err = parseCursor(c.Query("cursor"), store.TicketIDPrefix, "a ticket id"); err != nil {
@@ -253,6 +260,32 @@ func parseCursor(v, prefix, what string) (string, error) {
 		return prefix + strings.ToUpper(v[len(prefix):]), nil
 	}
 	return "", core.Errorf(core.CodeInvalid, "cursor %q is not %s; pass the nextCursor of the previous page", truncate(v, 60), what)
+}
+
+// checkQuery refuses a query parameter a list does not know, or one given
+// twice: a misspelt filter (?state=failed) or a second value
+// (?status=failed&status=retrying) would otherwise be ignored and the
+// answer look like the filtered list it is not.
+func checkQuery(c *fiber.Ctx, known ...string) error {
+	var bad string
+	seen := make(map[string]bool, len(known))
+	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+		if bad != "" {
+			return
+		}
+		key := string(k)
+		switch {
+		case !slices.Contains(known, key):
+			bad = fmt.Sprintf("query parameter %q is not known here; use %s", truncate(key, 40), strings.Join(known, ", "))
+		case seen[key]:
+			bad = fmt.Sprintf("query parameter %q is given more than once; it takes one value", key)
+		}
+		seen[key] = true
+	})
+	if bad != "" {
+		return core.Errorf(core.CodeInvalid, "%s", bad)
+	}
+	return nil
 }
 
 func parseLimit(v string) (int, error) {
