@@ -167,7 +167,7 @@ func ticketHarness(t *testing.T) (*wfHarness, string) {
 func TestPatchTicketBodyIsOneObject(t *testing.T) {
 	h, id := ticketHarness(t)
 	var e apiError
-	if st := h.call(t, "PATCH", "/v1/tickets/"+id, demoToken, `{"status":"solved"} {"status":"closed"}`, &e); st != 400 || e.Error != "invalid" || !strings.Contains(e.Message, "more than one JSON value") {
+	if st := h.call(t, "PATCH", "/v1/tickets/"+id, demoToken, `{"status":"solved"} {"status":"closed"}`, &e); st != 400 || e.Error != "invalid" || !strings.Contains(e.Message, "send one JSON object") {
 		t.Fatalf("two objects: %d %+v", st, e)
 	}
 	if st := h.call(t, "PATCH", "/v1/tickets/"+id, demoToken, `{"status":"solved"}garbage`, &e); st != 400 || e.Error != "invalid" {
@@ -420,5 +420,27 @@ func TestListsRefuseUnknownQueryParameters(t *testing.T) {
 	var events EventList
 	if st := h.call(t, "GET", "/v1/events?trigger=OC_t&limit=5&cursor=", demoToken, "", &events); st != 200 || len(events.Events) != 1 {
 		t.Errorf("events: %d %+v", st, events)
+	}
+}
+
+// TestAPIBodyEndsWithItsValue: nothing but white space may follow the JSON
+// object of an API body. A stray ']' or '}' slipped past (json.Decoder's
+// More reports the end of an array or object, not of the input), so
+// {"count":2}] opened a session.
+func TestAPIBodyEndsWithItsValue(t *testing.T) {
+	h := newCaptureHarness(t, "")
+	for _, body := range []string{`{"count":2}]`, `{"count":2}}`, `{"count":2} {}`, `{"count":2}x`} {
+		var e apiError
+		if st := h.do("POST", "/v1/triggers/OC_fd/capture", body, &e, withToken(demoToken)); st != 400 || e.Error != "invalid" ||
+			e.Message != "the body goes on after its JSON value, at byte offset 11; send one JSON object" {
+			t.Errorf("%s: %d %+v", body, st, e)
+		}
+	}
+	var s capture.State
+	if code := h.do("GET", "/v1/triggers/OC_fd/capture", "", &s, withToken(demoToken)); code != 200 || s.Session != nil {
+		t.Fatalf("a refused body opened a session: %d %+v", code, s.Session)
+	}
+	if st := h.do("POST", "/v1/triggers/OC_fd/capture", "{\"count\":2}\r\n\t ", nil, withToken(demoToken)); st != 201 {
+		t.Fatalf("trailing white space: %d", st)
 	}
 }

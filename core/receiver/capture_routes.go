@@ -331,8 +331,10 @@ func decodeAPIBody(c *fiber.Ctx, v any) error {
 			return core.Errorf(core.CodeInvalid, "the body is not accepted: %v", err)
 		}
 	}
-	if dec.More() {
-		return core.Errorf(core.CodeInvalid, "the body holds more than one JSON value")
+	// dec.More would miss a stray ']' or '}': it reports the end of an
+	// array or object, not the end of the input.
+	if off := dec.InputOffset(); strings.TrimSpace(string(body[off:])) != "" {
+		return core.Errorf(core.CodeInvalid, "the body goes on after its JSON value, at byte offset %d; send one JSON object", off)
 	}
 	return nil
 }
