@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -335,11 +336,18 @@ func TestUnreadBodyIsNotARequest(t *testing.T) {
 		name, head string
 		pad        int
 		status     int
+		chunked    bool
 	}{
-		{"GET with a body", "GET /v1/events/evt_x", maxStreamPrefetch + 1, 404},
-		{"GET with a long body", "GET /healthz", 3 * maxStreamPrefetch, 200},
-		{"POST replay with a body", "POST /v1/events/evt_x/replay", maxStreamPrefetch + 1, 404},
-		{"an event, read to its end", "POST /v1/triggers/OC_demo/events", 0, 202},
+		{"GET with a body", "GET /v1/events/evt_x", maxStreamPrefetch + 1, 404, false},
+		{"GET with a long body", "GET /healthz", 3 * maxStreamPrefetch, 200, false},
+		{"POST replay with a body", "POST /v1/events/evt_x/replay", maxStreamPrefetch + 1, 404, false},
+		{"an event, read to its end", "POST /v1/triggers/OC_demo/events", 0, 202, false},
+		// A chunked stream read past its end parses the next request as a
+		// chunk size: the drain after the handler waited for it (Genesys
+		// sends chunked bodies) or ate it.
+		{"a chunked event, read to its end", "POST /v1/triggers/OC_demo/events", 0, 202, true},
+		{"a small chunked event", "POST /inbound-event/v1/event/JSON/triggers?triggerId=OC_demo", -1, 202, true},
+		{"a chunked GET with a long body", "GET /healthz", 3 * maxStreamPrefetch, 200, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, err := net.Dial("tcp", ln.Addr().String())
@@ -347,13 +355,27 @@ func TestUnreadBodyIsNotARequest(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			body := `{"a":"` + strings.Repeat("x", tc.pad) + smuggled + `"}`
-			if tc.pad == 0 {
+			var body string
+			switch tc.pad {
+			case 0:
 				body = `{"a":"` + strings.Repeat("x", 2*maxStreamPrefetch) + `"}`
+			case -1:
+				body = `{"a":1}`
+			default:
+				body = `{"a":"` + strings.Repeat("x", tc.pad) + smuggled + `"}`
+			}
+			framing := "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+			if tc.chunked {
+				var b strings.Builder
+				for rest := body; rest != ""; {
+					n := min(len(rest), 3000)
+					fmt.Fprintf(&b, "%x\r\n%s\r\n", n, rest[:n])
+					rest = rest[n:]
+				}
+				framing = "\r\nTransfer-Encoding: chunked\r\n\r\n" + b.String() + "0\r\n\r\n"
 			}
 			req := tc.head + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-TOKEN: " + demoToken +
-				"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body +
-				"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+				framing + "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
 			if _, err := conn.Write([]byte(req)); err != nil {
 				t.Fatal(err)
 			}

@@ -310,6 +310,9 @@ func readBody(c *fiber.Ctx, limit int) (body []byte, tooLarge bool, err error) {
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
+			if len(buf) <= limit { // the body's own end, not the LimitReader's
+				bodyRead(c)
+			}
 			break
 		}
 		if err != nil {
@@ -324,9 +327,17 @@ func readBody(c *fiber.Ctx, limit int) (body []byte, tooLarge bool, err error) {
 	return buf, false, nil
 }
 
+// bodyRead marks a streamed body as read to its end, so that nothing reads
+// it again (drainUnreadBodies): a chunked body's stream read past its end
+// would parse the connection's next request as a chunk size, waiting for
+// it or eating it.
+func bodyRead(c *fiber.Ctx) { _ = c.Request().CloseBodyStream() }
+
 func drain(c *fiber.Ctx, stream io.Reader) {
 	if stream != nil {
-		_, _ = io.CopyN(io.Discard, stream, drainLimit)
+		if _, err := io.CopyN(io.Discard, stream, drainLimit); err == io.EOF {
+			bodyRead(c)
+		}
 	}
 	c.Context().SetConnectionClose()
 }
