@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +18,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteBackend keeps the SQLite database in WAL mode. The writer
@@ -108,6 +110,30 @@ func postgresDSN(path string) bool {
 	return false
 }
 
+// openBusyWait bounds how long opening waits for another process that is
+// opening the same new file.
+const openBusyWait = 10 * time.Second
+
+// pingSQLite opens w's connection, which sets its pragmas. Switching a new
+// file to WAL needs it alone, and when another process opens it at the
+// same moment SQLite answers SQLITE_BUSY at once instead of waiting (its
+// busy handler could deadlock there): try again until openBusyWait.
+func pingSQLite(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(openBusyWait)
+	for {
+		err := w.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(5+rand.IntN(20)) * time.Millisecond):
+		}
+	}
+}
+
 func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config, ckEvery time.Duration) (*sqliteBackend, error) {
 	if dsn == "" || strings.Contains(dsn, ":memory:") {
 		return nil, fmt.Errorf("sqlite dsn %q: a file path is required (the store must survive a restart)", dsn)
@@ -134,7 +160,7 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config, ckEv
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	b := &sqliteBackend{w: w, walPath: path + "-wal"}
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, w); err != nil {
 		b.close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
