@@ -45,6 +45,16 @@ func (a passThrough) Normalize(_ context.Context, r *core.Request) (*core.Normal
 	return &core.Normalized{Body: r.Body}, nil
 }
 
+// panicky is an adapter with a bug.
+type panicky struct{}
+
+func (panicky) Name() string { return "panicky" }
+func (panicky) Normalize(context.Context, *core.Request) (*core.Normalized, error) {
+	var m map[string]int
+	m["boom"]++ // assignment to entry in nil map
+	return nil, nil
+}
+
 // deliveryAdapter takes the delivery id from a header and refuses bodies
 // without "ok", like a vendor adapter would.
 type deliveryAdapter struct{}
@@ -72,6 +82,7 @@ func (echoAdapter) Refuse(status int, code core.Code, msg string) (int, []byte) 
 }
 
 var testAdapters = AdapterMap{
+	"panicky":  panicky{},
 	"generic":  passThrough{"generic"},
 	"delivery": deliveryAdapter{},
 	"echo":     echoAdapter{passThrough{"echo"}},
@@ -677,5 +688,34 @@ func TestConcurrentAccepted(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Fatalf("%d distinct stored ids, want %d", len(seen), n)
+	}
+}
+
+// TestPanicIsA500: a bug that panics in an adapter or a handler answers
+// that request 500 in the JSON error shape and is logged with its stack;
+// the process (every other request in flight) goes on. Without a
+// recover, fiber's panic ended the process.
+func TestPanicIsA500(t *testing.T) {
+	cfg := testConfig()
+	cfg.Triggers = append(cfg.Triggers, config.Trigger{ID: "OC_panic", Account: "demo", Adapter: "panicky"})
+	h := newHarness(t, cfg)
+	r := h.do(t, "POST", "/inbound-event/v1/event/JSON/triggers?triggerId=OC_panic", goodBody,
+		map[string]string{"Content-Type": "application/json", "X-API-TOKEN": demoToken})
+	if r.status != http.StatusInternalServerError || r.json["error"] != "internal" ||
+		!strings.Contains(fmt.Sprint(r.json["message"]), "retry later") {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "a request handler panicked") || !strings.Contains(logs, "assignment to entry in nil map") ||
+		!strings.Contains(logs, "panicky.Normalize") {
+		t.Errorf("panic not logged with its stack:\n%s", logs)
+	}
+	if strings.Contains(logs, demoToken) {
+		t.Errorf("the log holds the token")
+	}
+	r = h.do(t, "POST", "/inbound-event/v1/event/JSON/triggers?triggerId=OC_demo", goodBody,
+		map[string]string{"Content-Type": "application/json", "X-API-TOKEN": demoToken})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("after the panic: %d %s", r.status, r.body)
 	}
 }

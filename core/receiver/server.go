@@ -7,20 +7,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/valyala/fasthttp"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
+	"github.com/valyala/fasthttp"
 
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/capture"
@@ -136,6 +138,9 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorHandler:      s.fiberError,
 	})
+	// A panic in a handler or an adapter answers 500 and is logged, instead
+	// of ending the process and every request in flight with it.
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	s.refuseUnknownMethods()
 	s.drainUnreadBodies()
 	s.app.Post("/inbound-event/v1/event/JSON/triggers", func(c *fiber.Ctx) error {
@@ -289,7 +294,17 @@ func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 		msg = http.StatusText(status)
 		if fe != nil && fe.Message != "" {
 			msg = fe.Message
+		} else if fe == nil && status == http.StatusInternalServerError {
+			msg = "the server failed while handling this request (the failure is logged); retry later, with the same Idempotency-Key so that a retry is never stored twice"
 		}
 	}
 	return s.refuse(c, nil, "", "", status, code, msg)
+}
+
+// logPanic logs a handler's panic with its stack; the request is then
+// answered 500 by fiberError. The panic's value is cut short: it may quote
+// what the request sent.
+func (s *Server) logPanic(c *fiber.Ctx, e any) {
+	s.log.Error("a request handler panicked; answered 500", "method", truncate(c.Method(), 20), "path", truncate(c.Path(), 200),
+		"panic", truncate(fmt.Sprint(e), 200), "stack", string(debug.Stack()))
 }
