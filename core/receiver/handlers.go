@@ -96,6 +96,11 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	authorization := string(c.Request().Header.Peek("Authorization"))
 	p, err := rt.auth.Authenticate(apiToken, authorization)
 	if err != nil {
+		// RFC 9110 §11.6.1: a 401 carries a challenge. Vendors' HTTP
+		// clients set up with Basic credentials may send them only once
+		// asked (.NET's CredentialCache, curl --anyauth). Not on the API:
+		// a browser would answer it with a login dialog over the admin page.
+		c.Set(fiber.HeaderWWWAuthenticate, basicChallenge)
 		return s.refuseErr(c, trig, label, triggerID, err)
 	}
 
@@ -221,6 +226,9 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Status(status).Send(reply)
 }
+
+// basicChallenge is the event endpoints' WWW-Authenticate.
+const basicChallenge = `Basic realm="jsonevent", charset="UTF-8"`
 
 // storeWait bounds how long a request waits for the store to commit its
 // event; past it the answer is a 503 (the event may or may not be stored,

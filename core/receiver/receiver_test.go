@@ -265,6 +265,12 @@ func TestStatuses(t *testing.T) {
 			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type %q", ct)
 			}
+			// A 401 challenges for Basic: clients that send credentials
+			// only when asked (.NET's CredentialCache, curl --anyauth)
+			// send nothing without it.
+			if wa := r.header.Get("WWW-Authenticate"); (tc.status == 401) != (wa == `Basic realm="jsonevent", charset="UTF-8"`) {
+				t.Errorf("WWW-Authenticate %q on a %d", wa, tc.status)
+			}
 			if tc.status == 202 {
 				id, _ := r.json["eventId"].(string)
 				if !strings.HasPrefix(id, "evt_") || r.json["triggerId"] != "OC_demo" {
@@ -378,6 +384,11 @@ func TestStoredEventAndGet(t *testing.T) {
 			g := h.do(t, http.MethodGet, tc.path, "", tc.hdr)
 			if g.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", g.status, tc.status, g.body)
+			}
+			// The API (and the admin page's fetch calls) get no challenge:
+			// a browser would answer it with its own login dialog.
+			if wa := g.header.Get("WWW-Authenticate"); wa != "" {
+				t.Errorf("WWW-Authenticate %q on GET %s", wa, tc.path)
 			}
 		})
 	}
