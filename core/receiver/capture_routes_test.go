@@ -560,3 +560,30 @@ func TestCaptureRecordsRateLimited(t *testing.T) {
 		t.Fatalf("rate-limited capture = %+v", c)
 	}
 }
+
+// TestReplayKeepsTheBasicUsername: adapters put the Basic auth username in
+// their document; the Authorization header is never stored, so a replay
+// normalised the event with no username (null where the original had one).
+func TestReplayKeepsTheBasicUsername(t *testing.T) {
+	h := &captureHarness{t: t, dsn: filepath.Join(t.TempDir(), "c.db"), cfg: captureConfig()}
+	h.cfg.Triggers = append(h.cfg.Triggers, config.Trigger{ID: "OC_who", Account: "demo", Adapter: "whoami",
+		Fields: map[string]string{"user": "$.user"}})
+	h.start()
+	var acc struct{ EventID string }
+	if st := h.do("POST", "/v1/triggers/OC_who/events", `{"a":1}`, &acc, withBasic(demoUser, demoToken)); st != 202 {
+		t.Fatalf("post: %d", st)
+	}
+	var rep struct{ EventID, ReplayOf string }
+	if st := h.do("POST", "/v1/events/"+acc.EventID+"/replay", "", &rep, withToken(demoToken)); st != 202 || rep.ReplayOf != acc.EventID {
+		t.Fatalf("replay: %d %+v", st, rep)
+	}
+	for _, id := range []string{acc.EventID, rep.EventID} {
+		var ev EventJSON
+		if st := h.do("GET", "/v1/events/"+id, "", &ev, withToken(demoToken)); st != 200 {
+			t.Fatalf("get %s: %d", id, st)
+		}
+		if got := string(ev.Fields["user"]); got != `"`+demoUser+`"` || ev.AuthUsername != demoUser {
+			t.Errorf("event %s: field user = %s, authUsername %q; want %q", id, got, ev.AuthUsername, demoUser)
+		}
+	}
+}

@@ -193,6 +193,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		Warnings:       slices.Concat(norm.Warnings, fieldWarnings),
 		ReceivedAt:     s.now(),
 		IdempotencyKey: key,
+		AuthUsername:   p.Username,
 	}
 	var jobs []river.InsertManyParams
 	if s.jobs != nil {
@@ -624,6 +625,8 @@ type EventJSON struct {
 	Warnings       []string                   `json:"warnings,omitempty"`
 	IdempotencyKey string                     `json:"idempotencyKey,omitempty"`
 	ReplayOf       string                     `json:"replayOf,omitempty"`
+	// AuthUsername is the username of the Basic auth it came with.
+	AuthUsername string `json:"authUsername,omitempty"`
 	// Runs are the event's workflow runs (when workflows are enabled).
 	Runs []*store.Run `json:"runs,omitempty"`
 }
@@ -636,7 +639,7 @@ func EventView(ev *store.Event) EventJSON {
 		ReceivedAt: ev.ReceivedAt, Query: ev.Query, Headers: ev.Header,
 		Body: rawOrString(ev.Body), NormalizedBody: rawOrString(ev.NormalizedBody),
 		Fields: ev.Fields, Warnings: ev.Warnings,
-		IdempotencyKey: ev.IdempotencyKey, ReplayOf: ev.ReplayOf,
+		IdempotencyKey: ev.IdempotencyKey, ReplayOf: ev.ReplayOf, AuthUsername: ev.AuthUsername,
 	}
 }
 

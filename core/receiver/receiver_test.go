@@ -45,6 +45,16 @@ func (a passThrough) Normalize(_ context.Context, r *core.Request) (*core.Normal
 	return &core.Normalized{Body: r.Body}, nil
 }
 
+// whoami puts the Basic auth username in its document, as every vendor
+// adapter does (auth_username).
+type whoami struct{}
+
+func (whoami) Name() string { return "whoami" }
+func (whoami) Normalize(_ context.Context, r *core.Request) (*core.Normalized, error) {
+	user, _ := json.Marshal(r.AuthUsername)
+	return &core.Normalized{Body: fmt.Appendf(nil, `{"user":%s,"body":%s}`, user, r.Body)}, nil
+}
+
 // panicky is an adapter with a bug.
 type panicky struct{}
 
@@ -83,6 +93,7 @@ func (echoAdapter) Refuse(status int, code core.Code, msg string) (int, []byte) 
 
 var testAdapters = AdapterMap{
 	"panicky":  panicky{},
+	"whoami":   whoami{},
 	"generic":  passThrough{"generic"},
 	"delivery": deliveryAdapter{},
 	"echo":     echoAdapter{passThrough{"echo"}},

@@ -198,7 +198,8 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 		if trig == nil || trig.cfg.Account != acct {
 			return core.Errorf(core.CodeNotFound, "trigger %q of event %s is no longer configured for this account, so it cannot be replayed", old.TriggerID, old.ID)
 		}
-		req := &core.Request{TriggerID: old.TriggerID, Method: http.MethodPost, Header: old.Header, Query: old.Query, Body: old.Body}
+		req := &core.Request{TriggerID: old.TriggerID, Method: http.MethodPost, Header: old.Header, Query: old.Query, Body: old.Body,
+			AuthUsername: old.AuthUsername}
 		norm, err := trig.adapter.Normalize(ctx, req)
 		if err != nil {
 			return err
@@ -213,7 +214,7 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 			ContextID: old.ContextID, UserID: old.UserID, BrandID: old.BrandID,
 			Query: old.Query, Header: old.Header, Body: old.Body, NormalizedBody: norm.Body,
 			Fields: fields, Warnings: slices.Concat(norm.Warnings, fieldWarnings),
-			ReceivedAt: s.now(), ReplayOf: old.ID,
+			ReceivedAt: s.now(), ReplayOf: old.ID, AuthUsername: old.AuthUsername,
 		}
 		var jobs []river.InsertManyParams
 		if s.jobs != nil {

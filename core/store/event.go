@@ -87,6 +87,9 @@ type Event struct {
 	IdempotencyKey string
 	// ReplayOf is the id of the event this one replays, "" otherwise.
 	ReplayOf string
+	// AuthUsername is the username of the Basic auth the event came with,
+	// "" for X-API-TOKEN (adapters read it; a replay passes it on).
+	AuthUsername string
 }
 
 // InsertEvent commits ev together with jobs (river jobs for its workflows)
@@ -129,15 +132,15 @@ type eventRow struct {
 	query, headers, fields, warnings                     string
 	body, normalized                                     []byte
 	receivedAt                                           int64
-	idemKey, replayOf                                    string
+	idemKey, replayOf, authUsername                      string
 }
 
 // textColumns are the event's values stored as they are in TEXT columns,
 // named as the sender knows them.
-func textColumns(ev *Event) [4]struct{ name, v string } {
-	return [4]struct{ name, v string }{
+func textColumns(ev *Event) [5]struct{ name, v string } {
+	return [5]struct{ name, v string }{
 		{"contextId", ev.ContextID}, {"userId", ev.UserID}, {"brandId", ev.BrandID},
-		{"Idempotency-Key (or the vendor's delivery id)", ev.IdempotencyKey},
+		{"Idempotency-Key (or the vendor's delivery id)", ev.IdempotencyKey}, {"the Basic auth username", ev.AuthUsername},
 	}
 }
 
@@ -182,7 +185,7 @@ func encodeEvent(ev *Event) (*eventRow, error) {
 		query: encodeStrings(ev.Query), headers: encodeHeaders(ev.Header),
 		fields: encodeFields(ev.Fields), warnings: encodeList(ev.Warnings),
 		body: body, normalized: norm, receivedAt: ev.ReceivedAt.UnixMicro(),
-		idemKey: ev.IdempotencyKey, replayOf: ev.ReplayOf,
+		idemKey: ev.IdempotencyKey, replayOf: ev.ReplayOf, authUsername: ev.AuthUsername,
 	}, nil
 }
 
@@ -198,8 +201,8 @@ RETURNING event_id`
 
 const insertEventSQL = `INSERT INTO events (id, account_id, trigger_id, context_id, user_id, brand_id,
     query_json, headers_json, body, normalized_body, fields_json, warnings_json,
-    received_at, idempotency_key, replay_of)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+    received_at, idempotency_key, replay_of, auth_username)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 
 // sameAsBody is stored in normalized_body when the normalised document is
 // the body itself. One space is never a JSON document, so it cannot be
@@ -208,11 +211,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 var sameAsBody = []byte{' '}
 
 // eventColumns is how many columns an events insert binds per event.
-const eventColumns = 15
+const eventColumns = 16
 
 // maxInsertChunk is the most events one INSERT statement carries. A batch
 // is cut into power-of-two chunks (64, 32, ... 1), so each connection keeps
-// at most seven statement texts prepared, and the largest binds 960
+// at most seven statement texts prepared, and the largest binds 1,024
 // parameters, far below SQLite's and PostgreSQL's limits.
 const maxInsertChunk = 64
 
@@ -220,7 +223,7 @@ const maxInsertChunk = 64
 // PostgreSQL's numbered parameters ($1, $2, ...); sqliteInsertEventsSQLs[k]
 // is the same statement with anonymous "?" parameters in the same order,
 // which SQLite binds by position. SQLite looks a numbered parameter's name
-// up in a linear list at every bind, which makes binding a 960-parameter
+// up in a linear list at every bind, which makes binding a 1,024-parameter
 // statement quadratic.
 var insertEventsSQLs, sqliteInsertEventsSQLs = multiRowInserts(true), multiRowInserts(false)
 
@@ -283,7 +286,7 @@ func insertEvents(ctx context.Context, tx Tx, rows []*eventRow) error {
 		args = args[:0]
 		for _, r := range rows[:n] {
 			args = append(args, r.id, r.accountID, r.triggerID, r.contextID, r.userID, r.brandID,
-				r.query, r.headers, r.body, r.normalized, r.fields, r.warnings, r.receivedAt, r.idemKey, r.replayOf)
+				r.query, r.headers, r.body, r.normalized, r.fields, r.warnings, r.receivedAt, r.idemKey, r.replayOf, r.authUsername)
 		}
 		if _, err := tx.Exec(ctx, sqls[k], args...); err != nil {
 			return fmt.Errorf("insert %d events: %w", n, err)
@@ -302,11 +305,11 @@ func (s *Store) GetEvent(ctx context.Context, accountID, id string) (*Event, err
 	)
 	err := s.b.reader().QueryRow(ctx, `SELECT id, account_id, trigger_id, context_id, user_id, brand_id,
     query_json, headers_json, body, normalized_body, fields_json, warnings_json,
-    received_at, idempotency_key, replay_of
+    received_at, idempotency_key, replay_of, auth_username
 FROM events WHERE id = $1 AND account_id = $2`, id, accountID).Scan(
 		&r.id, &r.accountID, &r.triggerID, &r.contextID, &r.userID, &r.brandID,
 		&r.query, &r.headers, &r.body, &r.normalized, &r.fields, &r.warnings,
-		&r.receivedAt, &r.idemKey, &r.replayOf)
+		&r.receivedAt, &r.idemKey, &r.replayOf, &r.authUsername)
 	if errors.Is(err, ErrNoRows) {
 		return nil, notFound
 	}
@@ -321,7 +324,7 @@ FROM events WHERE id = $1 AND account_id = $2`, id, accountID).Scan(
 		ContextID: r.contextID, UserID: r.userID, BrandID: r.brandID,
 		Body: r.body, NormalizedBody: r.normalized,
 		ReceivedAt:     time.UnixMicro(r.receivedAt).UTC(),
-		IdempotencyKey: r.idemKey, ReplayOf: r.replayOf,
+		IdempotencyKey: r.idemKey, ReplayOf: r.replayOf, AuthUsername: r.authUsername,
 	}
 	for _, d := range []struct {
 		src string
