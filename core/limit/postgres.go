@@ -40,6 +40,9 @@ type Postgres struct {
 	pool      *pgxpool.Pool
 	window    time.Duration
 	lastSweep atomic.Int64 // unix nanoseconds of this instance's last sweep
+	// readCommitted says the pool's sessions default to read committed,
+	// so Allow's batch needs no BEGIN and COMMIT of its own.
+	readCommitted bool
 
 	// refused remembers, per key, until when the database said no request
 	// can be admitted under a given limit, so that a sender hammering past
@@ -124,6 +127,13 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create rate limit table %s: %w", postgresTable, err)
 	}
+	// Every session of a pool starts alike (the server's, database's and
+	// role's defaults, then the pool's runtime parameters): ask one.
+	var iso string
+	if err := pool.QueryRow(ctx, "SHOW default_transaction_isolation").Scan(&iso); err != nil {
+		return nil, fmt.Errorf("rate limiter: read default_transaction_isolation: %w", err)
+	}
+	p.readCommitted = iso == "read committed"
 	return p, nil
 }
 
@@ -140,12 +150,19 @@ func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, 
 	h.Write([]byte(key))
 	var b pgx.Batch
 	// The batch is one implicit transaction. allowSQL must see what was
-	// committed while it waited for the lock: read committed, whatever
-	// default_transaction_isolation the server or role sets (under
-	// repeatable read two senders took the same seq).
-	b.Queue("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+	// committed while it waited for the lock: read committed (under
+	// repeatable read two senders took the same seq). When the pool's
+	// sessions default to another level, the batch is an explicit
+	// transaction at read committed: "SET TRANSACTION" in an implicit one
+	// works, but the server sends and logs a WARNING for every request.
+	if !p.readCommitted {
+		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	}
 	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", int32(lockClass), int32(h.Sum32()))
 	b.Queue(allowSQL, key, int64(limit), p.window)
+	if !p.readCommitted {
+		b.Queue("COMMIT")
+	}
 
 	var (
 		admitted bool
@@ -155,12 +172,18 @@ func (p *Postgres) Allow(ctx context.Context, key string, limit int) (Decision, 
 		blocker  *time.Time
 	)
 	br := p.pool.SendBatch(ctx, &b)
-	_, err := br.Exec()
+	var err error
+	if !p.readCommitted {
+		_, err = br.Exec() // BEGIN
+	}
 	if err == nil {
 		_, err = br.Exec()
 	}
 	if err == nil {
 		err = br.QueryRow().Scan(&admitted, &used, &now, &oldest, &blocker)
+	}
+	if err == nil && !p.readCommitted {
+		_, err = br.Exec() // COMMIT
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr

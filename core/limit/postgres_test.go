@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jsonevent/jsonevent/core/pgtest"
@@ -453,5 +454,64 @@ func TestPostgresExactUnderRepeatableRead(t *testing.T) {
 	}
 	if got := admitted.Load(); got != limit {
 		t.Errorf("admitted %d of %d, want exactly %d", got, senders*tries, limit)
+	}
+}
+
+// TestPostgresAllowSendsNoWarning: Allow runs on every event request, so
+// it must not make the server warn. "SET TRANSACTION" outside BEGIN (the
+// batch is an implicit transaction, not a block) made PostgreSQL send and
+// log "WARNING: SET TRANSACTION can only be used in transaction blocks"
+// for each request, and cost a third statement. A pool whose sessions read
+// committed pays the README's two statements; one whose default is
+// stricter still gets read committed (TestPostgresExactUnderRepeatableRead)
+// without a warning.
+func TestPostgresAllowSendsNoWarning(t *testing.T) {
+	for _, iso := range []string{"", "repeatable read"} {
+		t.Run(fmt.Sprintf("default=%q", iso), func(t *testing.T) {
+			cfg, err := pgxpool.ParseConfig(pgtest.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if iso != "" {
+				cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = iso
+			}
+			var tr pgCounter
+			cfg.ConnConfig.Tracer = &tr
+			var notices atomic.Int64
+			var mu sync.Mutex
+			var first string
+			cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+				if notices.Add(1) == 1 {
+					mu.Lock()
+					first = n.Severity + ": " + n.Message
+					mu.Unlock()
+				}
+			}
+			ctx := context.Background()
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pool.Close)
+			lim, err := NewPostgres(ctx, pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 10
+			before := tr.statements.Load()
+			for range n {
+				if d, err := lim.Allow(ctx, "quiet", 1000); err != nil || !d.Allowed {
+					t.Fatalf("Allow = %+v, %v", d, err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if got := notices.Load(); got != 0 {
+				t.Errorf("%d Allow calls drew %d notices from the server, first %q; want none", n, got, first)
+			}
+			if got := (tr.statements.Load() - before) / n; iso == "" && got != 2 {
+				t.Errorf("Allow sends %d statements, want 2 (the lock and the decision)", got)
+			}
+		})
 	}
 }
