@@ -735,6 +735,9 @@ func TestPanicIsA500(t *testing.T) {
 	if strings.Contains(logs, demoToken) {
 		t.Errorf("the log holds the token")
 	}
+	if strings.Contains(logs, `"msg":"request failed"`) {
+		t.Errorf("the panic was logged twice:\n%s", logs)
+	}
 	r = h.do(t, "POST", "/inbound-event/v1/event/JSON/triggers?triggerId=OC_demo", goodBody,
 		map[string]string{"Content-Type": "application/json", "X-API-TOKEN": demoToken})
 	if r.status != http.StatusAccepted {

@@ -295,16 +295,23 @@ func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 		if fe != nil && fe.Message != "" {
 			msg = fe.Message
 		} else if fe == nil && status == http.StatusInternalServerError {
+			if c.Locals(panickedKey) == nil { // logPanic has logged a panic, with its stack
+				s.log.Error("request failed", "method", truncate(requestMethod(c), 20), "path", truncate(c.Path(), 200), "err", err)
+			}
 			msg = "the server failed while handling this request (the failure is logged); retry later, with the same Idempotency-Key so that a retry is never stored twice"
 		}
 	}
 	return s.refuse(c, nil, "", "", status, code, msg)
 }
 
+// panickedKey marks, in a request's locals, a panic logPanic logged.
+const panickedKey = "jsonevent.panicked"
+
 // logPanic logs a handler's panic with its stack; the request is then
 // answered 500 by fiberError. The panic's value is cut short: it may quote
 // what the request sent.
 func (s *Server) logPanic(c *fiber.Ctx, e any) {
+	c.Locals(panickedKey, true)
 	s.log.Error("a request handler panicked; answered 500", "method", truncate(c.Method(), 20), "path", truncate(c.Path(), 200),
 		"panic", truncate(fmt.Sprint(e), 200), "stack", string(debug.Stack()))
 }

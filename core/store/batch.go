@@ -246,8 +246,11 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 }
 
-// landedWait bounds the look-up of an event whose commit reported an error.
-const landedWait = 5 * time.Second
+// landedWait bounds the look-up of an event whose commit reported an
+// error. It is short: the writer waits for it, with every request queued
+// behind, and a database that does not answer a primary-key read in that
+// time has not answered the commit either.
+const landedWait = time.Second
 
 // landed reports whether the event id is stored. It is asked only after a
 // failed commit; when the database cannot answer, the event counts as not
