@@ -645,6 +645,11 @@ func TestEngineRescuedFinishedRunStaysFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A notification would be queued in the transaction that saved the
+	// run: look for the job, not only for a call that may not have run yet.
+	if res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(NotifyKind).TagsAny(id)); err != nil || len(res.Jobs) != 0 {
+		t.Errorf("notification jobs after the rescue: %v, %v; want none", res, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if run.Status != store.RunFailed || len(run.Attempts) != 1 || calls != 0 || notes != 0 {
