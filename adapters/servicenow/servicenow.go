@@ -183,10 +183,15 @@ func wrapped(top map[string]any) (string, map[string]any, bool) {
 	return "", nil, false
 }
 
-// deliveryID is sys_id plus the record's version, so that a retry of the
-// same record version is a duplicate but the next update of the record is
-// not: sys_mod_count when sent, else sys_updated_on, else a hash of the
-// body. Bodies with several records, or none, or no sys_id have none.
+// deliveryID is sys_id, the record's version (sys_mod_count when sent, else
+// sys_updated_on) and a hash of the exact body. ServiceNow sends no delivery
+// id; a retry (a script's own retry, an IntegrationHub retry policy) resends
+// the same body, so it is a duplicate. The version alone is not enough: an
+// update made with GlideRecord.autoSysFields(false) changes neither
+// sys_mod_count nor sys_updated_on, and an "after delete" business rule
+// sends the version of the last insert or update, so keying on the version
+// alone dropped those real events as duplicates. Bodies with several
+// records, or none, or no sys_id have none.
 func deliveryID(rec map[string]any, count int, body []byte) string {
 	if count != 1 || rec == nil {
 		return ""
@@ -195,18 +200,19 @@ func deliveryID(rec map[string]any, count int, body []byte) string {
 	if id == "" {
 		return ""
 	}
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:8])
 	for _, k := range []string{"sys_mod_count", "sys_updated_on"} {
 		switch v := rec[k].(type) {
 		case string:
 			if v != "" {
-				return id + ":" + v
+				return id + ":" + v + ":" + h
 			}
 		case json.Number:
-			return id + ":" + v.String()
+			return id + ":" + v.String() + ":" + h
 		}
 	}
-	sum := sha256.Sum256(body)
-	return id + ":" + hex.EncodeToString(sum[:8])
+	return id + ":" + h
 }
 
 type normalizer struct {
