@@ -100,6 +100,10 @@ func (a *Adapter) Normalize(ctx context.Context, req *core.Request) (*core.Norma
 	if err != nil {
 		return nil, err
 	}
+	if l, ok := v.([]any); ok && isRowList(l) {
+		// The "value" list of Dataverse "List rows" posted as the body.
+		v = map[string]any{"value": l}
+	}
 	top, ok := v.(map[string]any)
 	if !ok {
 		return nil, jsondoc.Invalid("dynamics body must be a JSON object (a RemoteExecutionContext or a Web API row), got %s", jsondoc.Kind(v))
@@ -462,6 +466,20 @@ func isReference(m map[string]any) bool {
 	_, ln := m["LogicalName"]
 	_, attrs := m["Attributes"]
 	return id && ln && !attrs
+}
+
+// isRowList reports whether l is a non-empty list of Web API rows (objects,
+// not the {key,value} items of a DataContract list).
+func isRowList(l []any) bool {
+	if len(l) == 0 || isKeyValueList(l) {
+		return false
+	}
+	for _, e := range l {
+		if _, ok := e.(map[string]any); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func isKeyValueList(l []any) bool {

@@ -223,3 +223,22 @@ func TestPluginDeliveryIDAndTruncation(t *testing.T) {
 		})
 	}
 }
+
+// A maker who builds the HTTP action's body from the "value" of Dataverse
+// "List rows" sends {"value":[rows]} (no @odata.context) or the bare list;
+// both are collections of rows, not one row with a column named value.
+func TestWebAPICollectionWithoutContext(t *testing.T) {
+	rows := `[{"contactid":"11111111-2222-4333-8444-555555555555","fullname":"Ana"},{"contactid":"66666666-2222-4333-8444-555555555555","fullname":"Ben"}]`
+	for _, body := range []string{`{"value":` + rows + `}`, rows} {
+		doc := normalize(t, dynamics.New(), &core.Request{Body: []byte(body)})
+		recs, _ := doc["records"].([]any)
+		rec, _ := doc["record"].(map[string]any)
+		if len(recs) != 2 || rec["fullname"] != "Ana" || doc["entity_name"] != "contact" || doc["record_id"] != "11111111-2222-4333-8444-555555555555" {
+			t.Errorf("%s: records %d, record %v, entity %v, id %v; want 2 rows, Ana, contact", body, len(recs), rec, doc["entity_name"], doc["record_id"])
+		}
+	}
+	// A bare key/value list is still refused (a relay that posts only InputParameters).
+	if _, err := dynamics.New().Normalize(context.Background(), &core.Request{Body: []byte(`[{"key":"Target","value":null}]`)}); core.ErrorCode(err) != core.CodeInvalid {
+		t.Errorf("key/value list: err %v, want invalid", err)
+	}
+}

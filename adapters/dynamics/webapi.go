@@ -31,7 +31,7 @@ var annotationSuffix = map[string]string{
 func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt string) (map[string]any, string) {
 	odata := map[string]any{}
 	var rows []map[string]any
-	if list, ok := top["value"].([]any); ok && top["@odata.context"] != nil {
+	if list, ok := collection(top); ok {
 		for k, v := range top {
 			if strings.HasPrefix(k, "@odata.") {
 				odata[strings.TrimPrefix(k, "@odata.")] = v
@@ -153,9 +153,31 @@ func columns(top map[string]any) []any {
 	return out
 }
 
+// collection returns the rows of a Web API collection: {"value":[rows]}
+// with nothing beside value but @odata.* members. @odata.context is not
+// required: a maker who builds the body from the "value" of Dataverse
+// "List rows" sends {"value":[rows]} alone.
+func collection(top map[string]any) ([]any, bool) {
+	list, ok := top["value"].([]any)
+	if !ok {
+		return nil, false
+	}
+	for k := range top {
+		if k != "value" && !strings.HasPrefix(k, "@odata.") {
+			return nil, false
+		}
+	}
+	for _, r := range list {
+		if _, ok := r.(map[string]any); !ok {
+			return nil, false
+		}
+	}
+	return list, true
+}
+
 // rawFirstRow returns top, or the first row of a collection.
 func rawFirstRow(top map[string]any) map[string]any {
-	if list, ok := top["value"].([]any); ok && top["@odata.context"] != nil {
+	if list, ok := collection(top); ok {
 		if len(list) > 0 {
 			row, _ := list[0].(map[string]any)
 			return row
