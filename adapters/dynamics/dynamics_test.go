@@ -242,3 +242,24 @@ func TestWebAPICollectionWithoutContext(t *testing.T) {
 		t.Errorf("key/value list: err %v, want invalid", err)
 	}
 }
+
+// The Power Automate Dataverse connector (trigger "When a row is added,
+// modified or deleted", "Get a row by ID", "List rows") gives a choice
+// column's label as _x_label and a lookup's table as _x_type, often without
+// the OData FormattedValue annotation.
+func TestWebAPIConnectorLabels(t *testing.T) {
+	body := `{"@odata.type":"#Microsoft.Dynamics.CRM.account","accountid":"78914942-34cb-ed11-b596-0022481d68cd","statecode":0,"_statecode_label":"Active",
+		"industrycode":7,"_industrycode_label":"Consulting","prioritycode":1,"prioritycode@OData.Community.Display.V1.FormattedValue":"High","_prioritycode_label":"High",
+		"_ownerid_value":"75c2dd85-e89e-e711-8122-000d3aa2331c","_ownerid_type":"systemusers"}`
+	doc := normalize(t, dynamics.New(), &core.Request{Body: []byte(body)})
+	rec := doc["record"].(map[string]any)
+	for k, want := range map[string]any{"statecode_formatted": "Active", "industrycode_formatted": "Consulting", "prioritycode_formatted": "High", "ownerid": "75c2dd85-e89e-e711-8122-000d3aa2331c"} {
+		if rec[k] != want {
+			t.Errorf("record.%s = %v, want %v", k, rec[k], want)
+		}
+	}
+	want := []any{"accountid", "industrycode", "ownerid", "prioritycode", "statecode"}
+	if !reflect.DeepEqual(doc["changed"], want) {
+		t.Errorf("changed = %v, want %v (connector helper keys are not columns)", doc["changed"], want)
+	}
+}

@@ -9,9 +9,13 @@ import (
 )
 
 var (
-	lookupRe   = regexp.MustCompile(`^_(.+)_value$`)
-	guidRe     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	contextSet = regexp.MustCompile(`#([A-Za-z0-9_]+)`)
+	lookupRe = regexp.MustCompile(`^_(.+)_value$`)
+	// connectorRe matches the helper keys the Power Automate Dataverse
+	// connector adds beside the columns: _x_label (a choice column's label)
+	// and _x_type (a lookup's table).
+	connectorRe = regexp.MustCompile(`^_(.+)_(label|type)$`)
+	guidRe      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	contextSet  = regexp.MustCompile(`#([A-Za-z0-9_]+)`)
 )
 
 // notPrimaryKeys are GUID columns ending in "id" that are never the row's
@@ -137,20 +141,22 @@ func (n *normalizer) webAPI(top map[string]any, req *core.Request, entityOpt str
 }
 
 // columns lists the columns a row sent (lookups by their base name,
-// without annotations): for a collection, those of the first row.
+// without annotations and the Dataverse connector's helper keys _x_label,
+// _x_type, SdkMessage and ItemInternalId), sorted: for a collection, those
+// of the first row.
 func columns(top map[string]any) []any {
 	row := rawFirstRow(top)
-	out := []any{}
-	for _, k := range jsondoc.SortedKeys(row) {
-		if strings.Contains(k, "@") {
+	names := make([]string, 0, len(row))
+	for k := range row {
+		if strings.Contains(k, "@") || connectorRe.MatchString(k) || k == "SdkMessage" || k == "ItemInternalId" {
 			continue
 		}
 		if m := lookupRe.FindStringSubmatch(k); m != nil {
 			k = m[1]
 		}
-		out = append(out, k)
+		names = append(names, k)
 	}
-	return out
+	return sortedAny(names)
 }
 
 // collection returns the rows of a Web API collection: {"value":[rows]}
@@ -221,6 +227,12 @@ func (n *normalizer) row(in map[string]any) (map[string]any, map[string]any) {
 		if m := lookupRe.FindStringSubmatch(k); m != nil {
 			derived[m[1]] = v
 			continue
+		}
+		if m := connectorRe.FindStringSubmatch(k); m != nil && m[2] == "label" {
+			// The connector's label of a choice column; kept as sent too.
+			if _, annotated := in[m[1]+"@OData.Community.Display.V1.FormattedValue"]; !annotated {
+				derived[m[1]+"_formatted"] = v
+			}
 		}
 		out[k] = n.nested(v)
 	}
