@@ -89,7 +89,11 @@ func TestInvalidJSONHint(t *testing.T) {
 		{`{"subject": Printer on fire}`, `the value of "subject" is unquoted text`},
 		{`{"subject": "He said "hi""}`, `the value of "subject" probably contains a double quote`},
 		{"{\"subject\": \"line\nbreak\"}", `the value of "subject" probably contains`},
-		{`{"id": "{{ticket.idd}}", "x": }`, `placeholder {{ticket.idd}}`},
+		{`{"id": {{ticket.idd}}, "x": 1}`, `placeholder {{ticket.idd}}`},
+		// A quoted placeholder left as text is valid JSON: the hint is about
+		// the value that broke the JSON, not about the placeholder.
+		{`{"id": "{{ticket.idd}}", "x": }`, `the value of "x" is empty`},
+		{`{"ticket_id": "{{ticket.id}}", "subject": "Printer "on fire""}`, `the value of "subject" probably contains a double quote`},
 		{`ticket_id=1`, `not JSON at all`},
 		{`{"subject": "x"`, `ends early`},
 	}

@@ -31,9 +31,6 @@ func (Adapter) InvalidJSONHint(body []byte, offset int64) string {
 	if jsondoc.NotJSONAtAll(body) {
 		return "the body is not JSON at all (form data or XML?): in the webhook action set Encoding to JSON"
 	}
-	if m := placeholderRe.Find(body); m != nil {
-		return "the body still contains the placeholder " + string(truncate(m, 40)) + ", which Freshdesk did not replace: check its spelling in the webhook's advanced content"
-	}
 	if offset > int64(len(body)) {
 		offset = int64(len(body))
 	}
@@ -41,6 +38,14 @@ func (Adapter) InvalidJSONHint(body []byte, offset int64) string {
 	at := int(offset) - 1
 	if at < 0 {
 		at = 0
+	}
+	// An unreplaced placeholder breaks the JSON only where it stands
+	// unquoted; one left inside quotes is valid JSON, and blaming it would
+	// hide the value that really broke the body.
+	for _, loc := range placeholderRe.FindAllIndex(body, -1) {
+		if at >= loc[0] && at < loc[1] {
+			return "the body still contains the placeholder " + string(truncate(body[loc[0]:loc[1]], 40)) + ", which Freshdesk did not replace: check its spelling in the webhook's advanced content"
+		}
 	}
 	before := bytes.TrimRight(body[:at], " \t\r\n")
 	key := ""
