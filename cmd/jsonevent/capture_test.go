@@ -133,8 +133,8 @@ func TestCaptureCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	if len(cs.Adopted("OC_fd")) != 2 {
-		t.Errorf("adopted = %+v", cs.Adopted("OC_fd"))
+	if len(cs.Adopted("demo", "OC_fd")) != 2 {
+		t.Errorf("adopted = %+v", cs.Adopted("demo", "OC_fd"))
 	}
 }
 

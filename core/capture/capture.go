@@ -102,9 +102,14 @@ type Service struct {
 	open  map[string]*store.CaptureSession // by trigger id
 	nOpen atomic.Int32                     // len(open), read without the lock
 
-	adoptMu sync.Mutex // serialises Adopt and Delete (read, check, write)
-	fields  atomic.Pointer[map[string][]Field]
+	adoptMu sync.Mutex                           // serialises Adopt and Delete (read, check, write)
+	fields  atomic.Pointer[map[fieldKey][]Field] // by account and trigger
 }
+
+// fieldKey names whose adopted fields a list is: a trigger id alone is not
+// enough, since an edited config may give the id to another account, which
+// must not inherit (nor be unable to delete) the fields the first adopted.
+type fieldKey struct{ account, trigger string }
 
 // New loads the open sessions and the adopted fields from st.
 func New(ctx context.Context, st Store, opt Options) (*Service, error) {
@@ -138,7 +143,7 @@ func (s *Service) reloadFields(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load adopted fields: %w", err)
 	}
-	m := map[string][]Field{}
+	m := map[fieldKey][]Field{}
 	for _, f := range all {
 		p, err := jsonpath.Compile(f.Path)
 		if err != nil {
@@ -147,21 +152,23 @@ func (s *Service) reloadFields(ctx context.Context) error {
 			s.log.Error("adopted field no longer compiles; it is ignored", "trigger_id", f.TriggerID, "field", f.Name, "err", err)
 			continue
 		}
-		m[f.TriggerID] = append(m[f.TriggerID], Field{Name: f.Name, Path: p, Origin: f.Origin})
+		k := fieldKey{f.AccountID, f.TriggerID}
+		m[k] = append(m[k], Field{Name: f.Name, Path: p, Origin: f.Origin})
 	}
 	s.fields.Store(&m)
 	return nil
 }
 
-// Adopted returns the adopted fields of a trigger, compiled. It reads
-// memory only (the receiver calls it for every event); the slice must not
-// be modified.
-func (s *Service) Adopted(triggerID string) []Field {
+// Adopted returns the fields the account adopted for its trigger,
+// compiled. Fields adopted while the trigger id belonged to another account
+// are not returned. It reads memory only (the receiver calls it for every
+// event); the slice must not be modified.
+func (s *Service) Adopted(accountID, triggerID string) []Field {
 	m := s.fields.Load()
 	if m == nil {
 		return nil
 	}
-	return (*m)[triggerID]
+	return (*m)[fieldKey{accountID, triggerID}]
 }
 
 // Capturing reports whether the trigger has an open session. It is cheap
@@ -476,7 +483,7 @@ func (s *Service) Fields(trig *config.Trigger, manualLimit int) *FieldsView {
 	for n, p := range trig.PresetFields {
 		byName[n] = FieldView{Name: n, Path: p, Origin: OriginPreset}
 	}
-	for _, f := range s.Adopted(trig.ID) {
+	for _, f := range s.Adopted(trig.Account, trig.ID) {
 		byName[f.Name] = FieldView{Name: f.Name, Path: f.Path.String(), Origin: f.Origin, CountsAgainstLimit: f.Origin == OriginManual}
 	}
 	for n, p := range trig.Fields {
@@ -550,7 +557,7 @@ func (s *Service) Adopt(ctx context.Context, trig *config.Trigger, manualLimit i
 		}
 	}
 	current := map[string]string{} // adopted name -> origin, after this call
-	for _, f := range s.Adopted(trig.ID) {
+	for _, f := range s.Adopted(trig.Account, trig.ID) {
 		current[f.Name] = f.Origin
 	}
 	now := s.now()

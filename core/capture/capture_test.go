@@ -347,7 +347,7 @@ func TestAdopt(t *testing.T) {
 	if fmt.Sprint(origins) != fmt.Sprint(want) || fv.Manual != 2 || fv.ManualLimit != 3 {
 		t.Fatalf("fields = %+v, want origins %v and 2 manual", fv, want)
 	}
-	if got := s.Adopted(trig.ID); len(got) != 4 || got[0].Name != "ticket_subject" || got[0].Path.String() != "$['freshdesk_webhook']['ticket_subject']" {
+	if got := s.Adopted(trig.Account, trig.ID); len(got) != 4 || got[0].Name != "ticket_subject" || got[0].Path.String() != "$['freshdesk_webhook']['ticket_subject']" {
 		t.Fatalf("Adopted = %+v", got)
 	}
 
@@ -385,7 +385,7 @@ func TestAdopt(t *testing.T) {
 	for _, f := range fv.Fields {
 		origins[f.Name] = f.Origin
 	}
-	if origins["ticket_subject"] != OriginCaptured || origins["typed"] != OriginCaptured || origins["typed2"] != OriginManual || len(s2.Adopted(trig.ID)) != 6 {
+	if origins["ticket_subject"] != OriginCaptured || origins["typed"] != OriginCaptured || origins["typed2"] != OriginManual || len(s2.Adopted(trig.Account, trig.ID)) != 6 {
 		t.Fatalf("after restart: %+v", fv)
 	}
 	// Deleting.
@@ -396,8 +396,8 @@ func TestAdopt(t *testing.T) {
 	wantCode(t, err, core.CodeNotFound)
 	_, err = s2.DeleteField(ctx, trig, 3, "hand")
 	wantCode(t, err, core.CodeConflict)
-	if len(s2.Adopted(trig.ID)) != 5 {
-		t.Fatalf("Adopted after delete = %+v", s2.Adopted(trig.ID))
+	if len(s2.Adopted(trig.Account, trig.ID)) != 5 {
+		t.Fatalf("Adopted after delete = %+v", s2.Adopted(trig.Account, trig.ID))
 	}
 }
 
@@ -424,14 +424,14 @@ func TestRefreshOnSQLite(t *testing.T) {
 	if _, err := a.Adopt(ctx, trig, 10, map[string]string{"x": "$.x"}); err != nil {
 		t.Fatal(err)
 	}
-	if b.Capturing(trig.ID) || len(b.Adopted(trig.ID)) != 0 {
+	if b.Capturing(trig.ID) || len(b.Adopted(trig.Account, trig.ID)) != 0 {
 		t.Fatal("node b saw the session before Refresh")
 	}
 	if err := b.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !b.Capturing(trig.ID) || len(b.Adopted(trig.ID)) != 1 {
-		t.Fatalf("after Refresh: capturing %v, adopted %+v", b.Capturing(trig.ID), b.Adopted(trig.ID))
+	if !b.Capturing(trig.ID) || len(b.Adopted(trig.Account, trig.ID)) != 1 {
+		t.Fatalf("after Refresh: capturing %v, adopted %+v", b.Capturing(trig.ID), b.Adopted(trig.Account, trig.ID))
 	}
 	// Each node records one request; the session (count 2) is then full
 	// for both once they refresh.
@@ -461,5 +461,43 @@ func TestRefreshOnSQLite(t *testing.T) {
 	}
 	if err := b.Refresh(ctx); err != nil || b.Capturing(trig.ID) {
 		t.Fatalf("b still capturing after the session closed elsewhere: %v", err)
+	}
+}
+
+// A trigger id the config moves to another account (removed, then added
+// again under the other one) must not carry the first account's adopted
+// fields: they would be extracted into the new owner's events, listed as
+// its fields and counted against its limit, and it could not delete them.
+func TestAdoptedFieldsStayWithTheirAccount(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "c.db"))
+	clk := &clock{t: time.Now()}
+	s := newService(t, st, clk)
+	trig := testTrigger()
+	if _, err := s.Adopt(ctx, trig, 10, map[string]string{"secret_a": "$.a.secret", "m1": "$.m1", "m2": "$.m2"}); err != nil {
+		t.Fatal(err)
+	}
+	moved := testTrigger()
+	moved.Account = "other"
+	moved.Fields = nil
+	check := func(s *Service, when string) {
+		t.Helper()
+		if got := s.Adopted(moved.Account, moved.ID); len(got) != 0 {
+			t.Errorf("%s: the new owner's trigger has the old owner's adopted fields %+v", when, got)
+		}
+		for _, f := range s.Fields(moved, 10).Fields {
+			if f.Origin == OriginManual || f.Origin == OriginCaptured {
+				t.Errorf("%s: Fields of the new owner lists %+v", when, f)
+			}
+		}
+		if got := s.Adopted(trig.Account, trig.ID); len(got) != 3 {
+			t.Errorf("%s: the old owner's fields = %+v, want 3", when, got)
+		}
+	}
+	check(s, "in memory")
+	check(newService(t, st, clk), "after a restart")
+	// The new owner's limit counts only its own hand-written fields.
+	if _, err := s.Adopt(ctx, moved, 2, map[string]string{"mine": "$.mine", "mine2": "$.mine2"}); err != nil {
+		t.Fatalf("new owner adopting 2 of its limit of 2: %v", err)
 	}
 }

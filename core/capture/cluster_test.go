@@ -64,13 +64,13 @@ func TestRefreshAcrossNodes(t *testing.T) {
 	if _, err := a.Adopt(ctx, trig, 10, map[string]string{"n": "$.n"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Adopted(trig.ID)) != 0 {
+	if len(b.Adopted(trig.Account, trig.ID)) != 0 {
 		t.Fatal("node b had the adopted field before refreshing")
 	}
 	if err := b.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.Adopted(trig.ID); len(got) != 1 || got[0].Name != "n" {
+	if got := b.Adopted(trig.Account, trig.ID); len(got) != 1 || got[0].Name != "n" {
 		t.Fatalf("node b adopted fields after refresh = %+v, want n", got)
 	}
 }

@@ -358,7 +358,7 @@ func (s *Server) fieldsOf(t *trigger) []field {
 	if s.capture == nil {
 		return t.fields
 	}
-	adopted := s.capture.Adopted(t.cfg.ID)
+	adopted := s.capture.Adopted(t.cfg.Account, t.cfg.ID)
 	if len(adopted) == 0 {
 		return t.fields
 	}
