@@ -501,3 +501,20 @@ func TestAdoptedFieldsStayWithTheirAccount(t *testing.T) {
 		t.Fatalf("new owner adopting 2 of its limit of 2: %v", err)
 	}
 }
+
+// A suggestion's name is what `jsonevent capture --adopt NAME` and the
+// admin page send as the field's name, so Adopt must accept it: member
+// names holding Unicode spaces or controls (a line separator, an
+// ideographic space, a C1 control) must not be proposed as they are.
+func TestSuggestedNamesAreAdoptable(t *testing.T) {
+	body := `{"a\u2028b":1,"c\u3000d":2,"e\u0085f":3,"g\u2029":4,"\u00a0":5,"h\u200bi":6}`
+	sugg := Suggest([]byte(body))
+	if len(sugg) != 6 {
+		t.Fatalf("Suggest = %+v, want 6", sugg)
+	}
+	for _, s := range sugg {
+		if err := checkName(s.Name); err != nil {
+			t.Errorf("suggestion %s is named %q, which Adopt refuses: %v", s.Path, s.Name, err)
+		}
+	}
+}

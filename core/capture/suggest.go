@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jsonevent/jsonevent/core/jsonpath"
@@ -96,11 +97,12 @@ func nameOf(path string) string {
 	return clean(strings.Join(parts, "_"))
 }
 
-// clean makes s a valid field name: no spaces or control characters, at
-// most 64 bytes, not empty.
+// clean makes s a valid field name, one checkName accepts: no spaces or
+// control characters (Unicode's, such as U+2028 or U+3000, as well as
+// ASCII's), at most 64 bytes, not empty.
 func clean(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r <= ' ' || r == 0x7f || r == '\u00a0' {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			return '_'
 		}
 		return r
