@@ -13,6 +13,7 @@ import (
 
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/jsonpath"
 	"github.com/jsonevent/jsonevent/core/store"
 )
 
@@ -516,5 +517,43 @@ func TestSuggestedNamesAreAdoptable(t *testing.T) {
 		if err := checkName(s.Name); err != nil {
 			t.Errorf("suggestion %s is named %q, which Adopt refuses: %v", s.Path, s.Name, err)
 		}
+	}
+}
+
+// JSON allows a member name twice in one object; a path names the member
+// and selects the first, so the later member's leaves must not be
+// suggested under a path that selects another value than their sample.
+func TestSuggestDuplicateMembers(t *testing.T) {
+	for _, body := range []string{
+		`{"a":1,"a":2}`,
+		`{"a":{"x":1},"b":0,"a":{"x":2,"y":3}}`,
+		`{"a":{"x":1},"a":{"y":2,"z":[]}}`,
+		`[{"id":1,"id":{"n":[4,{}]}},{"\u0041":1,"A":[5]}]`,
+		`{"a":{},"a":{}}`,
+		`{"o":{"k":"first","k":"second"},"p":[[],{}]}`,
+	} {
+		sugg := Suggest([]byte(body))
+		seen := map[string]bool{}
+		for _, s := range sugg {
+			if seen[s.Path] {
+				t.Errorf("%s: path %s suggested twice: %+v", body, s.Path, sugg)
+			}
+			seen[s.Path] = true
+			p, err := jsonpath.Compile(s.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Values([]byte(body)); len(got) != 1 || string(got[0]) != string(s.Sample) {
+				t.Errorf("%s: suggestion %s (%s) shows %s but selects %q", body, s.Name, s.Path, s.Sample, got)
+			}
+		}
+		if len(sugg) == 0 {
+			t.Errorf("%s: no suggestions", body)
+		}
+	}
+	// Without duplicates, nothing is left out: one suggestion per leaf.
+	body := `{"a":[{"b":1,"c":[]},{"b":{}}],"d":"x","e":{"f":null,"g":true}}`
+	if got, want := len(Suggest([]byte(body))), len(jsonpath.Leaves([]byte(body))); got != want {
+		t.Errorf("%d suggestions for %d leaves", got, want)
 	}
 }

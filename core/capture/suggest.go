@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -42,7 +43,11 @@ func Suggest(body []byte) []Suggestion {
 	}
 	out := make([]Suggestion, 0, len(leaves))
 	used := map[string]int{}
-	for _, l := range leaves {
+	shadow := shadowed(body, len(leaves))
+	for i, l := range leaves {
+		if i < len(shadow) && shadow[i] {
+			continue // its path selects an earlier member of the same name
+		}
 		if !utf8.ValidString(l.Path) {
 			continue // a member name that is not UTF-8 cannot be written as a JSONPath
 		}
@@ -130,4 +135,67 @@ func uniqueName(name string, used map[string]int) string {
 		}
 		used[name]++
 	}
+}
+
+// shadowed reports, for the first n leaves of body in document order (the
+// order of jsonpath.Leaves), whether the leaf sits in or under a member
+// whose name an earlier member of the same object already has. JSON allows
+// such duplicates; a path names the member, and selects the first one, so
+// a later member's leaves cannot be suggested: the path shown would select
+// another value than the sample. It stops after n leaves, so its cost is
+// bounded by the part of the body that the suggestions cover.
+func shadowed(body []byte, n int) []bool {
+	type frame struct {
+		obj, shadow, empty, wantKey bool
+		cur                         bool // the shadow of the member being read
+		keys                        map[string]struct{}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var (
+		out   = make([]bool, 0, n)
+		stack []frame
+	)
+	for len(out) < n {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			if len(stack) == 0 {
+				break
+			}
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if f.empty {
+				out = append(out, f.shadow) // an empty container is a leaf
+			}
+			continue
+		}
+		sh := false
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.obj && top.wantKey {
+				key, _ := tok.(string)
+				_, dup := top.keys[key]
+				top.keys[key] = struct{}{}
+				top.cur, top.wantKey, top.empty = top.shadow || dup, false, false
+				continue
+			}
+			if top.obj {
+				sh, top.wantKey = top.cur, true
+			} else {
+				sh, top.empty = top.shadow, false
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, shadow: sh, empty: true, wantKey: true, keys: map[string]struct{}{}})
+		case json.Delim('['):
+			stack = append(stack, frame{shadow: sh, empty: true})
+		default:
+			out = append(out, sh)
+		}
+	}
+	return out
 }
