@@ -361,3 +361,95 @@ func startBrowserServer(t *testing.T, crmURL string) string {
 	})
 	return "http://" + ln.Addr().String()
 }
+
+// TestBrowserExactNumbers checks that the admin page shows numbers as the
+// sender wrote them: a 64-bit id parsed as a JavaScript number would show
+// (and preview) as 12345678901234567000, not the value the field holds.
+func TestBrowserExactNumbers(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		if os.Getenv(browserEnv) != "" {
+			t.Fatalf("%s is set but no chromium was found; run .ci/chromium.sh install", browserEnv)
+		}
+		t.Skip("chromium not found: install Debian's chromium (sudo .ci/chromium.sh install) or set JSONEVENT_CHROMIUM=/path/to/chromium to run the browser test")
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, `{}`) }))
+	defer sink.Close()
+	base := startBrowserServer(t, sink.URL)
+	call := func(method, path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-TOKEN", demoToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s = %d", method, path, resp.StatusCode)
+		}
+	}
+	call("POST", "/v1/triggers/OC_fd/capture", `{"count":1}`)
+	call("POST", "/inbound-event/v1/event/JSON/triggers?triggerId=OC_fd",
+		`{"freshdesk_webhook":{"ticket_id":12345678901234567890,"amount":1.10,"big":[9007199254740993]}}`)
+
+	life, stop := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer stop()
+	actx, cancelAlloc := chromedp.NewExecAllocator(life, chromedp.ExecPath(chromium), chromedp.Flag("headless", true),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(t.TempDir()))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	defer cancel()
+	leaf := func(path string) string { return `button.leaf[data-path="` + path + `"] .val` }
+	text := func(sel string) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("%s: %v", sel, err)
+		}
+		got, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("%s: %v", sel, err)
+		}
+		return got
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/ui/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), demoToken+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("article.trigger")),
+		chromedp.Navigate(base+"/ui/triggers/OC_fd"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"$['freshdesk_webhook']['ticket_id']": "12345678901234567890",
+		"$['freshdesk_webhook']['amount']":    "1.10",
+		"$['freshdesk_webhook']['big'][0]":    "9007199254740993",
+	} {
+		if got := text(leaf(path)); got != want {
+			t.Errorf("tree shows %s as %q, want %q", path, got, want)
+		}
+	}
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	if err := chromedp.Do(sctx, chromedp.Click(chromedp.CSS(`button.leaf[data-path="$['freshdesk_webhook']['ticket_id']"]`))); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for got := ""; !strings.HasPrefix(got, "Extracts 1"); got = text("#field-value") {
+		if time.Now().After(deadline) {
+			t.Fatalf("preview = %q", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := text("#field-value"); got != "Extracts 12345678901234567890" {
+		t.Errorf("preview = %q, want Extracts 12345678901234567890", got)
+	}
+}

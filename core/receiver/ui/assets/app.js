@@ -46,11 +46,25 @@ async function api(method, path, body) {
   let res;
   try { res = await fetch(path, init); } catch (e) { throw new APIError(0, "network", "the server did not answer: " + e.message); }
   let data = null;
-  try { data = await res.json(); } catch (e) { data = null; }
+  try { data = parseJSON(await res.text()); } catch (e) { data = null; }
   if (res.status === 401 && page !== "signin") { signOut("Your token was refused; sign in again."); throw new APIError(401, "unauthorized", "signed out"); }
   if (!res.ok) throw new APIError(res.status, data && data.error || "error", data && data.message || ("HTTP " + res.status));
   return data;
 }
+
+// parseJSON parses an API answer keeping each number as it was written
+// where a JavaScript number would change it: a 64-bit id such as
+// 12345678901234567890 would otherwise show as 12345678901234567000, and
+// 1.10 as 1.1, in the tree, the samples, the preview and the fields. Such
+// numbers become JSON.rawJSON values, which JSON.stringify writes back
+// verbatim (browsers without it parse as before).
+function parseJSON(text) {
+  if (typeof JSON.rawJSON !== "function") return JSON.parse(text);
+  return JSON.parse(text, (k, v, ctx) =>
+    typeof v === "number" && ctx && typeof ctx.source === "string" && String(v) !== ctx.source ? JSON.rawJSON(ctx.source) : v);
+}
+
+function isRaw(v) { return typeof JSON.isRawJSON === "function" && JSON.isRawJSON(v); }
 
 function signOut(msg) {
   sessionStorage.removeItem(TOKEN_KEY);
@@ -174,6 +188,7 @@ function normName(k) {
 
 function typeOf(v) {
   if (v === null) return "null";
+  if (isRaw(v)) return "number";
   if (Array.isArray(v)) return "array";
   return typeof v;
 }
