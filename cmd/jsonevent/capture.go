@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jsonevent/jsonevent/core/capture"
 )
@@ -110,7 +112,7 @@ func runCapture(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	c := &apiClient{base: strings.TrimSuffix(f.base, "/"), token: f.token, http: &http.Client{Timeout: 30 * time.Second}}
-	if err := captureSession(ctx, c, f, stdout); err != nil {
+	if err := captureSession(ctx, c, f, termSafe{stdout}); err != nil {
 		fmt.Fprintf(stderr, "capture: %v\n", err)
 		return 1
 	}
@@ -242,6 +244,9 @@ func adoptArgs(args []string, captured []capture.CaptureView) (map[string]string
 // printCapture writes one captured request the way `stripe listen` does:
 // a status line, then the headers, the body and the suggestions.
 func printCapture(w io.Writer, n int, cv capture.CaptureView) {
+	if _, ok := w.(termSafe); !ok {
+		w = termSafe{w}
+	}
 	fmt.Fprintf(w, "\n#%d %s  %s ?%s → %d", n, cv.ReceivedAt.Local().Format("15:04:05"), cv.Method, queryString(cv.Query), cv.Status)
 	if cv.Error != "" {
 		fmt.Fprintf(w, " %s: %s", cv.Error, cv.Reason)
@@ -346,4 +351,46 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		}
 	}
 	return nil
+}
+
+// termSafe writes to w with every control character but newline and tab
+// shown as an escape (\x1b, \u009b), and any byte that is not UTF-8 as
+// \xNN. What capture prints comes from whoever posted to the trigger
+// (headers, a non-JSON body, member names, samples); written raw, an
+// escape sequence in it would drive the admin's terminal: rewrite or hide
+// lines, set the title, or worse on some terminals.
+type termSafe struct{ w io.Writer }
+
+func (t termSafe) Write(p []byte) (int, error) {
+	clean := true
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRune(p[i:])
+		if (r == utf8.RuneError && n == 1) || (r != '\n' && r != '\t' && unicode.IsControl(r)) {
+			clean = false
+			break
+		}
+		i += n
+	}
+	if clean {
+		return t.w.Write(p)
+	}
+	out := make([]byte, 0, len(p)+16)
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRune(p[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			out = fmt.Appendf(out, "\\x%02x", p[i])
+		case r != '\n' && r != '\t' && unicode.IsControl(r) && r < 0x80:
+			out = fmt.Appendf(out, "\\x%02x", r)
+		case r != '\n' && r != '\t' && unicode.IsControl(r):
+			out = fmt.Appendf(out, "\\u%04x", r)
+		default:
+			out = append(out, p[i:i+n]...)
+		}
+		i += n
+	}
+	if _, err := t.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/capture"
@@ -173,5 +175,36 @@ func TestCaptureUsageHidesToken(t *testing.T) {
 	}
 	if strings.Contains(errOut.String()+out.String(), "jse_secret_in_env") {
 		t.Fatalf("usage printed the token from the environment:\n%s", errOut.String())
+	}
+}
+
+// What capture prints comes from the sender: an escape sequence in a
+// header, a non-JSON body, a refusal reason, a member name or a sample
+// must reach the terminal as visible text, not drive it.
+func TestPrintCaptureEscapesControls(t *testing.T) {
+	cv := capture.CaptureView{
+		ID: "cap_1", Method: "POST", Status: 400, Error: "invalid",
+		Reason:   "bad \x1b[2J body",
+		Query:    map[string]string{"q": "\x1b]0;title\x07"},
+		Headers:  map[string][]string{"X-Evil": {"\x1b[1A\x1b[2Kfake line"}, "X-C1": {"a\u009b31mb"}},
+		BodyText: "line1\nline2\x1b[8m hidden\r overwritten",
+		Suggestions: []capture.Suggestion{
+			{Name: "k", Path: "$['k\u009b']", Type: "string", Sample: json.RawMessage("\"v\u009b2J\x7f\"")},
+		},
+	}
+	var b bytes.Buffer
+	printCapture(&b, 1, cv)
+	cv.BodyText, cv.Body = "", json.RawMessage("{\"k\u009b\":\"\u009b2J\"}")
+	printCapture(&b, 2, cv)
+	out := b.String()
+	for i, r := range out {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			t.Fatalf("control character %U at byte %d reaches the terminal:\n%q", r, i, out)
+		}
+	}
+	for _, want := range []string{`\x1b[2J`, `\x1b[1A`, `\u009b31m`, `\x0d overwritten`, "line1\nline2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
