@@ -101,6 +101,10 @@ type Service struct {
 	mu    sync.Mutex
 	open  map[string]*store.CaptureSession // by trigger id
 	nOpen atomic.Int32                     // len(open), read without the lock
+	// ended holds the sessions this node filled or closed, by id, with
+	// when: until the store has the write, Refresh would read them as
+	// still open and reopen them (one request more than asked).
+	ended map[string]time.Time
 
 	adoptMu sync.Mutex                           // serialises Adopt and Delete (read, check, write)
 	fields  atomic.Pointer[map[fieldKey][]Field] // by account and trigger
@@ -113,7 +117,7 @@ type fieldKey struct{ account, trigger string }
 
 // New loads the open sessions and the adopted fields from st.
 func New(ctx context.Context, st Store, opt Options) (*Service, error) {
-	s := &Service{st: st, log: opt.Log, now: opt.Now, open: map[string]*store.CaptureSession{}}
+	s := &Service{st: st, log: opt.Log, now: opt.Now, open: map[string]*store.CaptureSession{}, ended: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -195,6 +199,17 @@ func (s *Service) dropLocked(triggerID string) {
 	s.nOpen.Store(int32(len(s.open)))
 }
 
+// endLocked remembers that this node ended session id at now (see ended),
+// forgetting those ended long ago.
+func (s *Service) endLocked(id string, now time.Time) {
+	s.ended[id] = now
+	for old, at := range s.ended {
+		if now.Sub(at) > endedMemory {
+			delete(s.ended, old)
+		}
+	}
+}
+
 // Request is one request to record, as the receiver saw and answered it.
 type Request struct {
 	AccountID  string // the authenticated caller's account
@@ -233,6 +248,7 @@ func (s *Service) Record(ctx context.Context, r *Request) {
 	if cs.Captured >= cs.Count {
 		cs.ClosedAt = now
 		s.dropLocked(r.TriggerID)
+		s.endLocked(cs.ID, now)
 	}
 	sessionID := cs.ID
 	s.mu.Unlock()
@@ -442,6 +458,7 @@ func (s *Service) Close(ctx context.Context, trig *config.Trigger) (*SessionView
 		cs.Captured = max(cs.Captured, open.Captured)
 		s.dropLocked(trig.ID)
 	}
+	s.endLocked(cs.ID, s.now())
 	s.mu.Unlock()
 	now := s.now()
 	if cs.ClosedAt.IsZero() && cs.Captured < cs.Count && now.Before(cs.ExpiresAt) {

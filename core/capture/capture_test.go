@@ -557,3 +557,62 @@ func TestSuggestDuplicateMembers(t *testing.T) {
 		t.Errorf("%d suggestions for %d leaves", got, want)
 	}
 }
+
+// slowInsert is a store whose InsertCapture waits for release, like a
+// PostgreSQL commit under load.
+type slowInsert struct {
+	*store.Store
+	entered, release chan struct{}
+}
+
+func (s *slowInsert) InsertCapture(ctx context.Context, c *store.Capture, keep int) error {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.Store.InsertCapture(ctx, c, keep)
+}
+
+// A session this node has just filled must stay ended when Refresh runs
+// before the capture that filled it is written: the store still has the
+// session open then, and reopening it recorded one request more than
+// asked.
+func TestRefreshDoesNotReopenAFilledSession(t *testing.T) {
+	ctx := context.Background()
+	st := &slowInsert{Store: openStore(t, filepath.Join(t.TempDir(), "c.db")), entered: make(chan struct{}), release: make(chan struct{})}
+	clk := &clock{t: time.Now()}
+	s, err := New(ctx, st, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trig := testTrigger()
+	if _, err := s.Open(ctx, trig, 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Record(ctx, request(trig.ID, "demo", `{"n":1}`, 202))
+	}()
+	<-st.entered // counted in memory, not yet written
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	capturing := s.Capturing(trig.ID)
+	close(st.release)
+	<-done
+	if capturing {
+		t.Fatal("Refresh reopened the session that the request in flight filled")
+	}
+	go func() {
+		for range st.entered {
+		}
+	}()
+	s.Record(ctx, request(trig.ID, "demo", `{"n":2}`, 202))
+	close(st.entered)
+	state, err := s.Get(ctx, trig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Captures) != 1 || state.Session.Captured != 1 {
+		t.Fatalf("%d captures, session %+v; want exactly the 1 asked for", len(state.Captures), state.Session)
+	}
+}

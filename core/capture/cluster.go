@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jsonevent/jsonevent/core/store"
 )
@@ -14,8 +15,13 @@ import (
 //
 // A session known here and in the store keeps the larger captured count
 // (the store counts every node's captures; memory may count one not yet
-// written). A session opened here after the store was read reappears at the
-// next refresh.
+// written). A session this node filled or closed stays ended even while the
+// store, not yet written, still has it open. A session opened here after
+// the store was read reappears at the next refresh.
+// endedMemory is how long a session this node filled or closed is kept
+// from being reopened by Refresh: far longer than a capture's write takes.
+const endedMemory = 5 * time.Minute
+
 func (s *Service) Refresh(ctx context.Context) error {
 	sessions, err := s.st.OpenCaptureSessions(ctx, s.now())
 	if err != nil {
@@ -27,6 +33,10 @@ func (s *Service) Refresh(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for trig, cs := range open {
+		if _, ok := s.ended[cs.ID]; ok {
+			delete(open, trig) // ended here; the store may not have it yet
+			continue
+		}
 		if mine := s.open[trig]; mine != nil && mine.ID == cs.ID {
 			cs.Captured = max(cs.Captured, mine.Captured)
 			if cs.Captured >= cs.Count {
