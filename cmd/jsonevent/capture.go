@@ -189,7 +189,11 @@ wait:
 	}
 	if len(f.adopt) == 0 {
 		if len(captured) > 0 {
-			fmt.Fprintf(out, "Adopt fields with: jsonevent capture %s --adopt NAME=PATH (or --adopt NAME for a suggestion)\n", f.trigger)
+			// Not "run capture again with --adopt": that opens a new
+			// session and adopts only after the next request arrives.
+			fmt.Fprintf(out, "Adopt fields now with POST /v1/triggers/%s/fields {\"fields\":{\"NAME\":\"PATH\"}} or the admin page;\n"+
+				"--adopt NAME (a suggestion) or --adopt NAME=PATH on a capture adopts when its session ends, so it waits for the next request.\n",
+				url.PathEscape(f.trigger))
 		}
 		if len(captured) == 0 {
 			return errors.New("no request arrived; point the sender at the trigger's URL and try again")

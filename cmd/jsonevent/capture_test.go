@@ -140,6 +140,46 @@ func TestCaptureCommand(t *testing.T) {
 	}
 }
 
+// TestCaptureHintAdoptsWithoutWaiting checks that the hint printed after a
+// session without --adopt does not send the user to a command that opens a
+// new session and waits for another request before adopting anything.
+func TestCaptureHintAdoptsWithoutWaiting(t *testing.T) {
+	const token = "jse_cli_test"
+	base, cs := startCaptureServer(t, token)
+	var out, errOut lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"capture", "OC_fd", "--url", base, "--token", token, "--count", "1", "--timeout", "20s", "--poll", "20ms"}, nil, &out, &errOut)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cs.Capturing("OC_fd") {
+		if time.Now().After(deadline) {
+			t.Fatalf("session never opened; stderr: %s", errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	req, _ := http.NewRequest("POST", base+"/v1/triggers/OC_fd/events", strings.NewReader(`{"ticket":{"subject":"x"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-TOKEN", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("capture exited %d; stderr: %s", code, errOut.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("capture did not finish; stdout: %s", out.String())
+	}
+	got := out.String()
+	if !strings.Contains(got, "POST /v1/triggers/OC_fd/fields") || !strings.Contains(got, "waits for the next request") {
+		t.Errorf("hint does not say how to adopt without a new session:\n%s", got)
+	}
+}
+
 func TestCaptureCommandUsage(t *testing.T) {
 	cases := []struct {
 		args []string
