@@ -58,6 +58,15 @@ func TestValidateCommand(t *testing.T) {
 		t.Fatalf("valid config: code %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
+	// A vendor trigger whose preset file is missing (no presets/ beside
+	// this config) is valid, with a warning naming the file.
+	fd := writeFile(t, cmdConfig+"  - { id: OC_fd, account: demo, adapter: freshdesk }\n")
+	code, out, errOut = runCmd(t, "validate", "--config", fd)
+	if want := filepath.Join(filepath.Dir(fd), "presets", "freshdesk.yaml") + " does not exist"; code != 0 || out != "ok\n" ||
+		!strings.HasPrefix(errOut, "warning: "+want) {
+		t.Fatalf("missing preset: code %d, stdout %q, stderr %q; want a warning on %s", code, out, errOut, want)
+	}
+
 	bad := writeFile(t, cmdConfig+"    colour: red\nlimits: { body_bytes: 0 }\n")
 	code, out, errOut = runCmd(t, "validate", "--config", bad)
 	if code != 1 || out != "" {

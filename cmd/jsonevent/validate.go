@@ -79,9 +79,13 @@ func runValidate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "jsonevent validate: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if _, err := config.Load(*path, configOptions(*presets)); err != nil {
+	cfg, err := config.Load(*path, configOptions(*presets))
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	for _, f := range cfg.MissingPresets {
+		fmt.Fprintf(stderr, "warning: %s does not exist: triggers of that adapter get only their own fields (presets are read from beside the config file, or --presets)\n", f)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return 0

@@ -276,8 +276,12 @@ func loadPresets(c *Config, dir string, known []string, ps *problems) {
 		}
 		fields, done := cache[t.Adapter]
 		if !done {
-			fields = readPreset(dir, t.Adapter, ps)
+			var missing bool
+			fields, missing = readPreset(dir, t.Adapter, ps)
 			cache[t.Adapter] = fields
+			if missing && t.Adapter != "generic" { // generic's preset is empty: nothing is lost
+				c.MissingPresets = append(c.MissingPresets, filepath.Join(dir, t.Adapter+".yaml"))
+			}
 		}
 		for name, path := range fields {
 			if _, own := t.Fields[name]; own {
@@ -291,23 +295,24 @@ func loadPresets(c *Config, dir string, known []string, ps *problems) {
 	}
 }
 
-func readPreset(dir, adapter string, ps *problems) map[string]string {
+// readPreset reads adapter's preset in dir; missing says there is no file.
+func readPreset(dir, adapter string, ps *problems) (fields map[string]string, missing bool) {
 	if adapter == "" || strings.ContainsAny(adapter, `/\`) || strings.HasPrefix(adapter, ".") {
-		return nil // an invalid name, reported by validate
+		return nil, false // an invalid name, reported by validate
 	}
 	file := filepath.Join(dir, adapter+".yaml")
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, true
 	}
 	if err != nil {
 		ps.addProblem(Problem{File: file, Msg: fmt.Sprintf("read preset: %v", err)})
-		return nil
+		return nil, false
 	}
 	m, lines, err := parseYAML(file, data)
 	if err != nil {
 		ps.addProblem(Problem{Msg: err.Error()})
-		return nil
+		return nil, false
 	}
 	pps := &problems{loc: &locator{file: file, lines: lines}}
 	checkKeys(m, reflect.TypeOf(preset{}), "", pps)
@@ -323,9 +328,9 @@ func readPreset(dir, adapter string, ps *problems) map[string]string {
 	}
 	ps.list = append(ps.list, pps.list...)
 	if len(pps.list) > 0 {
-		return nil
+		return nil, false
 	}
-	return p.Fields
+	return p.Fields, false
 }
 
 func contains(list []string, s string) bool {

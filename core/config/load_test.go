@@ -771,3 +771,33 @@ func TestErrorLogValue(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingPresetsListed: a trigger's adapter without a preset file (a
+// config outside configs/, with no presets/ beside it) loads, and the file
+// is listed once so that serve and validate can warn: before, its preset
+// fields were silently missing from every event.
+func TestMissingPresetsListed(t *testing.T) {
+	body := base + "    adapter: freshdesk\n  - { id: OC_two, account: demo, adapter: freshdesk }\n  - { id: OC_gen, account: demo, adapter: generic }\n"
+	path := writeConfig(t, body)
+	cfg, err := config.Load(path, config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(filepath.Dir(path), "presets")
+	want := []string{filepath.Join(dir, "freshdesk.yaml")} // generic's preset has no fields
+	if !reflect.DeepEqual(cfg.MissingPresets, want) {
+		t.Errorf("MissingPresets = %q, want %q", cfg.MissingPresets, want)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(want, filepath.Join(dir, "generic.yaml")) {
+		if err := os.WriteFile(f, []byte("fields:\n  x: \"$.x\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err = config.Load(path, config.Options{Environ: noEnv})
+	if err != nil || len(cfg.MissingPresets) != 0 || cfg.Triggers[0].PresetFields["x"] != "$.x" {
+		t.Errorf("with the files: %q, %v, %v", cfg.MissingPresets, cfg.Triggers[0].PresetFields, err)
+	}
+}

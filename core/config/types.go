@@ -18,6 +18,11 @@ type Config struct {
 	Queue    Queue     `koanf:"queue"`
 	Accounts []Account `koanf:"accounts"`
 	Triggers []Trigger `koanf:"triggers"`
+
+	// MissingPresets are the preset files a trigger's adapter has none
+	// of (<presets dir>/<adapter>.yaml): its triggers get only their own
+	// fields. Not a config key; serve and validate warn about each.
+	MissingPresets []string `koanf:"-"`
 }
 
 // Server configures the HTTP listener.
