@@ -466,3 +466,18 @@ func TestAPIBodyEndsWithItsValue(t *testing.T) {
 		t.Fatalf("trailing white space: %d", st)
 	}
 }
+
+// TestLowerCaseIDsFindTheirRecords: ids end in a ULID, which is
+// case-insensitive; a lower-case cursor already paged on, while the same
+// id in lower case in a path answered 404.
+func TestLowerCaseIDsFindTheirRecords(t *testing.T) {
+	h, id := ticketHarness(t)
+	lower := "tkt_" + strings.ToLower(strings.TrimPrefix(id, "tkt_"))
+	var tk struct{ ID, Status string }
+	if st := h.call(t, "GET", "/v1/tickets/"+lower, demoToken, "", &tk); st != 200 || tk.ID != id {
+		t.Fatalf("GET %s: %d %+v", lower, st, tk)
+	}
+	if st := h.call(t, "PATCH", "/v1/tickets/"+lower, demoToken, `{"status":"solved"}`, &tk); st != 200 || tk.Status != "solved" {
+		t.Fatalf("PATCH %s: %d %+v", lower, st, tk)
+	}
+}

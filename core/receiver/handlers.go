@@ -581,6 +581,22 @@ func pathParam(c *fiber.Ctx, name string) string {
 	return strings.Clone(v) // fiber's string aliases a reused buffer
 }
 
+// idParam is the path parameter name holding an id the store made
+// (prefix and a ULID): a ULID is case-insensitive, so an id pasted in lower
+// case finds its record, as a lower-case cursor pages on (parseCursor).
+func idParam(c *fiber.Ctx, name, prefix string) string {
+	return canonicalID(pathParam(c, name), prefix)
+}
+
+// canonicalID writes a valid prefix+ULID id in the store's upper case;
+// anything else is returned as it is (and found by nothing).
+func canonicalID(v, prefix string) string {
+	if store.ValidID(prefix, v) {
+		return prefix + strings.ToUpper(v[len(prefix):])
+	}
+	return v
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -595,7 +611,7 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}
-	ev, err := s.store.GetEvent(c.UserContext(), p.AccountID, pathParam(c, "eventId"))
+	ev, err := s.store.GetEvent(c.UserContext(), p.AccountID, idParam(c, "eventId", store.EventIDPrefix))
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}

@@ -390,6 +390,8 @@ func TestStoredEventAndGet(t *testing.T) {
 		{"other account", map[string]string{"X-API-TOKEN": otherToken}, "/v1/events/" + id, 404},
 		{"no auth", nil, "/v1/events/" + id, 401},
 		{"missing", map[string]string{"X-API-TOKEN": demoToken}, "/v1/events/evt_missing", 404},
+		// A ULID is case-insensitive: an id pasted in lower case finds it.
+		{"lower case", map[string]string{"X-API-TOKEN": demoToken}, "/v1/events/evt_" + strings.ToLower(strings.TrimPrefix(id, "evt_")), 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := h.do(t, http.MethodGet, tc.path, "", tc.hdr)

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/store"
 )
 
 // uiFS holds the admin page: one HTML layout with a section per page, the
@@ -55,7 +56,7 @@ func (s *Server) uiRoutes() {
 		return uiPage{Page: "events", Title: "Events and runs", Nav: "events"}
 	}))
 	s.app.Get("/ui/events/:eventId", s.uiRender(func(c *fiber.Ctx) uiPage {
-		id := pathParam(c, "eventId")
+		id := idParam(c, "eventId", store.EventIDPrefix)
 		return uiPage{Page: "event", Title: "Event " + id, Nav: "events", EventID: id}
 	}))
 	s.app.Get("/ui/assets/:name", s.uiAsset)

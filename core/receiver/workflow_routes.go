@@ -101,7 +101,7 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 
 func (s *Server) getRun(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		run, err := s.wf.GetRun(c.UserContext(), acct, pathParam(c, "runId"))
+		run, err := s.wf.GetRun(c.UserContext(), acct, idParam(c, "runId", store.RunIDPrefix))
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 
 func (s *Server) retryRun(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		run, err := s.wf.RetryRun(c.UserContext(), acct, pathParam(c, "runId"))
+		run, err := s.wf.RetryRun(c.UserContext(), acct, idParam(c, "runId", store.RunIDPrefix))
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 
 func (s *Server) getTicket(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
-		t, err := s.wf.GetTicket(c.UserContext(), acct, pathParam(c, "ticketId"))
+		t, err := s.wf.GetTicket(c.UserContext(), acct, idParam(c, "ticketId", store.TicketIDPrefix))
 		if err != nil {
 			return err
 		}
@@ -168,7 +168,7 @@ func (s *Server) patchTicket(c *fiber.Ctx) error {
 		if p.Status == nil && p.Assignee == nil {
 			return core.Errorf(core.CodeInvalid, `nothing to change: send status and/or assignee, such as {"status":"solved"}`)
 		}
-		t, err := s.wf.UpdateTicket(c.UserContext(), acct, pathParam(c, "ticketId"), p)
+		t, err := s.wf.UpdateTicket(c.UserContext(), acct, idParam(c, "ticketId", store.TicketIDPrefix), p)
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ type replayBody struct {
 func (s *Server) replayEvent(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
 		ctx := c.UserContext()
-		old, err := s.store.GetEvent(ctx, acct, pathParam(c, "eventId"))
+		old, err := s.store.GetEvent(ctx, acct, idParam(c, "eventId", store.EventIDPrefix))
 		if err != nil {
 			return err
 		}
@@ -258,7 +258,7 @@ func parseCursor(v, prefix, what string) (string, error) {
 		return "", nil
 	}
 	if store.ValidID(prefix, v) {
-		return prefix + strings.ToUpper(v[len(prefix):]), nil
+		return canonicalID(v, prefix), nil
 	}
 	return "", core.Errorf(core.CodeInvalid, "cursor %q is not %s; pass the nextCursor of the previous page", truncate(v, 60), what)
 }
