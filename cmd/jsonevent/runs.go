@@ -102,13 +102,13 @@ func listPages[T any](ctx context.Context, api *apiFlags, path string, q url.Val
 	stdout io.Writer, header string, row func(io.Writer, T)) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
-	if !api.json {
-		fmt.Fprintln(tw, header)
-	}
-	for {
+	for first := true; ; first = false {
 		var raw json.RawMessage
 		if err := api.call(ctx, http.MethodGet, path, q, nil, &raw); err != nil {
 			return err
+		}
+		if first && !api.json { // after the first answer: an error prints no table
+			fmt.Fprintln(tw, header)
 		}
 		var page map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &page); err != nil {

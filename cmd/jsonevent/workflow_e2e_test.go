@@ -174,8 +174,9 @@ triggers:
 		t.Errorf("runs retry of a succeeded run: rc %d: %s", rc, errOut.String())
 	}
 	errOut.Reset()
-	if rc := run([]string{"runs", "list", "--url", base, "--token", "wrong"}, nil, &out, &errOut); rc != 1 || !strings.Contains(errOut.String(), "401") {
-		t.Errorf("runs list with a bad token: rc %d: %s", rc, errOut.String())
+	out.Reset()
+	if rc := run([]string{"runs", "list", "--url", base, "--token", "wrong"}, nil, &out, &errOut); rc != 1 || !strings.Contains(errOut.String(), "401") || out.Len() != 0 {
+		t.Errorf("runs list with a bad token: rc %d, stdout %q: %s", rc, out.String(), errOut.String())
 	}
 }
 
