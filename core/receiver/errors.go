@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -48,9 +49,14 @@ type errorBody struct {
 }
 
 func marshalError(code core.Code, message string) []byte {
-	b, err := json.Marshal(errorBody{Error: code, Message: message})
-	if err != nil { // cannot happen for two strings; keep the contract anyway
+	// Without HTML escaping: admins read these in curl and vendor logs,
+	// where "<token>" is clearer than "\u003ctoken\u003e". The body is
+	// application/json, never HTML.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(errorBody{Error: code, Message: message}); err != nil { // cannot happen for two strings
 		return []byte(`{"error":"internal","message":"internal error"}`)
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

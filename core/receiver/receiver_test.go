@@ -746,3 +746,16 @@ func TestPanicIsA500(t *testing.T) {
 		t.Fatalf("after the panic: %d %s", r.status, r.body)
 	}
 }
+
+// TestErrorsAreReadableRaw: refusals are read raw (curl, a vendor's
+// delivery log), so "<token>" is not written as "\u003ctoken\u003e".
+func TestErrorsAreReadableRaw(t *testing.T) {
+	h := newHarness(t, testConfig())
+	r := h.do(t, http.MethodPost, "/inbound-event/v1/event/JSON/triggers?triggerId=OC_demo", goodBody, jsonHeaders("X-API-TOKEN", ""))
+	if r.status != 401 || !bytes.Contains(r.body, []byte("X-API-TOKEN: <token>")) || bytes.HasSuffix(r.body, []byte("\n")) {
+		t.Fatalf("%d %q", r.status, r.body)
+	}
+	if !json.Valid(r.body) || r.json["error"] != "unauthorized" {
+		t.Fatalf("not the JSON error: %s", r.body)
+	}
+}
