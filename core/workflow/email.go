@@ -61,13 +61,17 @@ func (r *Runner) runEmail(ctx context.Context, set *Set, w *Workflow, t *Task, d
 	defer cancel()
 	if err := SendMail(ctx, set.SMTP, msg, r.now()); err != nil {
 		var se *smtp.SMTPError
-		if errors.As(err, &se) && se.Code >= 500 {
+		if errors.As(err, &se) && se.Code >= 500 || errors.Is(err, errNoStartTLS) {
 			return nil, permanent(t.ID, err)
 		}
 		return nil, retryable(t.ID, err)
 	}
 	return &Result{MessageID: msg.ID, Outputs: map[string]any{"message_id": msg.ID}}, nil
 }
+
+// errNoStartTLS is a server that does not offer STARTTLS to a config that
+// requires it: a setting to change, not a failure a retry gets past.
+var errNoStartTLS = errors.New("the server does not offer STARTTLS, which smtp.tls: starttls requires (use tls for implicit TLS on port 465, or check smtp.host and smtp.port)")
 
 // SendMail delivers msg through the SMTP server c describes: plain, STARTTLS
 // or implicit TLS, with PLAIN auth when a username is set. A 5xx answer is
@@ -108,6 +112,12 @@ func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) e
 		cl, err = smtp.NewClientStartTLS(conn, tlsConf)
 		if err != nil {
 			conn.Close()
+			// go-smtp has no error value for it, only this text (and no
+			// exported StartTLS to check the extension first);
+			// TestEmailTaskErrors fails if the text changes.
+			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
+				return fmt.Errorf("smtp %s: %w", addr, errNoStartTLS)
+			}
 			return fmt.Errorf("smtp %s: starttls: %w", addr, err)
 		}
 	default:

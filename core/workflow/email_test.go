@@ -252,6 +252,14 @@ func TestEmailTaskErrors(t *testing.T) {
 	if _, err := runOne(t, set, w, 0, nil); err == nil || IsPermanent(err) {
 		t.Errorf("server down: error = %v, want retryable", err)
 	}
+	// starttls required of a server that does not offer it: a setting to
+	// fix, not worth eight attempts over an hour.
+	_, plain := startMailServer(t, "none")
+	plain.TLS = "starttls"
+	set.SMTP = plain
+	if _, err := runOne(t, set, w, 0, nil); !IsPermanent(err) || !strings.Contains(err.Error(), "does not offer STARTTLS") {
+		t.Errorf("no STARTTLS: error = %v, want permanent", err)
+	}
 	// Wrong password: the server answers 535, a permanent failure.
 	ms2, conf2 := startMailServer(t, "none")
 	conf2.Password = "wrong"
