@@ -75,13 +75,18 @@ type AdoptedField struct {
 
 const sessionColumns = `id, account_id, trigger_id, count, captured, created_at, expires_at, closed_at`
 
-// SaveCaptureSession inserts or replaces cs.
+// SaveCaptureSession inserts cs, or updates the stored session. Its
+// captured count only grows and a close time once set stays: cs may have
+// been read before a capture was recorded (InsertCapture counts it in the
+// database), and saving it must not undo that count.
 func (s *Store) SaveCaptureSession(ctx context.Context, cs *CaptureSession) error {
 	return s.Write(ctx, func(tx Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO capture_sessions (`+sessionColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (id) DO UPDATE SET count = excluded.count, captured = excluded.captured,
-    expires_at = excluded.expires_at, closed_at = excluded.closed_at`,
+ON CONFLICT (id) DO UPDATE SET count = excluded.count,
+    captured = CASE WHEN excluded.captured > capture_sessions.captured THEN excluded.captured ELSE capture_sessions.captured END,
+    expires_at = excluded.expires_at,
+    closed_at = CASE WHEN capture_sessions.closed_at <> 0 THEN capture_sessions.closed_at ELSE excluded.closed_at END`,
 			cs.ID, cs.AccountID, cs.TriggerID, int64(cs.Count), int64(cs.Captured),
 			micros(cs.CreatedAt), micros(cs.ExpiresAt), micros(cs.ClosedAt))
 		if err != nil {

@@ -152,3 +152,41 @@ func testListEvents(t *testing.T, drv storeDriver) {
 		t.Fatal("ListEvents without an account succeeded")
 	}
 }
+
+// TestSaveCaptureSessionKeepsTheCount: closing a session saves it as read
+// a moment before; a capture recorded in between (counted by InsertCapture
+// in the database) was overwritten with the lower count.
+func TestSaveCaptureSessionKeepsTheCount(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv storeDriver) {
+		s := openTest(t, drv.fresh(t), Options{})
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		cs := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: "OC_a", Count: 3, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.SaveCaptureSession(ctx, cs); err != nil {
+			t.Fatal(err)
+		}
+		stale := *cs // read by Close before the capture below
+		c := &Capture{ID: NewCaptureID(), SessionID: cs.ID, AccountID: "acme", TriggerID: "OC_a", ReceivedAt: now,
+			Method: "POST", Status: 202, ExpiresAt: now.Add(time.Hour)}
+		if err := s.InsertCapture(ctx, c, 5); err != nil {
+			t.Fatal(err)
+		}
+		stale.ClosedAt = now.Add(time.Second)
+		if err := s.SaveCaptureSession(ctx, &stale); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LatestCaptureSession(ctx, "acme", "OC_a")
+		if err != nil || got.Captured != 1 || !got.ClosedAt.Equal(stale.ClosedAt) {
+			t.Fatalf("after a stale save: %+v, %v; want captured 1, closed", got, err)
+		}
+		// A close time once set stays.
+		again := *got
+		again.ClosedAt = now.Add(time.Minute)
+		if err := s.SaveCaptureSession(ctx, &again); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.LatestCaptureSession(ctx, "acme", "OC_a"); !got.ClosedAt.Equal(stale.ClosedAt) {
+			t.Errorf("closed at %v, want the first close %v", got.ClosedAt, stale.ClosedAt)
+		}
+	})
+}
