@@ -107,8 +107,14 @@ SELECT EXISTS (SELECT 1 FROM ins), st.used, st.t, st.oldest,
 	(SELECT at FROM ` + postgresTable + ` WHERE key = $1 AND seq = st.last - $2 + 1)
 FROM st`
 
-// sweepSQL deletes every key's expired admissions.
-const sweepSQL = `DELETE FROM ` + postgresTable + ` WHERE at <= clock_timestamp() - $1::interval`
+// sweepSQL deletes every key's expired admissions, skipping rows a request
+// holds: a request deletes its own key's expired rows in seq order, the
+// sweep would scan them in table order, and the two waiting on each other's
+// row locks would be a deadlock PostgreSQL ends by aborting one (a 503 from
+// the limiter when it is the request). A skipped row goes with its request
+// or the next sweep.
+const sweepSQL = `DELETE FROM ` + postgresTable + ` WHERE (key, seq) IN (
+	SELECT key, seq FROM ` + postgresTable + ` WHERE at <= clock_timestamp() - $1::interval FOR UPDATE SKIP LOCKED)`
 
 // NewPostgres returns a shared limiter on pool, creating its table when
 // missing. Several nodes may call it at once.
