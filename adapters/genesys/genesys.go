@@ -79,9 +79,11 @@ func (*Adapter) Configure(options map[string]any, _ core.AdapterDeps) (core.Adap
 
 var (
 	// unresolvedRe matches a value that is only a Velocity reference Genesys
-	// left as text because the input was null: ${input.x}, $!{input.x} or
-	// $esc.jsonString(${input.x}).
-	unresolvedRe = regexp.MustCompile(`^\s*(\$!?\{[A-Za-z_][A-Za-z0-9_.\-]*\}|\$[A-Za-z_]\w*(\.[A-Za-z_]\w*)+\(\s*\$!?\{[A-Za-z_][A-Za-z0-9_.\-]*\}\s*\))\s*$`)
+	// left as text because the input was null: ${input.x}, $!{input.x},
+	// the short forms $input.x and $!input.x (Velocity's own; Genesys's docs
+	// use braces, templates pasted from elsewhere may not), or one of them
+	// inside $esc.jsonString(...).
+	unresolvedRe = regexp.MustCompile(`^\s*(` + velocityRef + `|\$[A-Za-z_]\w*(\.[A-Za-z_]\w*)+\(\s*` + velocityRef + `\s*\))\s*$`)
 	telRe        = regexp.MustCompile(`^tel:(\+?[0-9]{3,20})(;.*)?$`)
 )
 
@@ -170,6 +172,10 @@ func (a *Adapter) dedupKey(v any) string {
 }
 
 // resolve replaces unresolved references with null and records their paths.
+// velocityRef is one reference: braced (any name), or short and under
+// input (a short $name.x elsewhere could be real text).
+const velocityRef = `(\$!?\{[A-Za-z_][A-Za-z0-9_.\-]*\}|\$!?input(\.[A-Za-z_][A-Za-z0-9_\-]*)+)`
+
 func resolve(v any, path string, found *[]string) any {
 	switch x := v.(type) {
 	case string:
