@@ -602,6 +602,8 @@ func TestStoreDriverDSNMismatch(t *testing.T) {
 			"store.dsn:", "store.driver is sqlite"},
 		{"URL only from the environment", ``, []string{"JSONEVENT_STORE__DSN=postgresql://db/jsonevent"},
 			"environment variable JSONEVENT_STORE__DSN: store.dsn:", "store.driver is sqlite"},
+		{"key=value connection string, sqlite driver", ``, []string{"JSONEVENT_STORE__DSN=host=db dbname=jsonevent"},
+			"environment variable JSONEVENT_STORE__DSN: store.dsn:", "store.driver is sqlite"},
 		{"in-memory sqlite", `store: { dsn: ":memory:" }`, nil,
 			"store.dsn:", "survive a restart"},
 		{"postgres driver, default file dsn", ``, []string{"JSONEVENT_STORE__DRIVER=postgres"},
@@ -627,6 +629,10 @@ func TestStoreDriverDSNMismatch(t *testing.T) {
 	_, err := config.Load(writeConfig(t, base), config.Options{Environ: env("JSONEVENT_STORE__DSN=postgres://u:s3cret@db/x")})
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("want an error without the DSN's password, got %v", err)
+	}
+	_, err = config.Load(writeConfig(t, base), config.Options{Environ: env("JSONEVENT_STORE__DSN=host=db password=s3cret")})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("want an error without the key=value DSN's password, got %v", err)
 	}
 	for _, ok := range []string{
 		`store: { dsn: "data/jsonevent.db" }`,

@@ -78,10 +78,8 @@ func validateDSN(st Store, ps *problems) {
 	dsn := strings.TrimSpace(st.DSN)
 	switch st.Driver {
 	case "sqlite":
-		if strings.Contains(dsn, ":memory:") {
-			ps.add("store.dsn", "%q is an in-memory database: give a file path (the store must survive a restart)", dsn)
-		} else if strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "file:") {
-			ps.add("store.dsn", "%q is a URL, but store.driver is sqlite, which takes a file path: for PostgreSQL set store.driver: postgres (JSONEVENT_STORE__DRIVER=postgres)", redactDSN(dsn))
+		if msg := SQLitePathProblem(dsn); msg != "" {
+			ps.add("store.dsn", "%s", msg)
 		}
 	case "postgres":
 		lower := strings.ToLower(dsn)
@@ -91,12 +89,27 @@ func validateDSN(st Store, ps *problems) {
 	}
 }
 
-// redactDSN hides the password of a URL for a message.
-func redactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
+// SQLitePathProblem says why dsn cannot be the file the sqlite driver
+// opens, or "" when it can. The driver takes any string as a path, so an
+// in-memory database would lose every event at a restart, and a URL other
+// than file: or a key=value connection string (meant for PostgreSQL) would
+// silently become a local file named after it, password included. The
+// message does not quote dsn: it may hold a password. The store checks it
+// too, for callers that open a store without loading a config.
+func SQLitePathProblem(dsn string) string {
+	if strings.Contains(dsn, ":memory:") {
+		return "is an in-memory database (:memory:): give a file path (the store must survive a restart)"
 	}
-	return "(a URL)"
+	connection := strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "file:")
+	for _, f := range strings.Fields(strings.ToLower(dsn)) {
+		for _, k := range []string{"host=", "hostaddr=", "dbname=", "user=", "password="} {
+			connection = connection || strings.HasPrefix(f, k)
+		}
+	}
+	if connection {
+		return "is a connection string (a URL or key=value pairs), but store.driver is sqlite, which takes a file path: for PostgreSQL set store.driver: postgres (JSONEVENT_STORE__DRIVER=postgres)"
+	}
+	return ""
 }
 
 func inRange(ps *problems, key string, v, lo, hi int) {

@@ -20,6 +20,8 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/jsonevent/jsonevent/core/config"
 )
 
 // sqliteBackend keeps the SQLite database in WAL mode. The writer
@@ -93,23 +95,6 @@ func sqliteDSN(path string, role string) string {
 	return dsn + sep + params.Encode()
 }
 
-// postgresDSN reports whether path (a SQLite DSN without its parameters)
-// is a PostgreSQL URL or key=value connection string.
-func postgresDSN(path string) bool {
-	lower := strings.ToLower(path)
-	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
-		return true
-	}
-	for _, f := range strings.Fields(lower) {
-		for _, k := range []string{"host=", "hostaddr=", "dbname=", "user=", "password="} {
-			if strings.HasPrefix(f, k) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // openBusyWait bounds how long opening waits for another process that is
 // opening the same new file.
 const openBusyWait = 10 * time.Second
@@ -135,18 +120,15 @@ func pingSQLite(ctx context.Context, w *sql.DB) error {
 }
 
 func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config, ckEvery time.Duration) (*sqliteBackend, error) {
-	if dsn == "" || strings.Contains(dsn, ":memory:") {
-		return nil, fmt.Errorf("sqlite dsn %q: a file path is required (the store must survive a restart)", dsn)
+	if dsn == "" {
+		return nil, errors.New("store.dsn is empty: the sqlite driver needs a file path")
+	}
+	if msg := config.SQLitePathProblem(dsn); msg != "" {
+		return nil, errors.New("store.dsn " + msg)
 	}
 	path := strings.TrimPrefix(dsn, "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
-	}
-	if postgresDSN(path) {
-		// Opened as a path, it would create directories named after the
-		// DSN, password included, and run this node on a SQLite file of its
-		// own. Do not quote it: it may hold a password.
-		return nil, errors.New("store.dsn is a PostgreSQL connection string but store.driver is sqlite: set store.driver: postgres (JSONEVENT_STORE__DRIVER=postgres)")
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
