@@ -585,16 +585,18 @@ func pathParam(c *fiber.Ctx, name string) string {
 // (prefix and a ULID): a ULID is case-insensitive, so an id pasted in lower
 // case finds its record, as a lower-case cursor pages on (parseCursor).
 func idParam(c *fiber.Ctx, name, prefix string) string {
-	return canonicalID(pathParam(c, name), prefix)
+	id, _ := canonicalID(pathParam(c, name), prefix)
+	return id
 }
 
-// canonicalID writes a valid prefix+ULID id in the store's upper case;
-// anything else is returned as it is (and found by nothing).
-func canonicalID(v, prefix string) string {
+// canonicalID writes a valid prefix+ULID id in the store's upper case and
+// reports that it is one; anything else is returned as it is (and found
+// by nothing).
+func canonicalID(v, prefix string) (string, bool) {
 	if store.ValidID(prefix, v) {
-		return prefix + strings.ToUpper(v[len(prefix):])
+		return prefix + strings.ToUpper(v[len(prefix):]), true
 	}
-	return v
+	return v, false
 }
 
 func truncate(s string, n int) string {

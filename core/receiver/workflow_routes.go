@@ -257,8 +257,8 @@ func parseCursor(v, prefix, what string) (string, error) {
 	if v == "" {
 		return "", nil
 	}
-	if store.ValidID(prefix, v) {
-		return canonicalID(v, prefix), nil
+	if id, ok := canonicalID(v, prefix); ok {
+		return id, nil
 	}
 	return "", core.Errorf(core.CodeInvalid, "cursor %q is not %s; pass the nextCursor of the previous page", truncate(v, 60), what)
 }
