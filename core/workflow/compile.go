@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/jsonpath"
 )
@@ -244,24 +246,6 @@ func checkAbsoluteURL(s string) error {
 	return nil
 }
 
-// isToken reports whether s is an HTTP token (RFC 9110 5.6.2), what a
-// header name must be: net/http refuses to send any other.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 func compileWorkflow(where string, tr config.Trigger, wc config.Workflow) (*Workflow, error) {
 	if !idRe.MatchString(wc.ID) {
 		return nil, fmt.Errorf("%s.id: %q must start with a letter or _ and hold only letters, digits, _ and -", where, wc.ID)
@@ -419,7 +403,7 @@ func compileTask(where string, tc config.Task, sc *scope) (*Task, error) {
 		}
 		t.headers = map[string]*tmpl{}
 		for name, v := range tc.Headers {
-			if !isToken(name) {
+			if !httpguts.ValidHeaderFieldName(name) { // what net/http refuses to send
 				return nil, fmt.Errorf("%s.headers: %q is not a header name", where, name)
 			}
 			if t.headers[http.CanonicalHeaderKey(name)], err = parse("headers."+name, v, placeHeader); err != nil {
