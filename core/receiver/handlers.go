@@ -342,11 +342,11 @@ func readBody(c *fiber.Ctx, limit int) (body []byte, tooLarge bool, err error) {
 // it or eating it.
 func bodyRead(c *fiber.Ctx) { _ = c.Request().CloseBodyStream() }
 
+// drain reads what is left of a refused body, up to drainLimit, and closes
+// the connection after the answer (so drainUnreadBodies reads nothing more).
 func drain(c *fiber.Ctx, stream io.Reader) {
 	if stream != nil {
-		if _, err := io.CopyN(io.Discard, stream, drainLimit); err == io.EOF {
-			bodyRead(c)
-		}
+		_, _ = io.CopyN(io.Discard, stream, drainLimit)
 	}
 	c.Context().SetConnectionClose()
 }
