@@ -366,32 +366,32 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 type termSafe struct{ w io.Writer }
 
 func (t termSafe) Write(p []byte) (int, error) {
-	clean := true
+	var out []byte // nil while p needs no escape
 	for i := 0; i < len(p); {
 		r, n := utf8.DecodeRune(p[i:])
-		if (r == utf8.RuneError && n == 1) || (r != '\n' && r != '\t' && unicode.IsControl(r)) {
-			clean = false
-			break
-		}
-		i += n
-	}
-	if clean {
-		return t.w.Write(p)
-	}
-	out := make([]byte, 0, len(p)+16)
-	for i := 0; i < len(p); {
-		r, n := utf8.DecodeRune(p[i:])
+		var esc string
 		switch {
 		case r == utf8.RuneError && n == 1:
-			out = fmt.Appendf(out, "\\x%02x", p[i])
-		case r != '\n' && r != '\t' && unicode.IsControl(r) && r < 0x80:
-			out = fmt.Appendf(out, "\\x%02x", r)
-		case r != '\n' && r != '\t' && unicode.IsControl(r):
-			out = fmt.Appendf(out, "\\u%04x", r)
+			esc = fmt.Sprintf("\\x%02x", p[i])
+		case r == '\n' || r == '\t' || !unicode.IsControl(r):
+		case r < 0x80:
+			esc = fmt.Sprintf("\\x%02x", r)
 		default:
+			esc = fmt.Sprintf("\\u%04x", r)
+		}
+		switch {
+		case esc != "":
+			if out == nil {
+				out = append(make([]byte, 0, len(p)+16), p[:i]...)
+			}
+			out = append(out, esc...)
+		case out != nil:
 			out = append(out, p[i:i+n]...)
 		}
 		i += n
+	}
+	if out == nil {
+		return t.w.Write(p)
 	}
 	if _, err := t.w.Write(out); err != nil {
 		return 0, err
