@@ -40,6 +40,34 @@ func (s *crashSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, `{"ok":true}`)
 }
 
+// waitSlow waits until /slow has been called, while s runs.
+func (s *crashSink) waitSlow(t *testing.T, srv *server) {
+	t.Helper()
+	select {
+	case <-s.slowStarted:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the slow task never started:\n%s", srv.log())
+	}
+}
+
+// waitRunSucceeded waits until the event's one run has succeeded on s (a
+// restarted server) and returns it.
+func waitRunSucceeded(t *testing.T, s *server, eventID string) *store.Run {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var ev struct{ Runs []*store.Run }
+		getJSON(t, s.addr, "/v1/events/"+eventID, &ev)
+		if len(ev.Runs) == 1 && ev.Runs[0].Status == store.RunSucceeded {
+			return ev.Runs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not complete after the restart: %+v\n%s", ev.Runs, s.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (s *crashSink) count(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -85,31 +113,14 @@ triggers:
 	bin := binary(t)
 	s1 := startServer(t, bin, cfgPath)
 	eventID := postEvent(t, s1.addr, `{"n":7}`)
-	select {
-	case <-sink.slowStarted:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the slow task never started:\n%s", s1.log())
-	}
+	sink.waitSlow(t, s1)
 	if err := s1.cmd.Process.Kill(); err != nil { // SIGKILL: no drain, no cleanup
 		t.Fatal(err)
 	}
 	<-s1.done
 
 	s2 := startServer(t, bin, cfgPath)
-	var got *store.Run
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var ev struct{ Runs []*store.Run }
-		getJSON(t, s2.addr, "/v1/events/"+eventID, &ev)
-		if len(ev.Runs) == 1 && ev.Runs[0].Status == store.RunSucceeded {
-			got = ev.Runs[0]
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run did not complete after the restart: %+v\n%s", ev.Runs, s2.log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	got := waitRunSucceeded(t, s2, eventID)
 	if n := sink.count("/first"); n != 1 {
 		t.Errorf("finished task repeated: /first called %d times", n)
 	}
@@ -248,11 +259,7 @@ triggers:
 	bin := binary(t)
 	s1 := startServer(t, bin, cfgPath)
 	eventID := postEvent(t, s1.addr, `{}`)
-	select {
-	case <-sink.slowStarted:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the slow task never started:\n%s", s1.log())
-	}
+	sink.waitSlow(t, s1)
 	start := time.Now()
 	if err := s1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -278,18 +285,7 @@ triggers:
 
 	s2 := startServer(t, bin, cfgPath)
 	defer func() { _ = s2.cmd.Process.Signal(syscall.SIGTERM); <-s2.done }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var ev struct{ Runs []*store.Run }
-		getJSON(t, s2.addr, "/v1/events/"+eventID, &ev)
-		if len(ev.Runs) == 1 && ev.Runs[0].Status == store.RunSucceeded {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run did not complete after the restart: %+v\n%s", ev.Runs, s2.log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitRunSucceeded(t, s2, eventID)
 	if n := sink.count("/slow"); n != 2 {
 		t.Errorf("/slow called %d times, want 2 (cancelled at shutdown, then done)", n)
 	}
