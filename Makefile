@@ -7,7 +7,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 run: ## run the service with configs/jsonevent.yaml (embedded SQLite, demo trigger)
-	$(GO) run ./cmd/jsonevent serve
+	$(GO) build -o bin/jsonevent ./cmd/jsonevent && exec ./bin/jsonevent serve
 
 build: ## build bin/jsonevent
 	$(GO) build -o bin/jsonevent ./cmd/jsonevent
