@@ -14,6 +14,7 @@ package capture
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -280,7 +281,20 @@ func (s *Service) Record(ctx context.Context, r *Request) {
 		Suggestions:   sugg,
 		ExpiresAt:     received.Add(Retention),
 	}
-	if err := s.st.InsertCapture(ctx, c, Keep); err != nil {
+	err = s.st.InsertCapture(ctx, c, Keep)
+	if errors.Is(err, store.ErrCaptureSessionEnded) {
+		// Another node sharing the database filled or closed the session
+		// (or it expired): stop recording here too.
+		s.mu.Lock()
+		if cur := s.open[r.TriggerID]; cur != nil && cur.ID == sessionID {
+			s.dropLocked(r.TriggerID)
+		}
+		s.endLocked(sessionID, now)
+		s.mu.Unlock()
+		s.log.Info("capture not stored: its session ended on another node", "trigger_id", r.TriggerID, "session_id", sessionID)
+		return
+	}
+	if err != nil {
 		s.log.Error("capture could not be stored", "trigger_id", r.TriggerID, "session_id", sessionID, "err", err)
 	}
 }

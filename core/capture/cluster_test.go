@@ -74,3 +74,45 @@ func TestRefreshAcrossNodes(t *testing.T) {
 		t.Fatalf("node b adopted fields after refresh = %+v, want n", got)
 	}
 }
+
+// TestSessionCountHoldsAcrossNodes: two nodes that both hold a session in
+// memory record no more than its count between them, and the node that
+// finds it full in the store stops capturing without waiting for Refresh.
+func TestSessionCountHoldsAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	clk := &clock{t: time.Now()}
+	var nodes [2]*Service
+	for i := range nodes {
+		st, err := store.Open(ctx, config.Store{Driver: "postgres", DSN: dsn}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		nodes[i] = newService(t, st, clk)
+	}
+	a, b := nodes[0], nodes[1]
+	trig := testTrigger()
+	if _, err := a.Open(ctx, trig, 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.Record(ctx, request(trig.ID, "demo", `{"n":1}`, 202))
+	a.Record(ctx, request(trig.ID, "demo", `{"n":2}`, 202))
+	if !b.Capturing(trig.ID) {
+		t.Fatal("node b stopped capturing before it could know")
+	}
+	b.Record(ctx, request(trig.ID, "demo", `{"n":3}`, 202))
+	if b.Capturing(trig.ID) {
+		t.Fatal("node b still captures after the store refused its capture")
+	}
+	state, err := b.Get(ctx, trig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Captures) != 2 {
+		t.Fatalf("%d captures stored for a session of 2", len(state.Captures))
+	}
+}

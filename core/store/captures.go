@@ -147,9 +147,15 @@ WHERE closed_at = 0 AND expires_at > $1 AND captured < count ORDER BY id`, micro
 	return out, nil
 }
 
-// InsertCapture stores c, counts it in its session (closing the session
-// when it is full) and prunes the trigger's captures to the newest keep
-// ones that have not expired, all in one transaction.
+// ErrCaptureSessionEnded is InsertCapture's answer when the capture's
+// session is already full, closed or expired in the store (another node
+// recorded its last capture, or its admin closed it): nothing is stored.
+var ErrCaptureSessionEnded = errors.New("capture session ended")
+
+// InsertCapture counts c in its session (closing the session when it is
+// full), stores it and prunes the trigger's captures to the newest keep
+// ones that have not expired, all in one transaction. A session that is
+// not open with room in the store is ErrCaptureSessionEnded.
 func (s *Store) InsertCapture(ctx context.Context, c *Capture, keep int) error {
 	query, err := json.Marshal(orEmpty(c.Query))
 	if err != nil {
@@ -177,19 +183,27 @@ func (s *Store) InsertCapture(ctx context.Context, c *Capture, keep int) error {
 	}
 	now := micros(c.ReceivedAt)
 	return s.Write(ctx, func(tx Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO captures (id, session_id, account_id, trigger_id, received_at, method,
+		// The session's row is the count every node shares: the capture is
+		// stored only if this update finds the session open with room.
+		// Counting in memory alone let two nodes of one PostgreSQL database
+		// each record the session's last capture, or record into a session
+		// that another node's admin had closed.
+		n, err := tx.Exec(ctx, `UPDATE capture_sessions SET captured = captured + 1,
+    closed_at = CASE WHEN captured + 1 >= count THEN $2 ELSE closed_at END
+WHERE id = $1 AND closed_at = 0 AND captured < count AND expires_at > $2`, c.SessionID, now)
+		if err != nil {
+			return fmt.Errorf("count capture in session %s: %w", c.SessionID, err)
+		}
+		if n == 0 {
+			return ErrCaptureSessionEnded
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO captures (id, session_id, account_id, trigger_id, received_at, method,
     query_json, headers_json, body, body_truncated, status, error_code, reason, event_id, suggestions_json, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			c.ID, c.SessionID, c.AccountID, c.TriggerID, now, c.Method, string(query), string(headers),
 			body, truncated, int64(c.Status), c.Code, c.Reason, c.EventID, string(sugg), micros(c.ExpiresAt))
 		if err != nil {
 			return fmt.Errorf("insert capture %s: %w", c.ID, err)
-		}
-		_, err = tx.Exec(ctx, `UPDATE capture_sessions SET captured = captured + 1,
-    closed_at = CASE WHEN closed_at = 0 AND captured + 1 >= count THEN $2 ELSE closed_at END
-WHERE id = $1`, c.SessionID, now)
-		if err != nil {
-			return fmt.Errorf("count capture in session %s: %w", c.SessionID, err)
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM captures WHERE trigger_id = $1 AND (expires_at <= $2 OR id NOT IN (
     SELECT id FROM captures WHERE trigger_id = $1 ORDER BY id DESC LIMIT $3))`, c.TriggerID, now, int64(keep))

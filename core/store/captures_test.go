@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -187,6 +188,64 @@ func TestSaveCaptureSessionKeepsTheCount(t *testing.T) {
 		}
 		if got, _ := s.LatestCaptureSession(ctx, "acme", "OC_a"); !got.ClosedAt.Equal(stale.ClosedAt) {
 			t.Errorf("closed at %v, want the first close %v", got.ClosedAt, stale.ClosedAt)
+		}
+	})
+}
+
+// TestInsertCaptureRespectsTheSession: the store's session row decides
+// whether a capture is stored. Nodes sharing a database count in memory
+// apart, so each may believe the session has room: a capture past the
+// count, into a closed session or after expiry stores nothing and is
+// ErrCaptureSessionEnded.
+func TestInsertCaptureRespectsTheSession(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv storeDriver) {
+		s := openTest(t, drv.fresh(t), Options{})
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		capture := func(cs *CaptureSession, at time.Time) error {
+			return s.InsertCapture(ctx, &Capture{ID: NewCaptureID(), SessionID: cs.ID, AccountID: "acme", TriggerID: cs.TriggerID,
+				ReceivedAt: at, Method: "POST", Status: 202, ExpiresAt: at.Add(time.Hour)}, 10)
+		}
+		stored := func(trig string) int {
+			t.Helper()
+			list, err := s.ListCaptures(ctx, "acme", trig, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list)
+		}
+
+		full := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: "OC_full", Count: 2, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		closed := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: "OC_closed", Count: 5, CreatedAt: now, ExpiresAt: now.Add(time.Hour), ClosedAt: now}
+		expired := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: "OC_expired", Count: 5, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		for _, cs := range []*CaptureSession{full, closed, expired} {
+			if err := s.SaveCaptureSession(ctx, cs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 3 {
+			err := capture(full, now)
+			if i < 2 && err != nil {
+				t.Fatalf("capture %d of a session of 2: %v", i+1, err)
+			}
+			if i == 2 && !errors.Is(err, ErrCaptureSessionEnded) {
+				t.Fatalf("third capture of a session of 2 = %v, want ErrCaptureSessionEnded", err)
+			}
+		}
+		if n := stored("OC_full"); n != 2 {
+			t.Fatalf("%d captures stored for a session of 2", n)
+		}
+		if cs, _ := s.LatestCaptureSession(ctx, "acme", "OC_full"); cs.Captured != 2 || cs.ClosedAt.IsZero() {
+			t.Fatalf("full session = %+v, want captured 2 and closed", cs)
+		}
+		if err := capture(closed, now); !errors.Is(err, ErrCaptureSessionEnded) {
+			t.Fatalf("capture into a closed session = %v", err)
+		}
+		if err := capture(expired, now.Add(2*time.Minute)); !errors.Is(err, ErrCaptureSessionEnded) {
+			t.Fatalf("capture after the session expired = %v", err)
+		}
+		if n := stored("OC_closed") + stored("OC_expired"); n != 0 {
+			t.Fatalf("%d captures stored in closed or expired sessions", n)
 		}
 	})
 }
