@@ -341,6 +341,54 @@ func TestFiberRefusalsAreJSON(t *testing.T) {
 	}
 }
 
+// TestMalformedRequestKeepsSecrets: a request fasthttp cannot parse (a
+// header name with a space, a Content-Length that is not a number) is
+// refused by fiber's error handler with fasthttp's own error text. That
+// text quoted the first and last 200 bytes of the raw request, so the
+// X-API-TOKEN or Authorization header (and the start of the body) went
+// into the "request refused" log line and back in the reply.
+func TestMalformedRequestKeepsSecrets(t *testing.T) {
+	h := newHarness(t, testConfig())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = h.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = h.srv.Shutdown(context.Background()) })
+
+	const body = `{"secret":"Oslo"}`
+	start := "POST " + inbound + "OC_demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	for _, raw := range []string{
+		start + "X-API-TOKEN: " + demoToken + "\r\nBad Header: y\r\nContent-Length: 17\r\n\r\n" + body,
+		start + "Authorization: " + basic(demoUser, demoToken) + "\r\nContent-Length: zz\r\n\r\n" + body,
+		"X-API-TOKEN:" + demoToken + "\r\n\r\n", // pasted where the request line goes
+	} {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		reply, _ := io.ReadAll(conn)
+		conn.Close()
+		if !bytes.HasPrefix(reply, []byte("HTTP/1.1 400")) {
+			t.Fatalf("reply %q, want a 400", reply)
+		}
+		if bytes.Contains(reply, []byte(demoToken)) || bytes.Contains(reply, []byte(basic(demoUser, demoToken)[6:])) || bytes.Contains(reply, []byte("Oslo")) {
+			t.Errorf("the reply quotes the request: %s", reply)
+		}
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"status":400`) {
+		t.Fatalf("the refusals were not logged: %s", logs)
+	}
+	if strings.Contains(logs, demoToken) || strings.Contains(logs, basic(demoUser, demoToken)[6:]) || strings.Contains(logs, "Oslo") {
+		t.Fatalf("a token, an Authorization header or a body reached the log:\n%s", logs)
+	}
+}
+
 func TestStoredEventAndGet(t *testing.T) {
 	h := newHarness(t, testConfig())
 	r := h.do(t, http.MethodPost, inbound+"OC_demo&contextId=c1&userId=u1&brandId=b1&extra=e", goodBody,

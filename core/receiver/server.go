@@ -138,6 +138,11 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorHandler:      s.fiberError,
 	})
+	// A request fasthttp cannot parse reaches fiberError with fasthttp's
+	// error text, which by default quotes up to 400 bytes of the raw
+	// request: its X-API-TOKEN or Authorization header, the start of its
+	// body. That text is the refusal's message, sent back and logged.
+	s.app.Server().SecureErrorLogMessage = true
 	// A panic in a handler or an adapter answers 500 and is logged, instead
 	// of ending the process and every request in flight with it.
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
