@@ -23,6 +23,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/limit"
 	"github.com/jsonevent/jsonevent/core/store"
 )
 
@@ -115,7 +116,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	}
 
 	// 5. Rate, per token over any rolling minute.
-	d, err := s.limiter.Allow(ctx, p.TokenID, rt.limits.RequestsPerMinute)
+	d, err := s.allow(ctx, p.TokenID, rt.limits.RequestsPerMinute)
 	if err != nil {
 		s.log.Error("rate limiter failed", "trigger_id", label, "err", err)
 		c.Set(fiber.HeaderRetryAfter, "1")
@@ -235,6 +236,16 @@ const basicChallenge = `Basic realm="jsonevent", charset="UTF-8"`
 // event; past it the answer is a 503 (the event may or may not be stored,
 // and a retry with the same Idempotency-Key is safe), never a hung request.
 const storeWait = 30 * time.Second
+
+// allow asks the limiter, waiting at most storeWait: fiber's context has
+// no deadline, and the shared limiter waits on PostgreSQL (a connection
+// from the pool, the token's lock, the statement), so a database that
+// stops answering would hold the request, unanswered, for as long.
+func (s *Server) allow(ctx context.Context, key string, perMinute int) (limit.Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.wait)
+	defer cancel()
+	return s.limiter.Allow(ctx, key, perMinute)
+}
 
 // insertEvent stores ev and its jobs, waiting at most storeWait.
 func (s *Server) insertEvent(ctx context.Context, ev *store.Event, jobs []river.InsertManyParams) (string, bool, error) {

@@ -647,6 +647,43 @@ func TestStuckStoreIs503(t *testing.T) {
 	}
 }
 
+// stuckLimiter never decides: Allow waits for its context, as the
+// PostgreSQL limiter does for a database that stopped answering (a lost
+// network, a pool with no free connection, a key's lock held by a stuck
+// session). It gives up after a while so that a failing test ends.
+type stuckLimiter struct{}
+
+func (stuckLimiter) Allow(ctx context.Context, _ string, _ int) (limit.Decision, error) {
+	select {
+	case <-ctx.Done():
+		return limit.Decision{}, ctx.Err()
+	case <-time.After(3 * time.Second):
+		return limit.Decision{}, fmt.Errorf("stuckLimiter: the request's context had no deadline")
+	}
+}
+
+// TestStuckLimiterIs503 checks that a request whose rate-limit decision
+// never comes gets a 503 with Retry-After within StoreWait: the limiter
+// was called with fiber's context, which has no deadline, so a sender
+// waited as long as the database did, with its connection and a pool
+// connection held.
+func TestStuckLimiterIs503(t *testing.T) {
+	h := newHarness(t, testConfig())
+	srv, err := New(testConfig(), Options{Store: h.store, Limiter: stuckLimiter{}, Adapters: testAdapters, StoreWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	start := time.Now()
+	r := h.do(t, http.MethodPost, inbound+"OC_demo", goodBody, jsonHeaders())
+	if r.status != 503 || r.json["error"] != "unavailable" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("stuck limiter: %d %v %s", r.status, r.header, r.body)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("the 503 took %v, want about StoreWait (50ms)", took)
+	}
+}
+
 func TestHotReload(t *testing.T) {
 	h := newHarness(t, testConfig())
 	if r := h.do(t, http.MethodPost, inbound+"OC_new", goodBody, jsonHeaders()); r.status != 404 {

@@ -62,8 +62,8 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
-	// StoreWait bounds a request's wait for its commit; 0 is 30 s (tests
-	// set less).
+	// StoreWait bounds a request's wait for its commit, and separately for
+	// the rate limiter's decision; 0 is 30 s (tests set less).
 	StoreWait time.Duration
 }
 
