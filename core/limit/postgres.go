@@ -82,17 +82,25 @@ CREATE UNLOGGED TABLE IF NOT EXISTS ` + postgresTable + ` (
 // whose expiry frees a slot.
 //
 // It relies on at growing with seq for one key, which the advisory lock and
-// clock_timestamp() (read after the lock is held) guarantee on one server.
+// clock_timestamp() (read after the lock is held) guarantee on one server
+// as long as its clock does not step back. When it does (an NTP step, a
+// virtual machine restored), the key's admissions stamped after now count
+// as made now, and are stamped so (back): otherwise they would stay in the
+// window for the length of the step, an hour's step refusing a busy token
+// for an hour. The check is one comparison on the newest row, read anyway.
 const allowSQL = `
 WITH n AS (
 	SELECT clock_timestamp() AS t
+), newest AS (
+	SELECT seq, at FROM ` + postgresTable + ` WHERE key = $1 ORDER BY seq DESC LIMIT 1
 ), last AS (
-	SELECT coalesce((SELECT seq FROM ` + postgresTable + ` WHERE key = $1 ORDER BY seq DESC LIMIT 1), 0) AS seq
+	SELECT coalesce((SELECT seq FROM newest), 0) AS seq
 ), first AS (
 	SELECT a.seq, a.at FROM ` + postgresTable + ` a, n
 	WHERE a.key = $1 AND a.at > n.t - $3::interval ORDER BY a.seq LIMIT 1
 ), st AS (
-	SELECT n.t, last.seq AS last, first.seq AS first, first.at AS oldest,
+	SELECT n.t, last.seq AS last, first.seq AS first,
+		CASE WHEN first.at > n.t THEN n.t ELSE first.at END AS oldest,
 		CASE WHEN first.seq IS NULL THEN 0 ELSE last.seq - first.seq + 1 END AS used
 	FROM n CROSS JOIN last LEFT JOIN first ON true
 ), ins AS (
@@ -102,9 +110,12 @@ WITH n AS (
 ), del AS (
 	DELETE FROM ` + postgresTable + `
 	WHERE key = $1 AND seq < (SELECT coalesce(st.first, st.last + 1) FROM st)
+), back AS (
+	UPDATE ` + postgresTable + ` SET at = (SELECT t FROM n)
+	WHERE key = $1 AND at > (SELECT t FROM n) AND (SELECT at FROM newest) > (SELECT t FROM n)
 )
 SELECT EXISTS (SELECT 1 FROM ins), st.used, st.t, st.oldest,
-	(SELECT at FROM ` + postgresTable + ` WHERE key = $1 AND seq = st.last - $2 + 1)
+	(SELECT least(at, st.t) FROM ` + postgresTable + ` WHERE key = $1 AND seq = st.last - $2 + 1)
 FROM st`
 
 // sweepSQL deletes every key's expired admissions, skipping rows a request

@@ -163,6 +163,51 @@ func TestPostgresRollingWindow(t *testing.T) {
 	}
 }
 
+// TestPostgresClockStepsBack: admissions are stamped with the database's
+// clock, so when that clock steps back (an NTP step, a VM restored or
+// migrated), the admissions made before the step lie in its future. They
+// counted against the token until the clock caught up: an hour's step
+// refused a busy token for an hour and a minute, with Retry-After 3661.
+// Stamped after now, an admission now counts as made now: the token
+// waits one window at most, and the window still never holds more than
+// the limit.
+func TestPostgresClockStepsBack(t *testing.T) {
+	lims, pools := pgNodes(t, 1, time.Minute, nil)
+	lim, pool := lims[0], pools[0]
+	ctx := context.Background()
+	for range 2 {
+		if d, err := lim.Allow(ctx, "k", 4); err != nil || !d.Allowed {
+			t.Fatalf("Allow = %+v, %v; want allowed", d, err)
+		}
+	}
+	pgAge(t, pool, "k", 1<<30, -time.Hour) // the clock has since stepped back an hour
+	for i := range 2 {
+		d, err := lim.Allow(ctx, "k", 4)
+		if err != nil || !d.Allowed || d.Remaining != 1-i {
+			t.Fatalf("Allow #%d after the step = %+v, %v; want allowed, remaining %d", i+3, d, err, 1-i)
+		}
+		if d.Reset > time.Minute {
+			t.Fatalf("Allow #%d after the step: reset %v, want at most a minute", i+3, d.Reset)
+		}
+	}
+	d, err := lim.Allow(ctx, "k", 4)
+	if err != nil || d.Allowed {
+		t.Fatalf("Allow #5 = %+v, %v; want refused (4 in the window)", d, err)
+	}
+	if d.RetryAfter > time.Minute || d.Reset > time.Minute {
+		t.Fatalf("Allow #5: retry after %v, reset %v; want at most a minute", d.RetryAfter, d.Reset)
+	}
+	// A minute later (the remembered refusal forgotten, as a real minute
+	// would) the window is empty again.
+	pgAge(t, pool, "k", 1<<30, Window+time.Second)
+	lim.mu.Lock()
+	clear(lim.refused)
+	lim.mu.Unlock()
+	if d, err := lim.Allow(ctx, "k", 4); err != nil || !d.Allowed || d.Remaining != 3 {
+		t.Fatalf("Allow a minute later = %+v, %v; want allowed, remaining 3", d, err)
+	}
+}
+
 // TestPostgresSharedAcrossNodes is the multi-node guarantee: three nodes
 // hammering one token concurrently admit the limit once in total.
 func TestPostgresSharedAcrossNodes(t *testing.T) {
