@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/jsonevent/jsonevent/core"
+	"github.com/jsonevent/jsonevent/core/auth"
 	"github.com/jsonevent/jsonevent/core/store"
 )
 
@@ -43,12 +44,34 @@ func (s *Server) workflowRoutes() {
 
 // account authenticates the request and returns the caller's account.
 func (s *Server) account(c *fiber.Ctx) (string, error) {
-	rt := s.rt.Load()
-	p, err := rt.auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
+	p, err := s.principal(c)
 	if err != nil {
 		return "", err
 	}
 	return p.AccountID, nil
+}
+
+// principal authenticates an API request.
+func (s *Server) principal(c *fiber.Ctx) (auth.Principal, error) {
+	return s.rt.Load().auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
+}
+
+// admit counts a request that creates an event against its token's
+// requests_per_minute, as the event endpoint does, and sets the same
+// RateLimit-* headers: a 429 with Retry-After past the limit.
+func (s *Server) admit(c *fiber.Ctx, tokenID string) error {
+	d, err := s.allow(c.UserContext(), tokenID, s.rt.Load().limits.RequestsPerMinute)
+	if err != nil {
+		s.log.Error("rate limiter failed", "err", err)
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return core.Errorf(core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
+	}
+	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
+	if !d.Allowed {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ceilSeconds(d.RetryAfter)))
+		return core.Errorf(core.CodeRateLimited, "more than %d requests in the last minute for this token; retry after %d s", d.Limit, ceilSeconds(d.RetryAfter))
+	}
+	return nil
 }
 
 // api wraps a handler that needs the caller's account and the workflows.
@@ -189,6 +212,10 @@ type replayBody struct {
 // passes de-duplication on purpose (no idempotency key).
 func (s *Server) replayEvent(c *fiber.Ctx) error {
 	return s.api(c, func(acct string) error {
+		p, err := s.principal(c)
+		if err != nil {
+			return err
+		}
 		ctx := c.UserContext()
 		old, err := s.store.GetEvent(ctx, acct, idParam(c, "eventId", store.EventIDPrefix))
 		if err != nil {
@@ -197,6 +224,11 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 		trig := s.rt.Load().triggers[old.TriggerID]
 		if trig == nil || trig.cfg.Account != acct {
 			return core.Errorf(core.CodeNotFound, "trigger %q of event %s is no longer configured for this account, so it cannot be replayed", old.TriggerID, old.ID)
+		}
+		// A replay stores an event and starts its workflows like a live
+		// request: it counts against the same per-token limit.
+		if err := s.admit(c, p.TokenID); err != nil {
+			return err
 		}
 		req := &core.Request{TriggerID: old.TriggerID, Method: http.MethodPost, Header: old.Header, Query: old.Query, Body: old.Body,
 			AuthUsername: old.AuthUsername}

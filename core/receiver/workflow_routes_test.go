@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -448,3 +449,51 @@ func TestWorkflowsEndToEnd(t *testing.T) {
 
 // benchWorkers is how many jobs the harness's river client works at once.
 var benchWorkers = 20
+
+// TestReplayCountsAgainstTheLimit: a replay stores an event and runs its
+// workflows like a live request, so it takes a slot of the token's
+// requests_per_minute: past the limit it is a 429 with Retry-After and the
+// RateLimit-* headers, and stores nothing (replays used to bypass the limit).
+func TestReplayCountsAgainstTheLimit(t *testing.T) {
+	cfg := &config.Config{
+		Limits: config.Limits{BodyBytes: 102400, RequestsPerMinute: 3, ManualFields: 10},
+		Accounts: []config.Account{
+			{ID: "demo", Username: demoUser, Tokens: []config.Token{{SHA256: sha(demoToken)}}},
+		},
+		Triggers: []config.Trigger{{ID: "OC_t", Account: "demo", Adapter: "generic"}},
+	}
+	h := newWFHarness(t, cfg)
+	var acc acceptedBody
+	if st := h.call(t, "POST", "/v1/triggers/OC_t/events", demoToken, `{"a":1}`, &acc); st != 202 {
+		t.Fatalf("POST event: %d", st)
+	}
+	replay := func() (*http.Response, apiError) {
+		req, _ := http.NewRequest("POST", h.base+"/v1/events/"+acc.EventID+"/replay", nil)
+		req.Header.Set("X-API-TOKEN", demoToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e apiError
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return resp, e
+	}
+	for i := range 2 {
+		if resp, e := replay(); resp.StatusCode != 202 || resp.Header.Get("RateLimit-Remaining") != strconv.Itoa(1-i) {
+			t.Fatalf("replay %d: %d %+v, RateLimit-Remaining %q", i+1, resp.StatusCode, e, resp.Header.Get("RateLimit-Remaining"))
+		}
+	}
+	resp, e := replay()
+	if resp.StatusCode != 429 || e.Error != "rate_limited" || resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Remaining") != "0" {
+		t.Fatalf("replay past the limit: %d %+v, headers %v", resp.StatusCode, e, resp.Header)
+	}
+	// The live endpoint shares the token's window.
+	if st := h.call(t, "POST", "/v1/triggers/OC_t/events", demoToken, `{"a":2}`, nil); st != 429 {
+		t.Fatalf("POST event after three replays and events: %d, want 429", st)
+	}
+	var list EventList
+	if st := h.call(t, "GET", "/v1/events?trigger=OC_t", demoToken, "", &list); st != 200 || len(list.Events) != 3 {
+		t.Fatalf("events stored: %d, %d events, want 3", st, len(list.Events))
+	}
+}
