@@ -133,10 +133,15 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		// reads the rest up to the trigger's limit, also for chunked bodies.
 		StreamRequestBody: true,
 		BodyLimit:         maxStreamPrefetch,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorHandler:      s.fiberError,
+		// fasthttp would otherwise read a multipart/form-data body whole
+		// before any handler runs (16 MB in memory, more in temporary
+		// files), past every limit and without credentials. No route takes
+		// a form: such a body is streamed and refused like any other.
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		ErrorHandler:                 s.fiberError,
 	})
 	// A request fasthttp cannot parse reaches fiberError with fasthttp's
 	// error text, which by default quotes up to 400 bytes of the raw
