@@ -31,6 +31,9 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, permanent(t.ID, fmt.Errorf("url: %q is not an absolute http(s) URL", rawURL))
 	}
+	if seg, ok := dotSegment(u.EscapedPath()); ok {
+		return nil, permanent(t.ID, fmt.Errorf("url: the path %s has the segment %q, which would send the request to another path; a value must not be . or ..", t.errorURL(u), seg))
+	}
 	req := r.HTTP.R().SetDoNotParseResponse(true)
 	for name, ht := range t.headers {
 		v, err := render(t, "headers."+name, ht, root)
@@ -204,6 +207,21 @@ func (t *Task) errorURL(u *url.URL) string {
 		rest = strings.ReplaceAll(rest, url.PathEscape(v), mask)
 	}
 	return origin + rest
+}
+
+// dotSegment returns the first segment of the escaped path p that a
+// receiver or a proxy resolves as "." or "..", also percent-encoded as the
+// WHATWG URL parser does. Values are path-escaped, so they cannot add a
+// "/", but one value (or two side by side, or one after a literal ".") can
+// make a whole segment "..", which climbs out of the path the config wrote.
+func dotSegment(p string) (string, bool) {
+	for seg := range strings.SplitSeq(p, "/") {
+		switch strings.ReplaceAll(strings.ToLower(seg), "%2e", ".") {
+		case ".", "..":
+			return seg, true
+		}
+	}
+	return "", false
 }
 
 // redactURL drops the query (it may carry tokens) for error messages.

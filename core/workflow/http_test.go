@@ -265,6 +265,55 @@ func TestHTTPTaskMissingFieldIsPermanent(t *testing.T) {
 	}
 }
 
+// TestHTTPTaskPathValueCannotClimb: a value is path-escaped, so it cannot
+// add a "/", but on its own it can be a whole segment "." or "..", which
+// the receiver (or any proxy before it) resolves against the segments the
+// config wrote: /api/tickets/{{ .fields.id }}/close with id ".." would
+// reach /api/close. Such a URL is refused, permanently, and never sent.
+func TestHTTPTaskPathValueCannotClimb(t *testing.T) {
+	rec := &hookRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r)
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		url, value string
+		refused    bool
+	}{
+		{"/api/tickets/{{ .fields.subject }}/close", "..", true},
+		{"/api/tickets/{{ .fields.subject }}/close", ".", true},
+		{"/api/tickets/{{ .fields.subject }}", "..", true},
+		{"/api/tickets/.{{ .fields.subject }}/close", ".", true},
+		{"/api/tickets/{{ .fields.subject }}{{ .fields.subject }}/close", ".", true},
+		{"/api/tickets/{{ .fields.subject }}/close", "...", false},
+		{"/api/tickets/{{ .fields.subject }}/close", "v1.2", false},
+		{"/api/tickets/x?next={{ .fields.subject }}", "..", false},
+	} {
+		t.Run(tc.url+" "+tc.value, func(t *testing.T) {
+			set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", URL: srv.URL + tc.url}}})
+			ev := testEvent()
+			raw, _ := json.Marshal(tc.value)
+			ev.Fields["subject"] = raw
+			before := len(rec.all())
+			_, err := NewRunner(nil).RunTask(context.Background(), set, w, w.Tasks[0], &Data{Event: ev, Workflow: w.ID})
+			sent := len(rec.all()) > before
+			if !tc.refused {
+				if err != nil || !sent {
+					t.Fatalf("error %v, sent %v; want the request sent", err, sent)
+				}
+				return
+			}
+			if sent {
+				t.Fatalf("sent %s", rec.all()[before].Path)
+			}
+			if !IsPermanent(err) || !strings.Contains(err.Error(), "segment") {
+				t.Fatalf("error = %v, want a permanent one naming the segment", err)
+			}
+		})
+	}
+}
+
 // TestHTTPTaskRedirectKeepsCredentialsHome: a receiver that redirects to
 // another host (or from https to http) must not get the task's headers
 // (an API key, a bearer token) nor its body handed on; a redirect within
