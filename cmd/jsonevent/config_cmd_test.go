@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -257,5 +258,39 @@ func TestTicketsShowRefusesSetFlags(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) != 1 {
 		t.Errorf("requests %v: want only the plain show's GET", seen)
+	}
+}
+
+// Ensure `tickets list` and `runs list` do not print an event's control
+// characters raw: a ticket title is the sender's text (title: "{{
+// .fields.subject }}"), a run's error quotes what a receiver answered, and
+// an escape sequence in either would drive the admin's terminal, as
+// capture's output would (termSafe).
+func TestListsEscapeControls(t *testing.T) {
+	const evil = "Printer \x1b]0;pwned\x07on \x1b[2Jfire\u009b\x7f"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		item, _ := json.Marshal(map[string]any{"id": "x_1", "status": "failed", "title": evil, "error": evil, "assignee": evil})
+		key := "tickets"
+		if r.URL.Path == "/v1/runs" {
+			key = "runs"
+		}
+		_, _ = fmt.Fprintf(w, `{%q:[%s]}`, key, item)
+	}))
+	defer srv.Close()
+	for _, what := range []string{"tickets", "runs"} {
+		code, out, errOut := runCmd(t, what, "list", "--url", srv.URL, "--token", "t")
+		if code != 0 {
+			t.Fatalf("%s list: code %d, stderr %q", what, code, errOut)
+		}
+		if strings.ContainsAny(out, "\x1b\x07\u009b") || !strings.Contains(out, `\x1b]0;pwned\x07`) {
+			t.Errorf("%s list printed %q", what, out)
+		}
+		// --json stays JSON, with the same escapes JSON has.
+		code, out, _ = runCmd(t, what, "list", "--json", "--url", srv.URL, "--token", "t")
+		var v map[string][]map[string]string
+		if code != 0 || strings.ContainsAny(out, "\x1b\x07\u009b\x7f") || json.Unmarshal([]byte(out), &v) != nil || v[what][0]["title"] != evil {
+			t.Errorf("%s list --json: code %d, printed %q", what, code, out)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/jsonevent/jsonevent/core/store"
 )
@@ -97,10 +98,12 @@ func (a *apiFlags) call(ctx context.Context, method, path string, query url.Valu
 // listPages prints a paged list endpoint whose answer holds its items under
 // key and the next page's cursor under nextCursor: every page's raw JSON with
 // --json, else a table of header and one row per item; with all it follows
-// the cursor to the last page.
+// the cursor to the last page. Rows hold the senders' text (a ticket title
+// from an event field, a run error quoting a receiver's answer): control
+// characters are shown escaped (termSafe), never sent to the terminal.
 func listPages[T any](ctx context.Context, api *apiFlags, path string, q url.Values, key string, all bool,
 	stdout io.Writer, header string, row func(io.Writer, T)) error {
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(termSafe{stdout}, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	for first := true; ; first = false {
 		var raw json.RawMessage
@@ -140,14 +143,33 @@ func listPages[T any](ctx context.Context, api *apiFlags, path string, q url.Val
 	}
 }
 
+// printJSON prints raw indented, with the control characters encoding/json
+// leaves in strings (DEL, U+0080 to U+009F: CSI on some terminals) written
+// as \u escapes, so that it stays JSON; an answer that is not JSON is
+// printed through termSafe.
 func printJSON(w io.Writer, raw json.RawMessage) {
 	var v any
 	if json.Unmarshal(raw, &v) == nil {
 		if b, err := json.MarshalIndent(v, "", "  "); err == nil {
-			raw = b
+			fmt.Fprintf(w, "%s\n", escapeJSONControls(b))
+			return
 		}
 	}
-	fmt.Fprintf(w, "%s\n", raw)
+	fmt.Fprintf(termSafe{w}, "%s\n", raw)
+}
+
+// escapeJSONControls writes every control character of b but newline (in
+// MarshalIndent's output, only in strings) as a JSON \u escape.
+func escapeJSONControls(b []byte) string {
+	var out strings.Builder
+	for _, r := range string(b) {
+		if r != '\n' && unicode.IsControl(r) {
+			fmt.Fprintf(&out, "\\u%04x", r)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	return out.String()
 }
 
 func runRuns(args []string, _ io.Reader, stdout, stderr io.Writer) int {
