@@ -84,3 +84,50 @@ func TestMultipartBodyIsNotBuffered(t *testing.T) {
 		})
 	}
 }
+
+// TestContentLengthWithChunkedClosesConnection: a request with both
+// Content-Length and Transfer-Encoding is read as chunked, as RFC 9112
+// §6.1 allows, but a proxy in front may have read it by its Content-Length
+// and see what follows the chunks as a request of its own, or the other
+// way round (request smuggling). The RFC requires closing the connection
+// after answering it; fasthttp keeps it open and answers what follows.
+func TestContentLengthWithChunkedClosesConnection(t *testing.T) {
+	h := newHarness(t, testConfig())
+	addr := h.listen(t)
+	exchange := func(requests string) string {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write([]byte(requests)); err != nil {
+			t.Fatal(err)
+		}
+		var all strings.Builder
+		buf := make([]byte, 4096)
+		for !strings.Contains(all.String(), `"ok"`) { // the /healthz answer, if any
+			n, err := conn.Read(buf)
+			all.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return all.String()
+	}
+	post := func(contentLength string) string {
+		return "POST " + inbound + "OC_demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-TOKEN: " + demoToken +
+			"\r\n" + contentLength + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+	}
+	const next = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+	out := exchange(post("content-length: 4\r\n") + next)
+	if !strings.HasPrefix(out, "HTTP/1.1 202 ") || !strings.Contains(out, "Connection: close") || strings.Count(out, "HTTP/1.1 ") != 1 {
+		t.Fatalf("both headers: want one 202 with Connection: close, got %q", out)
+	}
+	// Chunked alone is unambiguous: the connection goes on.
+	out = exchange(post("") + next)
+	if strings.Count(out, "HTTP/1.1 ") != 2 || strings.Contains(out, "Connection: close") {
+		t.Fatalf("chunked alone: want two answers on one connection, got %q", out)
+	}
+}

@@ -4,6 +4,7 @@
 package receiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -153,6 +154,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	s.refuseUnknownMethods()
 	s.drainUnreadBodies()
+	s.closeAmbiguousFraming()
 	s.app.Post("/inbound-event/v1/event/JSON/triggers", func(c *fiber.Ctx) error {
 		return s.postEvent(c, "inbound")
 	})
@@ -255,6 +257,40 @@ func (s *Server) drainUnreadBodies() {
 			fc.SetConnectionClose()
 		}
 	}
+}
+
+// closeAmbiguousFraming closes the connection after answering a request
+// that has both Transfer-Encoding and Content-Length (RFC 9112 §6.1: the
+// server MUST). fasthttp reads it as chunked and would go on reading the
+// connection; a proxy in front that went by the Content-Length sees the
+// connection's next bytes elsewhere than this server does, and a request
+// can be smuggled past it. Only chunked requests are looked at.
+func (s *Server) closeAmbiguousFraming() {
+	srv := s.app.Server()
+	next := srv.Handler
+	srv.Handler = func(fc *fasthttp.RequestCtx) {
+		if fc.Request.Header.ContentLength() == -1 && hasContentLength(fc.Request.Header.RawHeaders()) {
+			fc.SetConnectionClose()
+		}
+		next(fc)
+	}
+}
+
+// hasContentLength reports whether raw request headers hold a
+// Content-Length line, whatever its case.
+func hasContentLength(raw []byte) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if name, _, ok := bytes.Cut(line, []byte{':'}); ok && bytes.EqualFold(bytes.TrimSpace(name), []byte(fiber.HeaderContentLength)) {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownMethodKey holds, in the request's user values, the method a
