@@ -48,9 +48,31 @@ func (s *Server) captureRoutes() {
 	s.app.Post("/v1/triggers/:triggerId/preview", s.withTrigger(s.previewField))
 }
 
-// caller authenticates an API request.
+// caller authenticates an API request (every /v1 route but the event
+// alias). A browser that once answered a Basic challenge sends those
+// credentials by itself, also with requests another site makes it send
+// (a form posting to /v1/events/{id}/replay): Basic credentials on a
+// request the browser marks as coming from another site are refused. The
+// admin page is same-origin and sends X-API-TOKEN, which no other site can
+// make a browser send without a CORS preflight this server never grants;
+// servers and scripts send no Sec-Fetch-Site.
 func (s *Server) caller(c *fiber.Ctx, rt *Runtime) (auth.Principal, error) {
-	return rt.auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
+	token, authorization := string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization"))
+	if token == "" && authorization != "" && crossSite(c) {
+		return auth.Principal{}, core.Errorf(core.CodeUnauthorized,
+			"Basic credentials are not accepted on API requests a browser sends from another site; send X-API-TOKEN instead")
+	}
+	return rt.auth.Authenticate(token, authorization)
+}
+
+// crossSite reports whether a browser marked the request as made by a page
+// of another site (Fetch Metadata, Sec-Fetch-Site).
+func crossSite(c *fiber.Ctx) bool {
+	switch string(c.Request().Header.Peek("Sec-Fetch-Site")) {
+	case "cross-site", "same-site":
+		return true
+	}
+	return false
 }
 
 // withTrigger authenticates the caller and resolves :triggerId among the

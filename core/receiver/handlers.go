@@ -623,8 +623,7 @@ func truncate(s string, n int) string {
 
 // getEvent returns a stored event to its own account.
 func (s *Server) getEvent(c *fiber.Ctx) error {
-	rt := s.rt.Load()
-	p, err := rt.auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
+	p, err := s.caller(c, s.rt.Load())
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}

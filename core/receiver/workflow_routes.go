@@ -53,7 +53,7 @@ func (s *Server) account(c *fiber.Ctx) (string, error) {
 
 // principal authenticates an API request.
 func (s *Server) principal(c *fiber.Ctx) (auth.Principal, error) {
-	return s.rt.Load().auth.Authenticate(string(c.Request().Header.Peek("X-API-TOKEN")), string(c.Request().Header.Peek("Authorization")))
+	return s.caller(c, s.rt.Load())
 }
 
 // admit counts a request that creates an event against its token's

@@ -3,6 +3,7 @@ package receiver
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -495,5 +496,69 @@ func TestReplayCountsAgainstTheLimit(t *testing.T) {
 	var list EventList
 	if st := h.call(t, "GET", "/v1/events?trigger=OC_t", demoToken, "", &list); st != 200 || len(list.Events) != 3 {
 		t.Fatalf("events stored: %d, %d events, want 3", st, len(list.Events))
+	}
+}
+
+// TestCrossSiteBasicIsRefusedOnTheAPI: Basic credentials a browser
+// remembered (it answered the event endpoint's challenge) are not accepted
+// on API requests the browser marks as sent by another site, so a page
+// elsewhere cannot replay events or retry runs with them. X-API-TOKEN,
+// same-origin requests and the event endpoints are unchanged.
+func TestCrossSiteBasicIsRefusedOnTheAPI(t *testing.T) {
+	cfg := &config.Config{
+		Accounts: []config.Account{
+			{ID: "demo", Username: demoUser, Tokens: []config.Token{{SHA256: sha(demoToken)}}},
+		},
+		Triggers: []config.Trigger{{ID: "OC_t", Account: "demo", Adapter: "generic"}},
+	}
+	h := newWFHarness(t, cfg)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(demoUser+":"+demoToken))
+	do := func(method, path, site string, hdr map[string]string, body string) (int, apiError) {
+		t.Helper()
+		req, _ := http.NewRequest(method, h.base+path, strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e apiError
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return resp.StatusCode, e
+	}
+	post := map[string]string{"Authorization": basic, "Content-Type": "application/json"}
+	// The event endpoints keep the wire contract: Basic works whatever the site.
+	if st, e := do("POST", "/inbound-event/v1/event/JSON/triggers?triggerId=OC_t", "cross-site", post, `{"a":1}`); st != 202 {
+		t.Fatalf("event endpoint, Basic, cross-site: %d %+v", st, e)
+	}
+	var acc acceptedBody
+	if st := h.call(t, "POST", "/v1/triggers/OC_t/events", demoToken, `{"a":1}`, &acc); st != 202 {
+		t.Fatalf("POST event: %d", st)
+	}
+	replay := "/v1/events/" + acc.EventID + "/replay"
+	for _, site := range []string{"cross-site", "same-site"} {
+		if st, e := do("POST", replay, site, map[string]string{"Authorization": basic}, ""); st != 401 || e.Error != "unauthorized" || !strings.Contains(e.Message, "X-API-TOKEN") {
+			t.Fatalf("replay with Basic, %s: %d %+v", site, st, e)
+		}
+		if st, _ := do("GET", "/v1/events/"+acc.EventID, site, map[string]string{"Authorization": basic}, ""); st != 401 {
+			t.Fatalf("GET event with Basic, %s: %d", site, st)
+		}
+	}
+	for _, site := range []string{"", "same-origin", "none"} {
+		if st, e := do("GET", "/v1/events/"+acc.EventID, site, map[string]string{"Authorization": basic}, ""); st != 200 {
+			t.Fatalf("GET event with Basic, Sec-Fetch-Site %q: %d %+v", site, st, e)
+		}
+	}
+	if st, e := do("POST", replay, "cross-site", map[string]string{"X-API-TOKEN": demoToken}, ""); st != 202 {
+		t.Fatalf("replay with X-API-TOKEN, cross-site: %d %+v", st, e)
+	}
+	var list EventList
+	if st := h.call(t, "GET", "/v1/events?trigger=OC_t", demoToken, "", &list); st != 200 || len(list.Events) != 3 {
+		t.Fatalf("events stored: %d, %d, want 3 (two posted, one replay)", st, len(list.Events))
 	}
 }
