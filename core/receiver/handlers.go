@@ -559,10 +559,16 @@ func copyHeader(c *fiber.Ctx) http.Header {
 	return h
 }
 
+// copyQuery keeps the first value of a repeated query parameter, the one
+// the trigger was chosen by (QueryArgs().Peek), so that a stored event's
+// query never names another triggerId than the event's, nor its contextId
+// another than the one the adapter and fields saw.
 func copyQuery(c *fiber.Ctx) map[string]string {
 	q := make(map[string]string, 4)
 	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
-		q[string(k)] = string(v)
+		if _, seen := q[string(k)]; !seen {
+			q[string(k)] = string(v)
+		}
 	})
 	return q
 }

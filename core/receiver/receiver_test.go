@@ -844,3 +844,23 @@ func TestErrorsAreReadableRaw(t *testing.T) {
 		t.Fatalf("not the JSON error: %s", r.body)
 	}
 }
+
+// TestRepeatedQueryParameterKeepsTheFirst: the trigger is chosen by the
+// first triggerId; the stored query and the event's contextId keep the
+// first value of a repeated parameter too (the stored query named the last
+// triggerId, another trigger than the event's).
+func TestRepeatedQueryParameterKeepsTheFirst(t *testing.T) {
+	h := newHarness(t, testConfig())
+	r := h.do(t, http.MethodPost, inbound+"OC_demo&triggerId=OC_other&contextId=c1&contextId=c2", goodBody, jsonHeaders())
+	if r.status != 202 {
+		t.Fatalf("status %d %s", r.status, r.body)
+	}
+	g := h.do(t, http.MethodGet, "/v1/events/"+r.json["eventId"].(string), "", map[string]string{"X-API-TOKEN": demoToken})
+	var ev EventJSON
+	if err := json.Unmarshal(g.body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.TriggerID != "OC_demo" || ev.Query["triggerId"] != "OC_demo" || ev.ContextID != "c1" || ev.Query["contextId"] != "c1" {
+		t.Fatalf("trigger %s, contextId %s, query %v; want OC_demo and c1 throughout", ev.TriggerID, ev.ContextID, ev.Query)
+	}
+}
