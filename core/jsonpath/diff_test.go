@@ -2,6 +2,7 @@ package jsonpath
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +44,9 @@ func FuzzDifferential(f *testing.F) {
 			if !json.Valid(d) || !utf8.Valid(d) || hasDuplicateKeys(d) {
 				continue
 			}
+			if beyondDouble.MatchString(expr) || beyondDouble.Match(d) {
+				continue // we compare such numbers exactly, theory/jsonpath as float64
+			}
 			var v any
 			if json.Unmarshal(d, &v) != nil {
 				continue
@@ -70,6 +74,10 @@ func FuzzDifferential(f *testing.F) {
 		}
 	})
 }
+
+// beyondDouble finds numbers a float64 may not tell apart: 16 or more
+// digits, or an exponent of three digits (overflow, underflow).
+var beyondDouble = regexp.MustCompile(`[0-9][0-9.]{15}|[eE][-+]?[0-9]{3}`)
 
 var fuzzDocBytes = func() [][]byte {
 	var out [][]byte

@@ -23,6 +23,8 @@
 // (negative too), slices with steps, unions, descendants (..), filters with
 // comparisons, &&, ||, !, parentheses, existence tests and the functions
 // length, count, match, search and value, type-checked at compile time.
+// Numbers compare by their exact decimal value, so integers beyond 2^53
+// (64-bit IDs) that round to the same float64 still differ.
 // match and search take I-Regexp patterns (RFC 9485), translated to Go
 // regexp with '.' matching anything but \n and \r and match anchored at
 // both ends; patterns outside I-Regexp make the function false. As the

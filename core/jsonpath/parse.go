@@ -932,7 +932,7 @@ func (p *parser) parseNumber() (operand, error) {
 	if err != nil && !math.IsInf(f, 0) {
 		return operand{}, p.errAt(start, "invalid number")
 	}
-	return operand{kind: opndLiteral, lit: value{kind: kNumber, num: f}}, nil
+	return operand{kind: opndLiteral, lit: value{kind: kNumber, num: f, raw: p.src[start:p.pos]}}, nil
 }
 
 func (p *parser) parseCall(name string, start int) (operand, error) {

@@ -22,7 +22,9 @@ const (
 )
 
 // value is a JSON value as filter expressions see it. Scalars are decoded;
-// arrays and objects keep their raw JSON.
+// arrays and objects keep their raw JSON, and numbers from the document or
+// a literal keep their text in raw too (numbers computed by length() and
+// count() have none), so they compare exactly.
 type value struct {
 	kind kind
 	num  float64
@@ -52,7 +54,7 @@ func valueOf(raw string) value {
 		return value{kind: kNull}
 	}
 	f, _ := strconv.ParseFloat(raw, 64)
-	return value{kind: kNumber, num: f}
+	return value{kind: kNumber, num: f, raw: raw}
 }
 
 // decodeString returns the value of a raw JSON string.
@@ -81,7 +83,7 @@ func (e *evaluator) equal(a, b value) bool {
 	}
 	switch a.kind {
 	case kNumber:
-		return a.num == b.num
+		return cmpNumbers(a, b) == 0
 	case kString:
 		return a.str == b.str
 	case kArray, kObject:
@@ -93,7 +95,7 @@ func (e *evaluator) equal(a, b value) bool {
 func less(a, b value) bool {
 	switch {
 	case a.kind == kNumber && b.kind == kNumber:
-		return a.num < b.num
+		return cmpNumbers(a, b) < 0
 	case a.kind == kString && b.kind == kString:
 		return a.str < b.str // UTF-8 byte order is code point order
 	}
@@ -220,4 +222,108 @@ func (e *evaluator) length(v value) value {
 		return value{kind: kNumber, num: float64(n)}
 	}
 	return value{}
+}
+
+// cmpNumbers compares two numbers by value: -1, 0 or 1. float64 decides
+// when the doubles differ (rounding keeps order); doubles that are equal
+// may still stand for different numbers (integers beyond 2^53 such as
+// 64-bit IDs, 1e400 and 1e401, which both overflow), so then the decimal
+// texts decide.
+func cmpNumbers(a, b value) int {
+	switch {
+	case a.num < b.num:
+		return -1
+	case a.num > b.num:
+		return 1
+	case a.raw == b.raw || a.raw == "" || b.raw == "":
+		// Same text, or a computed integer (exact in a double).
+		return 0
+	}
+	return cmpDecimal(a.raw, b.raw)
+}
+
+// maxDecimalExp bounds the exponents cmpDecimal tells apart; larger ones
+// saturate, so 1e(10^16) equals 1e(10^16+1).
+const maxDecimalExp = 1 << 53
+
+// cmpDecimal compares two JSON number texts exactly by their decimal value.
+func cmpDecimal(a, b string) int {
+	na, da, ea := decimalOf(a)
+	nb, db, eb := decimalOf(b)
+	sa, sb := decimalSign(na, da), decimalSign(nb, db)
+	if sa != sb || sa == 0 {
+		return cmpInt(sa, sb)
+	}
+	// Same sign, both non-zero: compare magnitudes 0.d × 10^e.
+	m := cmpInt(int(min(max(ea-eb, -1), 1)), 0)
+	if m == 0 {
+		m = strings.Compare(da, db) // no trailing zeros: lexical order is numeric
+	}
+	return sa * m
+}
+
+func decimalSign(neg bool, digits string) int {
+	switch {
+	case digits == "":
+		return 0
+	case neg:
+		return -1
+	}
+	return 1
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// decimalOf splits a JSON number text into its sign and significant
+// digits d (no leading or trailing zeros, "" for zero) with exponent e,
+// the value being 0.d × 10^e.
+func decimalOf(s string) (neg bool, digits string, exp int64) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	intPart := s[start:i]
+	frac := ""
+	if i < len(s) && s[i] == '.' {
+		i++
+		start = i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		frac = s[start:i]
+	}
+	var e int64
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			if e < maxDecimalExp {
+				e = e*10 + int64(s[i]-'0')
+			}
+		}
+		if eneg {
+			e = -e
+		}
+	}
+	all := intPart + frac
+	trimmed := strings.TrimLeft(all, "0")
+	exp = int64(len(intPart)) - int64(len(all)-len(trimmed)) + e
+	return neg, strings.TrimRight(trimmed, "0"), exp
 }
