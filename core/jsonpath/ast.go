@@ -218,8 +218,10 @@ type funcCall struct {
 	sig  fnSig
 	args []operand
 	// re is the compiled regular expression of match/search when the
-	// pattern is a string literal; reBad means that literal is not a valid
-	// I-Regexp, so the function is always false.
-	re    *regexp.Regexp
-	reBad bool
+	// pattern is a string literal, reSize its size (see translateIRegexp);
+	// reBad means that literal is not a valid I-Regexp, so the function is
+	// always false.
+	re     *regexp.Regexp
+	reSize int
+	reBad  bool
 }

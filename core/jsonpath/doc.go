@@ -59,15 +59,17 @@
 //     and step;
 //   - one evaluation may do at most MaxWork (4 Mi) units of work per
 //     started MiB of document (a value visited, a filter evaluated, a
-//     value compared, 16 bytes of JSON scanned, 64 bytes of regexp
-//     input); Nodes renders at most
+//     value compared, 16 bytes of JSON scanned, 16 bytes of regexp
+//     input per instruction of the pattern; 256 units per byte of a
+//     pattern from the document compiled); Nodes renders at most
 //     MaxPathBytes (64 MiB) of normalized paths. Beyond either, Values and
 //     Nodes return nil, Query returns ErrTooMuchWork and Match is false.
 //     gjson rescans a nested container at each level above it, so a
 //     document costs its size times its depth: a 100 KB document nested
 //     50,000 deep reaches the budget in about 0.2 s;
 //   - regular expressions are at most 4 KiB and run in linear time (Go's
-//     RE2); patterns from documents are cached (256 entries);
+//     RE2), input length times pattern size; patterns from documents are
+//     cached (256 entries);
 //   - Leaves returns at most MaxLeaves (100,000) leaves, MaxLeafPathBytes
 //     (16 MiB) of paths and scans at most MaxLeafScanBytes (64 MiB), then
 //     stops (the result is truncated).

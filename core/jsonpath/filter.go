@@ -108,20 +108,21 @@ func (e *evaluator) callLogical(f *funcCall, cur string) bool {
 		if s.kind != kString {
 			return false
 		}
-		re := f.re
+		re, size := f.re, f.reSize
 		if re == nil {
+			// A pattern from the document: compiling it is charged too.
 			p := e.operandValue(&f.args[1], cur)
 			if p.kind != kString {
 				return false
 			}
-			var err error
-			re, err = cachedIRegexp(p.str, f.sig.id == fnMatch)
-			if err != nil {
+			c, ok := cachedIRegexp(p.str, f.sig.id == fnMatch, e.spend)
+			if !ok || c.err != nil {
 				return false
 			}
+			re, size = c.re, c.size
 		}
-		// Regular expression matching is linear in the input; charge it.
-		if !e.spend(1 + len(s.str)/64) {
+		// Matching is linear in the input times the size of the pattern.
+		if !e.spend(matchCost(len(s.str), size)) {
 			return false
 		}
 		if !utf8.ValidString(s.str) {

@@ -31,19 +31,35 @@ type reParser struct {
 	depth int
 }
 
-// translateIRegexp rewrites an I-Regexp into Go regexp syntax.
-func translateIRegexp(src string) (string, error) {
+// translateIRegexp rewrites an I-Regexp into Go regexp syntax. It also
+// returns the size of the pattern in instructions of the compiled program
+// (estimated, counting repetitions expanded), which matching costs per
+// byte of input.
+func translateIRegexp(src string) (string, int, error) {
 	if len(src) > maxPatternLen || !utf8.ValidString(src) {
-		return "", errIRegexp
+		return "", 0, errIRegexp
 	}
 	p := &reParser{src: src}
-	if err := p.regexp(); err != nil {
-		return "", err
+	size, err := p.regexp()
+	if err != nil {
+		return "", 0, err
 	}
 	if p.pos != len(p.src) {
-		return "", errIRegexp
+		return "", 0, errIRegexp
 	}
-	return p.out.String(), nil
+	return p.out.String(), size, nil
+}
+
+// maxReSize caps size estimates (Go refuses such programs anyway).
+const maxReSize = 1 << 24
+
+func addSize(a, b int) int { return min(a+b, maxReSize) }
+
+func mulSize(a, n int) int {
+	if n != 0 && a > maxReSize/n {
+		return maxReSize
+	}
+	return a * n
 }
 
 func (p *reParser) peek() rune {
@@ -60,67 +76,82 @@ func (p *reParser) next() rune {
 	return r
 }
 
-func (p *reParser) regexp() error {
-	if err := p.branch(); err != nil {
-		return err
+// regexp, branch, atom and quantifier return the size of what they
+// parsed (see translateIRegexp).
+func (p *reParser) regexp() (int, error) {
+	size, err := p.branch()
+	if err != nil {
+		return 0, err
 	}
 	for p.peek() == '|' {
 		p.pos++
 		p.out.WriteByte('|')
-		if err := p.branch(); err != nil {
-			return err
+		b, err := p.branch()
+		if err != nil {
+			return 0, err
 		}
+		size = addSize(size, b+1)
 	}
-	return nil
+	return size, nil
 }
 
-func (p *reParser) branch() error {
+func (p *reParser) branch() (int, error) {
+	size := 0
 	for {
 		r := p.peek()
 		if r == -1 || r == '|' || r == ')' {
-			return nil
+			return size, nil
 		}
-		if err := p.atom(); err != nil {
-			return err
+		a, err := p.atom()
+		if err != nil {
+			return 0, err
 		}
-		if err := p.quantifier(); err != nil {
-			return err
+		a, err = p.quantifier(a)
+		if err != nil {
+			return 0, err
 		}
+		size = addSize(size, a)
 	}
 }
 
-func (p *reParser) quantifier() error {
+// quantifier parses an optional quantifier of an atom of the given size
+// and returns the size of the piece.
+func (p *reParser) quantifier(size int) (int, error) {
 	switch p.peek() {
 	case '*', '+', '?':
 		p.out.WriteRune(p.next())
-		return nil
+		return addSize(size, 1), nil
 	case '{':
 		p.pos++
 		lo, ok := p.digits()
 		if !ok {
-			return errIRegexp
+			return 0, errIRegexp
 		}
 		p.out.WriteByte('{')
 		p.out.WriteString(lo)
+		l, _ := strconv.Atoi(lo)
+		n := max(l, 1)
 		if p.peek() == ',' {
 			p.pos++
 			p.out.WriteByte(',')
+			n = l + 1
 			if hi, ok := p.digits(); ok {
-				l, _ := strconv.Atoi(lo)
 				h, _ := strconv.Atoi(hi)
 				if h < l {
-					return errIRegexp
+					return 0, errIRegexp
 				}
 				p.out.WriteString(hi)
+				n = max(h, 1)
 			}
 		}
 		if p.peek() != '}' {
-			return errIRegexp
+			return 0, errIRegexp
 		}
 		p.pos++
 		p.out.WriteByte('}')
+		return addSize(mulSize(size, n), 1), nil
 	}
-	return nil
+	return size, nil
 }
 
 func (p *reParser) digits() (string, bool) {
@@ -144,30 +175,31 @@ func isNormalChar(r rune) bool {
 	return false
 }
 
-func (p *reParser) atom() error {
+func (p *reParser) atom() (int, error) {
 	r := p.peek()
 	switch {
 	case r == '(':
 		p.pos++
 		p.depth++
 		if p.depth > maxNesting {
-			return errIRegexp
+			return 0, errIRegexp
 		}
 		p.out.WriteString("(?:")
-		if err := p.regexp(); err != nil {
-			return err
+		size, err := p.regexp()
+		if err != nil {
+			return 0, err
 		}
 		if p.peek() != ')' {
-			return errIRegexp
+			return 0, errIRegexp
 		}
 		p.pos++
 		p.depth--
 		p.out.WriteByte(')')
-		return nil
+		return addSize(size, 1), nil
 	case r == '.':
 		p.pos++
 		p.out.WriteString(`[^\n\r]`)
-		return nil
+		return 1, nil
 	case r == '[':
 		return p.classExpr()
 	case r == '^' || r == '$':
@@ -176,15 +208,19 @@ func (p *reParser) atom() error {
 		// them their anchor meaning: start and end of the string.
 		p.pos++
 		p.out.WriteRune(r)
-		return nil
+		return 1, nil
 	case r == '\\':
-		return p.escape(false)
+		c, err := p.escapeRune(false, true)
+		if c == -1 {
+			return categorySize, err
+		}
+		return 1, err
 	case isNormalChar(r):
 		p.pos += utf8.RuneLen(r)
 		writeLiteral(&p.out, r)
-		return nil
+		return 1, nil
 	}
-	return errIRegexp
+	return 0, errIRegexp
 }
 
 // writeLiteral writes r so that Go regexp reads it as that character, in
@@ -228,12 +264,10 @@ var categories = map[string]bool{
 	"C": true, "Cc": true, "Cf": true, "Cn": true, "Co": true,
 }
 
-// escape parses a backslash escape. A single character escape yields the
-// character (literal) in rng for use as a range endpoint.
-func (p *reParser) escape(inClass bool) error {
-	_, err := p.escapeRune(inClass, true)
-	return err
-}
+// categorySize is the size of a character class holding a category
+// escape such as \p{L}: matching one costs a search of the category's
+// ranges, two to three times a plain instruction.
+const categorySize = 3
 
 // escapeRune parses an escape at p.pos. For a SingleCharEsc it returns the
 // character; for a category escape it writes the category and returns -1.
@@ -279,8 +313,9 @@ func isCCChar(r rune) bool {
 	return false
 }
 
-// classExpr parses "[" ["^"] ("-" / CCE1) *CCE1 ["-"] "]".
-func (p *reParser) classExpr() error {
+// classExpr parses "[" ["^"] ("-" / CCE1) *CCE1 ["-"] "]" and returns
+// its size.
+func (p *reParser) classExpr() (int, error) {
 	p.pos++ // '['
 	p.out.WriteByte('[')
 	if p.peek() == '^' {
@@ -288,23 +323,24 @@ func (p *reParser) classExpr() error {
 		p.out.WriteByte('^')
 	}
 	first := true
+	size := 1
 	for {
 		r := p.peek()
 		switch {
 		case r == -1:
-			return errIRegexp
+			return 0, errIRegexp
 		case r == ']':
 			if first {
-				return errIRegexp // an empty class
+				return 0, errIRegexp // an empty class
 			}
 			p.pos++
 			p.out.WriteByte(']')
-			return nil
+			return size, nil
 		case r == '-':
 			p.pos++
 			// '-' is allowed only first or last.
 			if !first && p.peek() != ']' {
-				return errIRegexp
+				return 0, errIRegexp
 			}
 			p.out.WriteString(`\-`)
 			first = false
@@ -316,9 +352,10 @@ func (p *reParser) classExpr() error {
 		if r == '\\' {
 			c, err := p.escapeRune(true, true)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if c == -1 {
+				size = categorySize
 				continue // a category escape
 			}
 			lo = c
@@ -327,7 +364,7 @@ func (p *reParser) classExpr() error {
 			writeLiteral(&p.out, r)
 			lo = r
 		} else {
-			return errIRegexp
+			return 0, errIRegexp
 		}
 		if p.peek() == '-' && p.pos+1 < len(p.src) && p.src[p.pos+1] != ']' {
 			p.pos++
@@ -337,7 +374,7 @@ func (p *reParser) classExpr() error {
 			if r == '\\' {
 				c, err := p.escapeRune(true, false)
 				if err != nil {
-					return err
+					return 0, err
 				}
 				hi = c
 			} else if isCCChar(r) {
@@ -345,10 +382,10 @@ func (p *reParser) classExpr() error {
 				writeLiteral(&p.out, r)
 				hi = r
 			} else {
-				return errIRegexp
+				return 0, errIRegexp
 			}
 			if hi < lo {
-				return errIRegexp
+				return 0, errIRegexp
 			}
 		}
 	}
@@ -356,14 +393,43 @@ func (p *reParser) classExpr() error {
 
 // compileIRegexp compiles an I-Regexp for match (anchored) or search.
 func compileIRegexp(src string, anchored bool) (*regexp.Regexp, error) {
-	t, err := translateIRegexp(src)
+	e := compileIRegexpSized(src, anchored)
+	return e.re, e.err
+}
+
+// compileIRegexpSized is compileIRegexp that also returns the size of the
+// pattern (see translateIRegexp).
+func compileIRegexpSized(src string, anchored bool) reEntry {
+	t, size, err := translateIRegexp(src)
 	if err != nil {
-		return nil, err
+		return reEntry{err: err}
 	}
 	if anchored {
 		t = `^(?:` + t + `)$`
+		size += 2
 	}
-	return regexp.Compile(t)
+	re, err := regexp.Compile(t)
+	return reEntry{re: re, size: size, err: err}
+}
+
+// Work units of regular expressions (see MaxWork, about 50 ns each):
+// compiling costs reCompileCost per byte of pattern (a pattern of 4 KiB
+// of \p{L} takes 20 to 60 ms to compile), and matching one byte of input
+// against a pattern costs about 1 to 7.5 ns per instruction of its
+// program.
+const (
+	reCompileCost = 256
+	reMatchBytes  = 16 // byte × instruction products per unit
+)
+
+// compileCost is the work of compiling a pattern of n bytes.
+func compileCost(n int) int { return 1 + n*reCompileCost }
+
+// matchCost is the work of matching n bytes against a pattern of size
+// instructions.
+func matchCost(n, size int) int {
+	size = max(size, 1)
+	return 1 + n/reMatchBytes*size + n%reMatchBytes*size/reMatchBytes
 }
 
 type reKey struct {
@@ -372,8 +438,9 @@ type reKey struct {
 }
 
 type reEntry struct {
-	re  *regexp.Regexp
-	err error
+	re   *regexp.Regexp
+	size int
+	err  error
 }
 
 // The cache of patterns that come from documents rather than selectors.
@@ -384,20 +451,26 @@ var (
 
 const reCacheSize = 256
 
-func cachedIRegexp(src string, anchored bool) (*regexp.Regexp, error) {
+// cachedIRegexp returns the compiled pattern from the cache, or compiles
+// it when spend, given the cost of compiling, allows; it reports false
+// when it does not.
+func cachedIRegexp(src string, anchored bool, spend func(int) bool) (reEntry, bool) {
 	k := reKey{src, anchored}
 	reMu.Lock()
 	e, ok := reCache[k]
 	reMu.Unlock()
 	if ok {
-		return e.re, e.err
+		return e, true
 	}
-	re, err := compileIRegexp(src, anchored)
+	if !spend(compileCost(len(src))) {
+		return reEntry{}, false
+	}
+	e = compileIRegexpSized(src, anchored)
 	reMu.Lock()
 	if len(reCache) >= reCacheSize {
 		clear(reCache)
 	}
-	reCache[k] = reEntry{re, err}
+	reCache[k] = e
 	reMu.Unlock()
-	return re, err
+	return e, true
 }

@@ -980,11 +980,11 @@ func (p *parser) parseCall(name string, start int) (operand, error) {
 	p.pos++ // ')'
 	if (sig.id == fnMatch || sig.id == fnSearch) && f.args[1].kind == opndLiteral {
 		if f.args[1].lit.kind == kString {
-			re, err := compileIRegexp(f.args[1].lit.str, sig.id == fnMatch)
-			if err != nil {
+			re := compileIRegexpSized(f.args[1].lit.str, sig.id == fnMatch)
+			if re.err != nil {
 				f.reBad = true
 			} else {
-				f.re = re
+				f.re, f.reSize = re.re, re.size
 			}
 		} else {
 			f.reBad = true

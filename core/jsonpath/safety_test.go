@@ -2,8 +2,10 @@ package jsonpath
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -156,5 +158,46 @@ func TestConcurrentUse(t *testing.T) {
 		if msg := <-done; msg != "" {
 			t.Fatal(msg)
 		}
+	}
+}
+
+// TestHostileRegexps checks that regular expressions count towards the
+// work budget by their size: compiling patterns taken from the document
+// and running large patterns over long strings. Each case took 5 to 15 s
+// of CPU per MiB of document when only the input length was counted.
+func TestHostileRegexps(t *testing.T) {
+	// About 250 distinct 4 KB patterns, each slow to compile.
+	var els []string
+	for i := 0; i < 250; i++ {
+		pat := fmt.Sprintf(`x{%d}`, i) + strings.Repeat(`\\p{L}`, 790)
+		els = append(els, `{"a": "x", "p": "`+pat+`"}`)
+	}
+	patterns := []byte("[" + strings.Join(els, ",") + "]")
+	// 1 MiB of long strings for a large pattern from the selector.
+	long := []byte("[" + strings.Repeat(`"`+strings.Repeat("a", 1000)+`",`, 1000) + `"a"]`)
+	tests := []struct {
+		name, expr string
+		doc        []byte
+	}{
+		{"document patterns compiled", `$[?match(@.a, @.p)]`, patterns},
+		{"document patterns searched", `$[?search(@.p, @.p)]`, patterns},
+		{"large literal pattern on long strings", `$[?search(@, '` + strings.Repeat(`\\p{L}`, 600) + `b')]`, long},
+		{"repeated pattern on long strings", `$[?search(@, '(.{30}){30}b')]`, long},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			ns, err := MustCompile(tt.expr).Query(tt.doc)
+			if !errors.Is(err, ErrTooMuchWork) || ns != nil {
+				t.Errorf("got %d nodes, err %v after %v; want ErrTooMuchWork", len(ns), err, time.Since(start))
+			}
+		})
+	}
+	// Ordinary patterns on the same documents stay within the budget.
+	if ns, err := MustCompile(`$[?search(@, '(refund|chargeback|dispute)s?')]`).Query(long); err != nil || ns != nil {
+		t.Errorf("ordinary search on 1 MiB: %d nodes, err %v", len(ns), err)
+	}
+	if ns, err := MustCompile(`$[?match(@.a, 'x+')]`).Query(patterns); err != nil || len(ns) != 250 {
+		t.Errorf("ordinary match: %d nodes, err %v", len(ns), err)
 	}
 }
