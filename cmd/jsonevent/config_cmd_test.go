@@ -68,6 +68,15 @@ func TestValidateCommand(t *testing.T) {
 		t.Fatalf("missing preset: code %d, stdout %q, stderr %q; want a warning on %s", code, out, errOut, want)
 	}
 
+	// A valid but suspicious JSONPath (Goessner's .length in a filter)
+	// is a located warning; the config is still ok.
+	lf := writeFile(t, cmdConfig+"    fields: { big: \"$.a[?(@.items.length > 2)]\" }\n")
+	code, out, errOut = runCmd(t, "validate", "--config", lf)
+	if want := "warning: " + lf + ":8: triggers[0].fields.big: JSONPath"; code != 0 || out != "ok\n" ||
+		!strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "length()") {
+		t.Fatalf(".length filter: code %d, stdout %q, stderr %q; want a warning starting %q", code, out, errOut, want)
+	}
+
 	bad := writeFile(t, cmdConfig+"    colour: red\nlimits: { body_bytes: 0 }\n")
 	code, out, errOut = runCmd(t, "validate", "--config", bad)
 	if code != 1 || out != "" {

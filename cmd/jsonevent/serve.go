@@ -77,7 +77,7 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	warnMissingPresets(log, cfg)
+	warnConfig(log, cfg)
 	if watchErr != nil { // said after Load, which reports a missing file or directory better
 		log.Error("config watch failed; edits will not be picked up until a restart", "err", watchErr)
 	}
@@ -150,7 +150,7 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 				if srv.Apply(c) == nil {
 					wf.apply(c)
 					warnRestartRequired(log, cfg, c, listenFlag)
-					warnMissingPresets(log, c)
+					warnConfig(log, c)
 				}
 			}); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("config watch stopped; edits are no longer picked up", "err", err)
@@ -185,12 +185,15 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 	return nil
 }
 
-// warnMissingPresets says which adapters' preset files are missing: their
+// warnConfig says which adapters' preset files are missing (their
 // triggers get only their own fields, which would otherwise go unnoticed
-// until an event lacks them.
-func warnMissingPresets(log *slog.Logger, cfg *config.Config) {
+// until an event lacks them) and logs the config's warnings.
+func warnConfig(log *slog.Logger, cfg *config.Config) {
 	for _, f := range cfg.MissingPresets {
 		log.Warn("preset file missing: triggers of its adapter get only their own fields (presets are read from beside the config file, or --presets)", "file", f)
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: "+w.Error(), "key", w.Key)
 	}
 }
 

@@ -87,6 +87,9 @@ func runValidate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	for _, f := range cfg.MissingPresets {
 		fmt.Fprintf(stderr, "warning: %s does not exist: triggers of that adapter get only their own fields (presets are read from beside the config file, or --presets)\n", f)
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w.Error())
+	}
 	fmt.Fprintln(stdout, "ok")
 	return 0
 }

@@ -86,8 +86,19 @@ func (e *Error) LogValue() slog.Value {
 
 // problems accumulates Problems while loading and locates their keys.
 type problems struct {
-	list []Problem
-	loc  *locator
+	list     []Problem
+	warnings []Problem // valid, but probably not what was meant (Config.Warnings)
+	loc      *locator
+}
+
+// warn records a located warning: the config loads, and serve and
+// validate show it.
+func (ps *problems) warn(key, format string, args ...any) {
+	p := Problem{Key: key, Msg: fmt.Sprintf(format, args...)}
+	if ps.loc != nil {
+		p.File, p.Line, p.Env = ps.loc.locate(p.Key)
+	}
+	ps.warnings = append(ps.warnings, p)
 }
 
 func (ps *problems) add(key, format string, args ...any) {

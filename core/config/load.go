@@ -160,6 +160,7 @@ func Load(path string, opt Options) (*Config, error) {
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
+	cfg.Warnings = ps.warnings
 	return &cfg, nil
 }
 

@@ -807,3 +807,31 @@ func TestMissingPresetsListed(t *testing.T) {
 		t.Errorf("with the files: %q, %v, %v", cfg.MissingPresets, cfg.Triggers[0].PresetFields, err)
 	}
 }
+
+// TestLengthFilterWarns: a filter testing ".length", the Goessner way of
+// asking an array's length pasted from old docs, is valid RFC 9535 (the
+// member named "length") but selects nothing on arrays: the config loads,
+// with a warning at the field's or the condition's line that suggests
+// length(); the RFC form has none.
+func TestLengthFilterWarns(t *testing.T) {
+	path := writeConfig(t, base+`    fields:
+      big: "$.orders[?(@.items.length > 2)].id"
+      fine: "$.orders[?length(@.items) > 2].id"
+    workflows:
+      - id: w
+        when: "@.fields.tags.length > 0"
+        tasks: [ { id: t, type: ticket, title: x } ]
+`)
+	cfg, err := config.Load(path, config.Options{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 2 {
+		t.Fatalf("warnings = %v, want the field's and the condition's", cfg.Warnings)
+	}
+	for i, want := range []string{path + ":10: triggers[0].fields.big: JSONPath", path + ":14: triggers[0].workflows[0].when: filter"} {
+		if got := cfg.Warnings[i].Error(); !strings.HasPrefix(got, want) || !strings.Contains(got, "length()") {
+			t.Errorf("warning %d = %q, want it to start %q and suggest length()", i, got, want)
+		}
+	}
+}

@@ -23,6 +23,10 @@ type Config struct {
 	// of (<presets dir>/<adapter>.yaml): its triggers get only their own
 	// fields. Not a config key; serve and validate warn about each.
 	MissingPresets []string `koanf:"-"`
+	// Warnings are located notes on values that are valid but probably
+	// not what was meant (a JSONPath filter testing ".length"). Not a
+	// config key; serve and validate show each.
+	Warnings []Problem `koanf:"-"`
 }
 
 // Server configures the HTTP listener.

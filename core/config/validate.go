@@ -203,8 +203,12 @@ func validateTriggers(c *Config, opt Options, ps *problems) {
 				}
 			}
 			if w.When != "" {
-				if _, err := jsonpath.CompileFilter(w.When); err != nil {
+				if f, err := jsonpath.CompileFilter(w.When); err != nil {
 					ps.add(wkey+".when", "bad filter %q: %v", w.When, err)
+				} else {
+					for _, h := range f.Hints() {
+						ps.warn(wkey+".when", "filter %q: %s", w.When, h)
+					}
 				}
 			}
 			validateRetry(wkey+".retry", w.Retry, ps)
@@ -328,8 +332,13 @@ func checkField(key, name, path string, ps *problems) {
 		ps.add(key, "has no JSONPath: write one such as \"$.ticket.id\"")
 		return
 	}
-	if _, err := jsonpath.Compile(path); err != nil {
+	p, err := jsonpath.Compile(path)
+	if err != nil {
 		ps.add(key, "bad JSONPath %q: %v", path, err)
+		return
+	}
+	for _, h := range p.Hints() {
+		ps.warn(key, "JSONPath %q: %s", path, h)
 	}
 }
 
