@@ -119,7 +119,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	d, err := s.allow(ctx, p.TokenID, rt.limits.RequestsPerMinute)
 	if err != nil {
 		s.log.Error("rate limiter failed", "trigger_id", label, "err", err)
-		c.Set(fiber.HeaderRetryAfter, "1")
+		c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
 		return refuse(http.StatusServiceUnavailable, core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
 	}
 	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
@@ -207,7 +207,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	id, dup, err := s.insertEvent(ctx, ev, jobs)
 	if err != nil {
 		if core.ErrorCode(err) == core.CodeUnavailable {
-			c.Set(fiber.HeaderRetryAfter, "5")
+			c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
 		}
 		return s.refuseErr(c, trig, label, triggerID, err)
 	}
@@ -236,6 +236,11 @@ const basicChallenge = `Basic realm="jsonevent", charset="UTF-8"`
 // event; past it the answer is a 503 (the event may or may not be stored,
 // and a retry with the same Idempotency-Key is safe), never a hung request.
 const storeWait = 30 * time.Second
+
+// unavailableRetryAfter is the Retry-After of every 503: the store, and on
+// PostgreSQL the limiter too, is the same database, and a second's pause
+// had senders hammer a limiter that was down.
+const unavailableRetryAfter = "5"
 
 // allow asks the limiter, waiting at most storeWait: fiber's context has
 // no deadline, and the shared limiter waits on PostgreSQL (a connection
@@ -694,7 +699,7 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		c.Set(fiber.HeaderRetryAfter, "5")
+		c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
 		return c.Status(http.StatusServiceUnavailable).JSON(errorBody{Error: core.CodeUnavailable, Message: "the event store is not reachable"})
 	}
 	return c.Status(http.StatusOK).JSON(fiber.Map{"status": "ready"})

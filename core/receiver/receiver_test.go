@@ -676,7 +676,7 @@ func TestStuckLimiterIs503(t *testing.T) {
 	h.srv = srv
 	start := time.Now()
 	r := h.do(t, http.MethodPost, inbound+"OC_demo", goodBody, jsonHeaders())
-	if r.status != 503 || r.json["error"] != "unavailable" || r.header.Get("Retry-After") == "" {
+	if r.status != 503 || r.json["error"] != "unavailable" || r.header.Get("Retry-After") != "5" {
 		t.Fatalf("stuck limiter: %d %v %s", r.status, r.header, r.body)
 	}
 	if took := time.Since(start); took > time.Second {

@@ -63,7 +63,7 @@ func (s *Server) admit(c *fiber.Ctx, tokenID string) error {
 	d, err := s.allow(c.UserContext(), tokenID, s.rt.Load().limits.RequestsPerMinute)
 	if err != nil {
 		s.log.Error("rate limiter failed", "err", err)
-		c.Set(fiber.HeaderRetryAfter, "1")
+		c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
 		return core.Errorf(core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
 	}
 	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
@@ -257,7 +257,7 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 		id, _, err := s.insertEvent(ctx, ev, jobs)
 		if err != nil {
 			if core.ErrorCode(err) == core.CodeUnavailable {
-				c.Set(fiber.HeaderRetryAfter, "5")
+				c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
 			}
 			return err
 		}
