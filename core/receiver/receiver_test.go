@@ -674,13 +674,11 @@ func TestStuckLimiterIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.srv = srv
-	start := time.Now()
+	// Without a bound the request never ends, and app.Test gives up on it
+	// after its own second: an error, not this 503.
 	r := h.do(t, http.MethodPost, inbound+"OC_demo", goodBody, jsonHeaders())
 	if r.status != 503 || r.json["error"] != "unavailable" || r.header.Get("Retry-After") != "5" {
 		t.Fatalf("stuck limiter: %d %v %s", r.status, r.header, r.body)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Fatalf("the 503 took %v, want about StoreWait (50ms)", took)
 	}
 }
 
