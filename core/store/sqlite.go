@@ -48,6 +48,18 @@ type sqliteBackend struct {
 	walPath string
 	walMu   sync.Mutex
 	wal     *os.File // kept open for fsync; see sync
+	// fsync is (*os.File).Sync, or a fault injected by a test.
+	fsync func(*os.File) error
+
+	// failed holds the first failed fsync (ours of the WAL, or SQLite's in
+	// a checkpoint). Linux reports a failed writeback once per open file
+	// and may drop the pages it could not write: a later fsync succeeds
+	// although the file on disk has a hole, and after a crash SQLite's
+	// recovery drops every WAL frame past it (or lays older pages over
+	// newer ones already checkpointed). From then on nothing is committed,
+	// checkpointed or reported durable; a restart recovers from what the
+	// disk holds. See fail.
+	failed atomic.Pointer[error]
 }
 
 // migrateAttempts bounds how often river's migrations are read again after
@@ -225,12 +237,16 @@ func (b *sqliteBackend) checkpointer(every time.Duration) {
 			return
 		case <-t.C:
 		}
+		if b.failed.Load() != nil {
+			continue
+		}
 		last := 0
 		for range maxCatchUpPasses {
 			// A busy or failed checkpoint is retried on the next tick; the
-			// data is safe in the WAL either way.
+			// data is safe in the WAL either way, unless an fsync failed.
 			frames, err := checkpointPassive(b.ck)
 			if err != nil || frames <= 0 {
+				b.failIfFsync("checkpoint", err)
 				break
 			}
 			// The frames this pass found beyond the previous one were
@@ -280,8 +296,31 @@ func checkpointPassive(db interface {
 // copy lets start the WAL over. A failure leaves the WAL as it was.
 func (b *sqliteBackend) checkpointTail() {
 	if b.tail.Swap(false) {
-		_, _ = checkpointPassive(b.w)
+		_, err := checkpointPassive(b.w)
+		b.failIfFsync("checkpoint", err)
 	}
+}
+
+// fail records err as the store's failure, unless one is recorded already.
+func (b *sqliteBackend) fail(err error) {
+	err = fmt.Errorf("%w: a write to disk may have been lost, so the event store accepts nothing more; restart jsonevent to recover from what is on disk", err)
+	b.failed.CompareAndSwap(nil, &err)
+}
+
+// failIfFsync records err when it is SQLite's report of a failed fsync.
+func (b *sqliteBackend) failIfFsync(what string, err error) {
+	var se *sqlite.Error
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_IOERR_FSYNC || se.Code() == sqlite3.SQLITE_IOERR_DIR_FSYNC) {
+		b.fail(fmt.Errorf("%s: %w", what, err))
+	}
+}
+
+// failure returns the recorded failure, or nil.
+func (b *sqliteBackend) failure() error {
+	if p := b.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // RiverSQLite returns the river client of a SQLite store, for code that
@@ -306,6 +345,9 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(Tx) error) error {
 // disk (the writer connection runs synchronous=NORMAL); sync makes it
 // durable.
 func (b *sqliteBackend) writeNoSync(ctx context.Context, fn func(Tx) error) error {
+	if err := b.failure(); err != nil {
+		return err
+	}
 	b.checkpointTail()
 	tx, err := b.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -316,6 +358,9 @@ func (b *sqliteBackend) writeNoSync(ctx context.Context, fn func(Tx) error) erro
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		// SQLite fsyncs the WAL itself when it starts the file over (its
+		// header): a failure there is one this store must not forget.
+		b.failIfFsync("commit", err)
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -324,10 +369,14 @@ func (b *sqliteBackend) writeNoSync(ctx context.Context, fn func(Tx) error) erro
 // sync fsyncs the WAL file, making every transaction committed before the
 // call durable, as synchronous=FULL would have at each commit. fsync
 // flushes the file whichever descriptor wrote it; the descriptor is
-// reopened if the WAL file was ever replaced.
+// reopened if the WAL file was ever replaced. Once an fsync has failed, so
+// does every later call (see failed).
 func (b *sqliteBackend) sync() error {
 	b.walMu.Lock()
 	defer b.walMu.Unlock()
+	if err := b.failure(); err != nil {
+		return err
+	}
 	fi, err := os.Stat(b.walPath)
 	if err != nil {
 		return fmt.Errorf("stat wal: %w", err)
@@ -345,15 +394,24 @@ func (b *sqliteBackend) sync() error {
 		}
 		b.wal = f
 	}
-	if err := b.wal.Sync(); err != nil {
-		return fmt.Errorf("fsync wal: %w", err)
+	fsync := (*os.File).Sync
+	if b.fsync != nil {
+		fsync = b.fsync
 	}
-	return nil
+	if err := fsync(b.wal); err != nil {
+		b.fail(fmt.Errorf("fsync wal: %w", err))
+	}
+	// Also when the fsync succeeded: a writeback error may have been
+	// reported to SQLite's own descriptor instead (a checkpoint's fsync).
+	return b.failure()
 }
 
 func (b *sqliteBackend) reader() Querier { return sqlQuerier{b.r} }
 
 func (b *sqliteBackend) ping(ctx context.Context) error {
+	if err := b.failure(); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
 	var one int
 	if err := b.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite ping: %w", err)
