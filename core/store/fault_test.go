@@ -65,3 +65,37 @@ func TestFsyncFailureStaysFailed(t *testing.T) {
 		t.Fatalf("Ping after a failed fsync: %v, want unavailable (readyz must say so)", err)
 	}
 }
+
+// TestDatabaseFileRemovedWhileRunning removes (then replaces) the database
+// file under a running store, as an rm in the data directory or a backup
+// moved over it does. SQLite goes on writing into the file it has open,
+// which no later start opens: the store answered every insert as stored,
+// and after a restart all of them, with everything checkpointed before,
+// were gone. Now each insert is refused and the store is not ready.
+func TestDatabaseFileRemovedWhileRunning(t *testing.T) {
+	for _, how := range []string{"removed", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "gone.db")
+			s := openTest(t, config.Store{DSN: path}, Options{})
+			ctx := context.Background()
+			if _, _, err := s.InsertEvent(ctx, sampleEvent("OC_a", "")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(path, filepath.Join(dir, "moved.db")); err != nil {
+				t.Fatal(err)
+			}
+			if how == "replaced" {
+				if err := os.WriteFile(path, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := s.InsertEvent(ctx, sampleEvent("OC_a", "")); core.ErrorCode(err) != core.CodeUnavailable {
+				t.Fatalf("insert with the database file %s: %v, want unavailable", how, err)
+			}
+			if err := s.Ping(ctx); core.ErrorCode(err) != core.CodeUnavailable {
+				t.Fatalf("Ping with the database file %s: %v, want unavailable", how, err)
+			}
+		})
+	}
+}

@@ -45,6 +45,8 @@ type sqliteBackend struct {
 	ckDone chan struct{}
 	tail   atomic.Bool // the checkpointer asks the writer to copy the WAL's tail
 
+	dbPath  string
+	db      os.FileInfo // the database file SQLite opened; see sameDatabase
 	walPath string
 	walMu   sync.Mutex
 	wal     *os.File // kept open for fsync; see sync
@@ -153,11 +155,17 @@ func openSQLite(ctx context.Context, dsn string, riverConfig *river.Config, ckEv
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	b := &sqliteBackend{w: w, walPath: path + "-wal"}
+	b := &sqliteBackend{w: w, dbPath: path, walPath: path + "-wal"}
 	if err := pingSQLite(ctx, w); err != nil {
 		b.close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	db, err := os.Stat(path)
+	if err != nil {
+		b.close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	b.db = db
 	// WAL is a property of the file; check that it took.
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
@@ -377,6 +385,9 @@ func (b *sqliteBackend) sync() error {
 	if err := b.failure(); err != nil {
 		return err
 	}
+	if err := b.sameDatabase(); err != nil {
+		return err
+	}
 	fi, err := os.Stat(b.walPath)
 	if err != nil {
 		return fmt.Errorf("stat wal: %w", err)
@@ -406,10 +417,29 @@ func (b *sqliteBackend) sync() error {
 	return b.failure()
 }
 
+// sameDatabase checks that the database file is still the one SQLite
+// opened. Removed or replaced (an rm in the data directory, a backup moved
+// over it), SQLite goes on writing into the old file, which nothing will
+// open again: every commit since, and every page checkpointed into it,
+// would be gone at the next start.
+func (b *sqliteBackend) sameDatabase() error {
+	fi, err := os.Stat(b.dbPath)
+	if err == nil && os.SameFile(fi, b.db) {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("another file is in its place")
+	}
+	return fmt.Errorf("the database file %s was removed or replaced while jsonevent ran (%w): what is committed now would be lost; restart jsonevent", b.dbPath, err)
+}
+
 func (b *sqliteBackend) reader() Querier { return sqlQuerier{b.r} }
 
 func (b *sqliteBackend) ping(ctx context.Context) error {
 	if err := b.failure(); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if err := b.sameDatabase(); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	var one int
