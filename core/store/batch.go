@@ -215,7 +215,11 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return tx.InsertJobs(ctx, jobs)
 	})
-	if err != nil && len(live) == 1 && s.landed(live[0].ev.id) {
+	stored, known := false, true
+	if err != nil && len(live) == 1 {
+		stored, known = s.landed(live[0].ev.id)
+	}
+	if stored {
 		// The commit reported an error but took effect: its answer was
 		// lost (PostgreSQL's connection dropped during COMMIT), or this is
 		// the one-by-one retry of such a batch, whose insert then meets the
@@ -237,6 +241,12 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 	if len(live) == 1 {
 		s.log.Error("event store commit failed", "event_id", live[0].ev.id, "err", err)
+		if !known {
+			// The database answered neither the commit nor the look-up: a
+			// commit whose answer was lost may have taken effect.
+			err = &core.Error{Code: core.CodeUnavailable, Err: err,
+				Message: "the event store did not confirm the commit; the event may or may not be stored, retry with the same Idempotency-Key"}
+		}
 		live[0].done <- writeRes{err: unavailable(err)}
 		return
 	}
@@ -253,14 +263,16 @@ func (s *Store) commit(batch []*writeReq) {
 const landedWait = time.Second
 
 // landed reports whether the event id is stored. It is asked only after a
-// failed commit; when the database cannot answer, the event counts as not
-// stored and its caller gets the commit's error.
-func (s *Store) landed(id string) bool {
+// failed commit; known is false when the database cannot answer, and the
+// caller is then told the event may or may not be stored.
+func (s *Store) landed(id string) (stored, known bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), landedWait)
 	defer cancel()
 	var n int64
-	err := s.b.reader().QueryRow(ctx, `SELECT count(*) FROM events WHERE id = $1`, id).Scan(&n)
-	return err == nil && n > 0
+	if err := s.b.reader().QueryRow(ctx, `SELECT count(*) FROM events WHERE id = $1`, id).Scan(&n); err != nil {
+		return false, false
+	}
+	return n > 0, true
 }
 
 // claimOrder returns the indexes of reqs in the order their idempotency

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +23,8 @@ type lostAnswers struct {
 	backend
 	armed   atomic.Bool
 	lose    atomic.Int32
-	fail    bool // fail without committing instead
+	fail    bool        // fail without committing instead
+	blind   atomic.Bool // the reader fails too: the database is gone
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
@@ -47,6 +49,28 @@ func (l *lostAnswers) write(ctx context.Context, fn func(Tx) error) error {
 	}
 	return nil
 }
+
+func (l *lostAnswers) reader() Querier {
+	if l.blind.Load() {
+		return blindQuerier{}
+	}
+	return l.backend.reader()
+}
+
+// blindQuerier is a database that no longer answers.
+type blindQuerier struct{}
+
+func (blindQuerier) Exec(context.Context, string, ...any) (int64, error) {
+	return 0, errors.New("connection refused")
+}
+func (blindQuerier) QueryRow(context.Context, string, ...any) Row { return blindRow{} }
+func (blindQuerier) Query(context.Context, string, ...any) (Rows, error) {
+	return nil, errors.New("connection refused")
+}
+
+type blindRow struct{}
+
+func (blindRow) Scan(...any) error { return errors.New("connection refused") }
 
 func openLostAnswers(t *testing.T, lose int32, fail bool) (*Store, *lostAnswers) {
 	t.Helper()
@@ -135,5 +159,20 @@ func TestFailedCommitIsA503(t *testing.T) {
 	var n int64
 	if err := s.Reader().QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d events stored (%v), want 0", n, err)
+	}
+}
+
+// TestUnconfirmedCommitSaysMaybe: when a commit reports an error and the
+// database cannot be asked whether it took effect, the 503 says the event
+// may or may not be stored, not "nothing was stored": its answer may have
+// been lost after it took effect, and only the same Idempotency-Key makes
+// the retry safe.
+func TestUnconfirmedCommitSaysMaybe(t *testing.T) {
+	s, l := openLostAnswers(t, 1000, false) // every commit takes effect, its answer lost
+	l.blind.Store(true)
+	_, _, errs := insertBurst(t, s, l, 0)
+	var ce *core.Error
+	if !errors.As(errs[0], &ce) || ce.Code != core.CodeUnavailable || !strings.Contains(ce.Message, "may or may not be stored") {
+		t.Fatalf("error %v, want unavailable saying the event may or may not be stored", errs[0])
 	}
 }
