@@ -60,6 +60,9 @@ func (r *Runner) runEmail(ctx context.Context, set *Set, w *Workflow, t *Task, d
 	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 	if err := SendMail(ctx, set.SMTP, msg, r.now()); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s: %w", t.Timeout, err)
+		}
 		var se *smtp.SMTPError
 		if errors.As(err, &se) && se.Code >= 500 || errors.Is(err, errNoStartTLS) {
 			return nil, permanent(t.ID, err)
@@ -76,7 +79,7 @@ var errNoStartTLS = errors.New("the server does not offer STARTTLS, which smtp.t
 // SendMail delivers msg through the SMTP server c describes: plain, STARTTLS
 // or implicit TLS, with PLAIN auth when a username is set. A 5xx answer is
 // an *smtp.SMTPError with its Code.
-func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) error {
+func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) (err error) {
 	port := c.Port
 	if port == 0 {
 		switch c.TLS {
@@ -94,9 +97,18 @@ func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) e
 	if err != nil {
 		return fmt.Errorf("smtp %s: %w", addr, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
+	// go-smtp sets a deadline of its own on every command (5 minutes, 12
+	// for the answer to the data), replacing any set here: the connection
+	// is closed when ctx ends instead, so the task's timeout and a
+	// shutdown end the attempt.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer func() {
+		if err != nil && ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
+			// The error is the closed connection's: say why it closed.
+			err = fmt.Errorf("smtp %s: %w", addr, context.Cause(ctx))
+		}
+	}()
 	tlsConf := &tls.Config{ServerName: c.Host, MinVersion: tls.VersionTLS12}
 	if TLSConfig != nil {
 		tlsConf = TLSConfig.Clone()

@@ -1,12 +1,14 @@
 package workflow
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"math/big"
 	"mime"
@@ -270,5 +272,69 @@ func TestEmailTaskErrors(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "auth") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("auth error = %v (must say auth, never the password)", err)
+	}
+}
+
+// TestEmailTaskTimeoutHolds: go-smtp sets its own deadline on every command
+// (5 minutes, 12 after the data), so a server that accepts the connection
+// and then says nothing must still end the task at its timeout, and a
+// shutdown's cancellation must end it too, not hold a worker for minutes.
+func TestEmailTaskTimeoutHolds(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan struct{}, 4)
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // never greets
+			accepted <- struct{}{}
+		}
+	}()
+	cfg := testConfig(config.Workflow{ID: "survey", Tasks: []config.Task{
+		{ID: "mail", Type: "email", To: "a@example.com", Subject: "s", Body: "b", Timeout: 50 * time.Millisecond},
+	}})
+	cfg.SMTP = config.SMTP{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, From: "x@example.com", TLS: "none"}
+	set, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := runOne(t, set, set.Workflow("OC_demo", "survey"), 0, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "no answer within 50ms") {
+			t.Errorf("silent server: error = %v, want a retryable one saying no answer within 50ms", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the e-mail task still waits a minute after its 50ms timeout")
+	}
+	<-accepted
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- SendMail(ctx, cfg.SMTP, &Message{To: "a@example.com", ID: "x@jsonevent"}, time.Now()) }()
+	<-accepted // connected; the server stays silent
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled: error = %v, want one wrapping context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("SendMail still waits a minute after its context was cancelled")
 	}
 }
