@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -103,12 +104,14 @@ func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) (
 	// shutdown end the attempt.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	defer func() {
-		if err != nil && ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
-			// The error is the closed connection's: say why it closed.
-			err = fmt.Errorf("smtp %s: %w", addr, context.Cause(ctx))
+	// why is err, or when it is only the connection closed for ctx, why
+	// ctx ended.
+	why := func(err error) error {
+		if ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
+			return context.Cause(ctx)
 		}
-	}()
+		return err
+	}
 	tlsConf := &tls.Config{ServerName: c.Host, MinVersion: tls.VersionTLS12}
 	if TLSConfig != nil {
 		tlsConf = TLSConfig.Clone()
@@ -130,7 +133,7 @@ func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) (
 			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
 				return fmt.Errorf("smtp %s: %w", addr, errNoStartTLS)
 			}
-			return fmt.Errorf("smtp %s: starttls: %w", addr, err)
+			return fmt.Errorf("smtp %s: starttls: %w", addr, why(err))
 		}
 	default:
 		cl = smtp.NewClient(conn)
@@ -138,7 +141,7 @@ func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) (
 	defer cl.Close()
 	if c.Username != "" {
 		if err := cl.Auth(sasl.NewPlainClient("", c.Username, c.Password)); err != nil {
-			return fmt.Errorf("smtp %s: auth: %w", addr, err)
+			return fmt.Errorf("smtp %s: auth: %w", addr, why(err))
 		}
 	}
 	from, err := mail.ParseAddress(c.From)
@@ -149,13 +152,47 @@ func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) (
 	if err != nil {
 		return err
 	}
-	if err := cl.SendMail(from.Address, []string{msg.To}, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("smtp %s: send to %s: %w", addr, msg.To, err)
+	// Each step is named in its error. Up to the data nothing was sent; an
+	// answer lost after it is not a refusal: the server may have taken the
+	// message, and a retry may deliver it twice (RFC 5321 6.1).
+	var opts *smtp.MailOptions
+	if !isASCII(from.Address) || !isASCII(msg.To) {
+		opts = &smtp.MailOptions{UTF8: true}
+	}
+	if err := cl.Mail(from.Address, opts); err != nil {
+		return fmt.Errorf("smtp %s: MAIL FROM %s: %w", addr, from.Address, why(err))
+	}
+	if err := cl.Rcpt(msg.To, nil); err != nil {
+		return fmt.Errorf("smtp %s: RCPT TO %s: %w", addr, msg.To, why(err))
+	}
+	w, err := cl.Data()
+	if err != nil {
+		return fmt.Errorf("smtp %s: DATA: %w", addr, why(err))
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("smtp %s: sending the message to %s: %w", addr, msg.To, why(err))
+	}
+	if err := w.Close(); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return fmt.Errorf("smtp %s: the message to %s was refused after its data: %w", addr, msg.To, err)
+		}
+		return fmt.Errorf("smtp %s: the message to %s was sent but the server did not confirm it (%w): "+
+			"it may have been delivered, and a retry may deliver it again with the same Message-ID <%s>", addr, msg.To, why(err), msg.ID)
 	}
 	// The message was accepted at the final dot; a failed QUIT does not undo
 	// that, so its error is not the task's.
 	_ = cl.Quit()
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // buildMessage writes an RFC 5322 message: headers encoded (no value can

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -336,5 +337,102 @@ func TestEmailTaskTimeoutHolds(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("SendMail still waits a minute after its context was cancelled")
+	}
+}
+
+// scriptedSMTP is an SMTP server on loopback that answers as replies says:
+// by command (MAIL, RCPT, DATA, EHLO…) or "." for the end of the data; an
+// empty reply drops the connection instead. Others get the usual answer.
+func scriptedSMTP(t *testing.T, replies map[string]string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	serve := func(c net.Conn) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		io.WriteString(c, "220 localhost\r\n")
+		for inData := false; ; {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			cmd := "."
+			if inData && line != ".\r\n" {
+				continue
+			}
+			if !inData {
+				cmd, _, _ = strings.Cut(strings.ToUpper(strings.TrimSpace(line)), " ")
+			}
+			inData = false
+			rep, ok := replies[cmd]
+			if !ok {
+				rep = map[string]string{"EHLO": "250-localhost\r\n250 8BITMIME", "DATA": "354 go ahead", "QUIT": "221 bye"}[cmd]
+				if rep == "" {
+					rep = "250 ok"
+				}
+			}
+			if rep == "" {
+				return
+			}
+			io.WriteString(c, rep+"\r\n")
+			inData = cmd == "DATA" && strings.HasPrefix(rep, "354")
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestEmailTaskErrorSaysWhereItFailed: an SMTP error names the step that
+// failed, and a connection lost after the whole message was sent, before
+// the server confirmed it, says the mail may have been delivered (a retry
+// may deliver it twice), unlike one lost before anything was sent.
+func TestEmailTaskErrorSaysWhereItFailed(t *testing.T) {
+	tests := []struct {
+		replies   map[string]string
+		permanent bool
+		want      []string
+		not       string
+	}{
+		{map[string]string{"MAIL": "451 4.3.0 try later"}, false, []string{"MAIL FROM surveys@example.com: ", "451"}, "delivered"},
+		{map[string]string{"RCPT": "452 4.2.2 mailbox full"}, false, []string{"RCPT TO a@example.com: ", "mailbox full"}, "delivered"},
+		{map[string]string{"RCPT": "550 5.1.1 no such user"}, true, []string{"RCPT TO a@example.com: ", "no such user"}, "delivered"},
+		{map[string]string{"DATA": "451 busy"}, false, []string{"DATA: ", "busy"}, "delivered"},
+		{map[string]string{".": "554 5.6.0 rejected content"}, true, []string{"refused after its data", "rejected content"}, "delivered"},
+		{map[string]string{".": "451 4.3.0 queue full"}, false, []string{"refused after its data", "queue full"}, "delivered"},
+		{map[string]string{"MAIL": ""}, false, []string{"MAIL FROM"}, "delivered"},
+		{map[string]string{".": ""}, false, []string{"sent but the server did not confirm it", "may have been delivered",
+			"a retry may deliver it again with the same Message-ID <01EVENT.survey.mail@jsonevent>"}, ""},
+	}
+	for _, tt := range tests {
+		cfg := testConfig(config.Workflow{ID: "survey", Tasks: []config.Task{{ID: "mail", Type: "email", To: "a@example.com", Subject: "s", Body: "b"}}})
+		cfg.SMTP = config.SMTP{Host: "127.0.0.1", Port: scriptedSMTP(t, tt.replies), From: "Surveys <surveys@example.com>", TLS: "none"}
+		set, err := Compile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = runOne(t, set, set.Workflow("OC_demo", "survey"), 0, nil)
+		if err == nil || IsPermanent(err) != tt.permanent {
+			t.Errorf("%v: error = %v, want permanent=%v", tt.replies, err, tt.permanent)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error = %v, want it to say %q", tt.replies, err, w)
+			}
+		}
+		if tt.not != "" && strings.Contains(err.Error(), tt.not) {
+			t.Errorf("%v: error = %v, must not say %q", tt.replies, err, tt.not)
+		}
 	}
 }
