@@ -309,7 +309,7 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		run *store.Run
 		err error = core.Errorf(core.CodeNotFound, "new run")
 	)
-	if job.Attempt > 1 || a.Retry > 0 {
+	if job.Attempt > 1 || a.Retry > 0 || snoozed(job.JobRow) {
 		run, err = e.st.GetRun(ctx, "", a.RunID)
 	}
 	switch {
@@ -440,6 +440,9 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 			if res != nil && res.Response != nil {
 				attempt.Response, _ = json.Marshal(res.Response)
 			}
+			if stopping(ctx) && !IsPermanent(err) {
+				return e.interruptAttempt(ctx, wf, run, attempt, t.ID, err)
+			}
 			return e.failAttempt(ctx, job, set, wf, run, attempt, t.ID, err)
 		}
 		enc, err := json.Marshal(res)
@@ -496,6 +499,45 @@ func (e *Engine) failAttempt(ctx context.Context, job *river.Job[RunArgs], set *
 	}
 	e.metrics.run(wf, store.RunRetrying)
 	return err
+}
+
+// stopping reports whether the attempt's context was cancelled by the
+// service stopping (not by its time limit, nor a job cancelled by hand).
+func stopping(ctx context.Context) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	cause := context.Cause(ctx)
+	return !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, river.ErrJobCancelledRemotely)
+}
+
+// snoozed reports whether river ran the job before without counting the
+// attempt (interruptAttempt): its run may have finished tasks already.
+func snoozed(job *rivertype.JobRow) bool {
+	var md struct {
+		Snoozes int `json:"snoozes"`
+	}
+	return job != nil && json.Unmarshal(job.Metadata, &md) == nil && md.Snoozes > 0
+}
+
+// interruptAttempt records an attempt the service's stop cancelled and
+// hands the job back to river without counting it: the stop is not the
+// receiver's failure, so it neither uses one of the workflow's attempts
+// nor, in the last one, fails the run. The run resumes at this task once
+// a worker runs it again (after the restart, or on another node).
+func (e *Engine) interruptAttempt(ctx context.Context, wf *Workflow, run *store.Run, attempt *store.Attempt, taskID string, err error) error {
+	now := e.now().UTC()
+	attempt.FinishedAt = now
+	attempt.Task = taskID
+	attempt.Error = "interrupted: the service stopped during this attempt, which is not counted and runs again when a worker is back (" + err.Error() + ")"
+	run.Status = store.RunRetrying
+	run.Error, run.FailedTask = attempt.Error, taskID
+	run.NextAt = now
+	if serr := e.save(ctx, run); serr != nil {
+		return errors.Join(err, serr)
+	}
+	e.metrics.run(wf, store.RunRetrying)
+	return river.JobSnooze(0)
 }
 
 // finishFailed marks the run failed and, in the same transaction, queues

@@ -27,6 +27,7 @@ import (
 type engineEnv struct {
 	e  *Engine
 	st *store.Store
+	sc config.Store // the database st opened
 }
 
 func startEngine(t *testing.T, cfg *config.Config) *engineEnv {
@@ -50,7 +51,8 @@ func newEngineEnv(t *testing.T, cfg *config.Config, start bool) *engineEnv {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, engineStore(t), nil, store.Options{River: rc})
+	sc := engineStore(t)
+	st, err := store.Open(ctx, sc, nil, store.Options{River: rc})
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
@@ -67,7 +69,7 @@ func newEngineEnv(t *testing.T, cfg *config.Config, start bool) *engineEnv {
 		e.Close()
 		_ = st.Close()
 	})
-	return &engineEnv{e: e, st: st}
+	return &engineEnv{e: e, st: st, sc: sc}
 }
 
 // fire stores an event for trigger OC_demo with its workflow jobs, as the
@@ -369,6 +371,7 @@ func TestEngineOnPostgres(t *testing.T) {
 	t.Run("ExhaustedRunNotifies", TestEngineExhaustedRunNotifies)
 	t.Run("RetryRunResumes", TestEngineRetryRunResumes)
 	t.Run("ShowsQueuedRunsAsPending", TestEngineShowsQueuedRunsAsPending)
+	t.Run("ShutdownDoesNotUseAnAttempt", TestEngineShutdownDoesNotUseAnAttempt)
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -794,5 +797,97 @@ func TestEngineRecordsAttemptsThatLeftNoTrace(t *testing.T) {
 	}
 	if a := run.Attempts[2]; a.Error != "" || a.FinishedAt.IsZero() {
 		t.Errorf("the last attempt = %+v", a)
+	}
+}
+
+// TestEngineShutdownDoesNotUseAnAttempt: a stop that cancels a running
+// attempt (SIGTERM past server.shutdown_timeout) is not the receiver's
+// failure. In the workflow's only attempt it must not fail the run (nor
+// notify); the run is handed back to river and, once a worker runs again,
+// resumes at the interrupted task without repeating the finished one.
+func TestEngineShutdownDoesNotUseAnAttempt(t *testing.T) {
+	var mu sync.Mutex
+	calls, notes := 0, 0
+	inFlight := make(chan struct{}, 1)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			inFlight <- struct{}{}
+			<-r.Context().Done() // answers only once the client gives up
+		}
+	}))
+	defer sink.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		notes++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: config.Retry{Attempts: 1}, Tasks: []config.Task{
+		{ID: "open", Type: "ticket", Title: "t"},
+		{ID: "post", Type: "http", URL: sink.URL},
+	}})
+	cfg.Accounts[0].Notify = config.Notify{Webhook: hook.URL}
+	env := startEngine(t, cfg)
+	id := env.fire(t, `{"subject":"x"}`)
+	<-inFlight
+	ctx := context.Background()
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := env.st.Queue().StopAndCancel(stopCtx); err != nil {
+		t.Fatalf("StopAndCancel: %v", err)
+	}
+	runs, err := env.st.EventRuns(ctx, "demo", id)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs = %v, %v", runs, err)
+	}
+	run := runs[0]
+	if run.Status != store.RunRetrying || run.FailedTask != "post" || !strings.Contains(run.Error, "the service stopped") ||
+		len(run.Attempts) != 1 || !strings.Contains(run.Attempts[0].Error, "not counted") {
+		t.Errorf("after the stop: run %s, failed task %q, error %q, %d attempts; want retrying at post, saying the service stopped",
+			run.Status, run.FailedTask, run.Error, len(run.Attempts))
+	}
+	if res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(NotifyKind).TagsAny(id)); err != nil || len(res.Jobs) != 0 {
+		t.Errorf("notification jobs after the stop: %v, %v; want none", res, err)
+	}
+
+	// The restart: the same store, a new engine and river client.
+	e2, err := NewEngine(cfg, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := e2.RiverConfig(config.Queue{Workers: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, err := store.Open(ctx, env.sc, nil, store.Options{River: rc})
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	e2.Attach(st2)
+	if err := st2.Queue().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = st2.Queue().Stop(stopCtx)
+		e2.Close()
+		_ = st2.Close()
+	})
+	env2 := &engineEnv{e: e2, st: st2}
+	run = env2.waitRuns(t, id, 1)[0]
+	tickets, _, err := st2.ListTickets(ctx, store.TicketFilter{AccountID: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if run.Status != store.RunSucceeded || len(run.Attempts) != 2 || calls != 2 || len(tickets) != 1 || notes != 0 {
+		t.Errorf("after the restart: run %s (%s) with %d attempts, %d calls, %d tickets, %d notifications; want succeeded, 2, 2, 1, 0",
+			run.Status, run.Error, len(run.Attempts), calls, len(tickets), notes)
 	}
 }
