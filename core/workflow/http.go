@@ -65,6 +65,10 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no response within %s: %w", t.Timeout, err)
 		}
+		if errors.Is(err, io.EOF) {
+			// The request may have been sent whole and acted on.
+			err = fmt.Errorf("the receiver closed the connection without an answer: %w", err)
+		}
 		err = fmt.Errorf("%s %s: %w", t.Method, t.errorURL(u), err)
 		if errors.Is(err, errTooManyRedirects) {
 			return nil, permanent(t.ID, err)
@@ -98,7 +102,11 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 		return res, nil
 	}
 	if readErr != nil {
-		return res, retryable(t.ID, fmt.Errorf("read response body: %w", readErr))
+		what := "its body was cut short"
+		if errors.Is(readErr, context.DeadlineExceeded) {
+			what = fmt.Sprintf("its body did not arrive within %s", t.Timeout)
+		}
+		return res, retryable(t.ID, fmt.Errorf("%s %s answered %d, but %s: %w", t.Method, t.errorURL(u), rec.Status, what, readErr))
 	}
 	if len(body) > maxResponseBytes {
 		return res, permanent(t.ID, fmt.Errorf("response body over %d bytes; outputs need all of it", maxResponseBytes))

@@ -432,3 +432,55 @@ func TestHTTPTaskErrorHidesSecretsInThePath(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPTaskLostAnswerSaysWhatHappened: a receiver that hangs up without
+// answering, or answers and then does not finish its body, must be told
+// apart from a bare "EOF" or "context deadline exceeded": the request
+// reached it (and may have been acted on), and a 2xx was answered.
+func TestHTTPTaskLostAnswerSaysWhatHappened(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hangup", func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			c.Close()
+		}
+	})
+	mux.HandleFunc("/cut", func(w http.ResponseWriter, r *http.Request) {
+		c, buf, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":")
+			buf.Flush()
+			c.Close()
+		}
+	})
+	mux.HandleFunc("/drip", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"id":`)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/hangup", []string{"POST " + srv.URL + "/hangup: ", "closed the connection without an answer", "EOF"}},
+		{"/cut", []string{"POST " + srv.URL + "/cut answered 200, but its body was cut short: ", "unexpected EOF"}},
+		{"/drip", []string{"POST " + srv.URL + "/drip answered 200, but its body did not arrive within 50ms: "}},
+	}
+	for _, tt := range tests {
+		set, w := compileOne(t, config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "call", Type: "http", Method: "POST",
+			URL: srv.URL + tt.path, Timeout: 50 * time.Millisecond, Outputs: map[string]string{"id": "$.id"}}}})
+		_, err := runOne(t, set, w, 0, nil)
+		if err == nil || IsPermanent(err) {
+			t.Errorf("%s: error = %v, want a retryable one", tt.path, err)
+			continue
+		}
+		for _, s := range tt.want {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: error = %v, want it to say %q", tt.path, err, s)
+			}
+		}
+	}
+}
