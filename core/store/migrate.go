@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strconv"
@@ -61,7 +63,7 @@ func Migrations() ([]Migration, error) {
 // migrate applies the embedded steps the database has not seen, each in
 // its own transaction together with its row in jsonevent_migrations. A
 // database whose schema is newer than this binary is refused.
-func migrate(ctx context.Context, b backend) error {
+func migrate(ctx context.Context, b backend, log *slog.Logger) error {
 	steps, err := Migrations()
 	if err != nil {
 		return err
@@ -104,27 +106,71 @@ func migrate(ctx context.Context, b backend) error {
 		if applied[m.Version] {
 			continue
 		}
-		err := b.write(ctx, func(tx Tx) error {
-			// Another process may have applied it since the table was read
-			// (on SQLite nothing else serialises two processes opening one
-			// file); the write transaction holds the lock, so ask again.
-			var done int64
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM jsonevent_migrations WHERE version = $1`, int64(m.Version)).Scan(&done); err != nil {
-				return err
-			}
-			if done > 0 {
-				return nil
-			}
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO jsonevent_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				int64(m.Version), m.Name, time.Now().UnixMicro())
-			return err
-		})
+		err := migrateStep(ctx, b, log, m)
 		if err != nil {
 			return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 	}
 	return nil
+}
+
+// pgStepLockWait is how long a migration step on PostgreSQL waits for a
+// lock on a table, and pgStepRetryMax the longest pause before it tries
+// again. A step such as ALTER TABLE events waits for every transaction
+// using the table, and while it waits every other statement on the table
+// (the inserts of the nodes still running) queues behind it: one long
+// reader, a backup say, would stop ingest on every node for as long as it
+// reads. Giving up after a short wait lets the queued inserts through.
+const (
+	pgStepLockWait = time.Second
+	pgStepRetryMax = 15 * time.Second
+)
+
+// migrateStep applies one step in its own transaction. On PostgreSQL it
+// gives way to a transaction holding a lock the step needs and tries
+// again, logging each time, until the lock is had or ctx ends.
+func migrateStep(ctx context.Context, b backend, log *slog.Logger, m Migration) error {
+	_, onPG := b.(*pgBackend)
+	pause := pgStepLockWait
+	for try := 1; ; try++ {
+		err := b.write(ctx, func(tx Tx) error {
+			if onPG {
+				if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, pgStepLockWait.String()); err != nil {
+					return err
+				}
+			}
+			return applyStep(ctx, tx, m)
+		})
+		if !onPG || !isLockNotAvailable(err) {
+			return err
+		}
+		log.Warn("a migration step waits for a table lock that another transaction holds (a long query or a backup?); the other nodes go on writing meanwhile, and the step is tried again",
+			"migration", fmt.Sprintf("%04d_%s", m.Version, m.Name), "try", try, "retry_in", pause.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, pgStepRetryMax)
+	}
+}
+
+// applyStep runs m and records it, unless another process did already.
+func applyStep(ctx context.Context, tx Tx, m Migration) error {
+	// Another process may have applied it since the table was read
+	// (on SQLite nothing else serialises two processes opening one
+	// file); the write transaction holds the lock, so ask again.
+	var done int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM jsonevent_migrations WHERE version = $1`, int64(m.Version)).Scan(&done); err != nil {
+		return err
+	}
+	if done > 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO jsonevent_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		int64(m.Version), m.Name, time.Now().UnixMicro())
+	return err
 }

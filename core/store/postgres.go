@@ -48,7 +48,7 @@ func openPostgresStore(ctx context.Context, dsn string, log *slog.Logger, opt Op
 	if err != nil {
 		return nil, err
 	}
-	if err := b.migrateLocked(ctx); err != nil {
+	if err := b.migrateLocked(ctx, log); err != nil {
 		b.pool.Close()
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func openPostgresStore(ctx context.Context, dsn string, log *slog.Logger, opt Op
 
 // migrateLocked applies river's and jsonevent's migrations while holding
 // the cluster-wide migration lock, so nodes starting together do not race.
-func (b *pgBackend) migrateLocked(ctx context.Context) error {
+func (b *pgBackend) migrateLocked(ctx context.Context, log *slog.Logger) error {
 	unlock, err := b.lockMigrations(ctx)
 	if err != nil {
 		return err
@@ -77,7 +77,14 @@ func (b *pgBackend) migrateLocked(ctx context.Context) error {
 	if err := b.migrateRiver(ctx); err != nil {
 		return err
 	}
-	return migrate(ctx, b)
+	return migrate(ctx, b, log)
+}
+
+// isLockNotAvailable reports whether err is PostgreSQL giving up on a lock
+// after lock_timeout.
+func isLockNotAvailable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
 }
 
 // openPostgres connects and checks that the server answers.

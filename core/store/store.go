@@ -106,7 +106,7 @@ func Open(ctx context.Context, cfg config.Store, log *slog.Logger, opts ...Optio
 // newStore migrates b and starts the writer; it is the driver-neutral half
 // of Open.
 func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*Store, error) {
-	if err := migrate(ctx, b); err != nil {
+	if err := migrate(ctx, b, log); err != nil {
 		_ = b.close()
 		return nil, err
 	}

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jsonevent/jsonevent/core/config"
+	"github.com/jsonevent/jsonevent/core/pgtest"
+)
+
+// oldInsertEventSQL is the event insert of a node at schema version 4
+// (before 0005 added auth_username), as it runs during a rolling upgrade.
+const oldInsertEventSQL = `INSERT INTO events (id, account_id, trigger_id, context_id, user_id, brand_id,
+    query_json, headers_json, body, normalized_body, fields_json, warnings_json,
+    received_at, idempotency_key, replay_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+
+// toVersion4 takes a migrated database back to schema version 4, the
+// schema of the nodes a rolling upgrade to 0005 starts from.
+func toVersion4(t *testing.T, ctx context.Context, conn *pgx.Conn) {
+	t.Helper()
+	if _, err := conn.Exec(ctx, `ALTER TABLE events DROP COLUMN auth_username`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM jsonevent_migrations WHERE version = 5`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPostgresMigrationDoesNotStallOldNodes upgrades a database that old
+// nodes go on writing to while a long transaction (a backup, a report)
+// reads the events table. The new node's ALTER TABLE waits for that
+// reader, and every insert queues behind the waiting ALTER: the old nodes
+// stored nothing until the reader ended. The migration must give way and
+// try again instead, and the schema must reach 0005 once the reader ends.
+func TestPostgresMigrationDoesNotStallOldNodes(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Store{Driver: "postgres", DSN: pgtest.DSN(t)}
+	s := openTest(t, cfg, Options{})
+	_ = s.Close()
+
+	admin, err := pgx.Connect(ctx, cfg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	toVersion4(t, ctx, admin)
+
+	reader, err := pgx.Connect(ctx, cfg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close(ctx)
+	rtx, err := reader.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := rtx.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+
+	type opened struct {
+		s   *Store
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		s, err := Open(ctx, cfg, nil)
+		done <- opened{s, err}
+	}()
+	// Wait until the new node's ALTER TABLE has asked for its lock.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var waiting int64
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%ALTER TABLE events ADD COLUMN auth_username%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the migration never waited for its lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// An old node stores an event meanwhile.
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = admin.Exec(ictx, oldInsertEventSQL, "evt_old_node", "acme", "OC_a", "", "", "", "{}", "{}",
+		[]byte(`{}`), []byte(" "), "{}", "[]", time.Now().UnixMicro(), "", "")
+	cancel()
+	if err != nil {
+		t.Fatalf("an old node's insert while the migration waits for its lock: %v", err)
+	}
+
+	if err := rtx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var o opened
+	select {
+	case o = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Open did not finish after the reader ended")
+	}
+	if o.err != nil {
+		t.Fatalf("Open: %v", o.err)
+	}
+	defer o.s.Close()
+	if v, err := o.s.SchemaVersion(ctx); err != nil || v != 5 {
+		t.Fatalf("schema version %d, %v; want 5", v, err)
+	}
+	ev, err := o.s.GetEvent(ctx, "acme", "evt_old_node")
+	if err != nil || ev.AuthUsername != "" {
+		t.Fatalf("the old node's event: %+v, %v", ev, err)
+	}
+}
