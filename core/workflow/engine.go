@@ -299,6 +299,19 @@ func (e *Engine) save(ctx context.Context, run *store.Run, jobs ...river.InsertM
 	})
 }
 
+// unknownWorkflowGrace is how long a job whose workflow is not in this
+// node's config waits for a node that has it, on a store several nodes
+// share: a config reload reaches the nodes one by one, and a job planned
+// by a node that has a new workflow may be fetched by one that has not yet
+// reloaded. Such a job is snoozed (river counts no attempt) and tried
+// again after unknownWorkflowSnooze, by whichever node fetches it. After
+// the grace, or on SQLite (one node), the run fails: the workflow was
+// removed.
+const (
+	unknownWorkflowGrace  = 10 * time.Minute
+	unknownWorkflowSnooze = 2 * time.Second
+)
+
 // work runs one attempt of a workflow run.
 func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 	a := job.Args
@@ -378,6 +391,13 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 			fmt.Errorf("interrupted: the last of %d attempts did not finish (the worker stopped or the store failed)", limit))
 	}
 	if wf == nil {
+		if e.st.Driver() == "postgres" && now.Sub(job.CreatedAt) < unknownWorkflowGrace {
+			// Planned by a node whose config has it: leave it to that
+			// node, or to this one once the reload reaches it.
+			e.log.Debug("workflow not in this node's config; the job waits for a node that has it",
+				"workflow_id", a.WorkflowID, "trigger_id", a.TriggerID, "run_id", a.RunID)
+			return river.JobSnooze(unknownWorkflowSnooze)
+		}
 		err := fmt.Errorf("workflow %s is no longer in trigger %s's config", a.WorkflowID, a.TriggerID)
 		return e.finishFailed(ctx, job, set, run, &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}, "", err)
 	}
