@@ -123,6 +123,9 @@ func (r *Runner) runHTTP(ctx context.Context, w *Workflow, t *Task, d *Data, roo
 		if err != nil {
 			return res, permanent(t.ID, fmt.Errorf("output %s: %w", name, err))
 		}
+		if len(nodes) == 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("output %s: %s selected nothing in the response, so it is null", name, t.outputs[name]))
+		}
 		res.Outputs[name] = v
 	}
 	return res, nil

@@ -155,6 +155,11 @@ func TestHTTPTaskOutputs(t *testing.T) {
 	if res.Outputs["remote_id"] != "R-9" || res.Outputs["nothing"] != nil {
 		t.Errorf("outputs = %#v", res.Outputs)
 	}
+	// The output that selected nothing is null, and the task's recorded
+	// result says so; the others are not mentioned.
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "output nothing: $.zzz selected nothing") {
+		t.Errorf("warnings = %q, want one on output nothing", res.Warnings)
+	}
 	ns, _ := res.Outputs["ns"].([]any)
 	if len(ns) != 2 || ns[0] != json.Number("1") || ns[1] != json.Number("2") {
 		t.Errorf("ns = %#v", res.Outputs["ns"])

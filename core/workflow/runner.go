@@ -23,6 +23,10 @@ type Result struct {
 	// TicketID, MessageID identify what a ticket or email task made.
 	TicketID  string `json:"ticketId,omitempty"`
 	MessageID string `json:"messageId,omitempty"`
+	// Warnings note what succeeded but may not be what was meant: an
+	// output whose JSONPath selected nothing (it is null, and a later
+	// template renders it empty).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Response records an HTTP response: status, headers and the first 4 KB of
