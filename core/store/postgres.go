@@ -69,7 +69,7 @@ func openPostgresStore(ctx context.Context, dsn string, log *slog.Logger, opt Op
 // migrateLocked applies river's and jsonevent's migrations while holding
 // the cluster-wide migration lock, so nodes starting together do not race.
 func (b *pgBackend) migrateLocked(ctx context.Context, log *slog.Logger) error {
-	unlock, err := b.lockMigrations(ctx)
+	unlock, err := b.lockMigrations(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -119,15 +119,27 @@ func openPostgres(ctx context.Context, dsn string) (*pgBackend, error) {
 }
 
 // lockMigrations takes the migration lock on a connection of its own and
-// returns its release.
-func (b *pgBackend) lockMigrations(ctx context.Context) (func(), error) {
+// returns its release. When another node holds it, it says so before
+// waiting: a node that starts and prints nothing while another migrates
+// (or hangs holding the lock) looks stuck.
+func (b *pgBackend) lockMigrations(ctx context.Context, log *slog.Logger) (func(), error) {
 	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres migration lock: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", int32(pgMigrationLockClass), int32(pgMigrationLockID)); err != nil {
+	var got bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", int32(pgMigrationLockClass), int32(pgMigrationLockID)).Scan(&got); err != nil {
 		conn.Release()
 		return nil, fmt.Errorf("postgres migration lock: %w", err)
+	}
+	if !got {
+		log.Info("waiting for another node to finish migrating the database (PostgreSQL advisory lock); this node starts once it has")
+		start := time.Now()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", int32(pgMigrationLockClass), int32(pgMigrationLockID)); err != nil {
+			conn.Release()
+			return nil, fmt.Errorf("postgres migration lock: %w", err)
+		}
+		log.Info("the other node's migration is done", "waited", time.Since(start).Round(time.Millisecond).String())
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

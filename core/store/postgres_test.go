@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/jsonevent/jsonevent/core/config"
@@ -325,5 +326,49 @@ func testConcurrentKeys(t *testing.T, dsn string) {
 	}
 	if l := logs.String(); strings.Contains(l, "40001") {
 		t.Fatalf("concurrent group commits failed to serialize:\n%s", l)
+	}
+}
+
+// TestPostgresMigrationWaitIsLogged: a node that starts while another
+// holds the migration lock says it is waiting (it printed nothing and
+// looked hung), then opens once the lock is free.
+func TestPostgresMigrationWaitIsLogged(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", int32(pgMigrationLockClass), int32(pgMigrationLockID)); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	opened := make(chan error, 1)
+	go func() {
+		s, err := Open(ctx, config.Store{Driver: "postgres", DSN: dsn}, slog.New(slog.NewJSONHandler(&logs, nil)))
+		if err == nil {
+			_ = s.Close()
+		}
+		opened <- err
+	}()
+	giveUp := time.After(30 * time.Second) // a guard against hanging, not a speed target
+	for !strings.Contains(logs.String(), "waiting for another node to finish migrating") {
+		select {
+		case err := <-opened:
+			t.Fatalf("opened while another node held the migration lock (%v); logs:\n%s", err, logs.String())
+		case <-giveUp:
+			t.Fatalf("no line says the node waits for the migration lock; logs:\n%s", logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1, $2)", int32(pgMigrationLockClass), int32(pgMigrationLockID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-opened; err != nil {
+		t.Fatalf("open after the lock was released: %v", err)
+	}
+	if !strings.Contains(logs.String(), "migration is done") {
+		t.Errorf("no line once the wait ended:\n%s", logs.String())
 	}
 }
