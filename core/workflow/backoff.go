@@ -53,11 +53,11 @@ func (p Policy) delay(attempt int, r float64) time.Duration {
 }
 
 // Retryable reports whether an HTTP response status is worth another
-// attempt: 408, 429 and 5xx are; another 4xx only when listed in
-// RetryStatuses.
+// attempt: 408, 425 (Too Early: RFC 8470 has the client retry), 429 and
+// 5xx are; another 4xx only when listed in RetryStatuses.
 func (p Policy) Retryable(status int) bool {
 	switch {
-	case status == 408 || status == 429 || status >= 500:
+	case status == 408 || status == 425 || status == 429 || status >= 500:
 		return true
 	case status >= 400:
 		return slices.Contains(p.RetryStatuses, status)

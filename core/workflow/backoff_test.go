@@ -55,7 +55,7 @@ func TestRetryable(t *testing.T) {
 		want   bool
 	}{
 		{400, false}, {401, false}, {403, false}, {404, false}, {422, false},
-		{408, true}, {429, true}, {409, true},
+		{408, true}, {425, true}, {429, true}, {409, true},
 		{500, true}, {502, true}, {503, true}, {504, true},
 		{200, false}, {302, false},
 	}
