@@ -15,17 +15,7 @@ import (
 // seen by the other after Refresh.
 func TestRefreshAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	clk := &clock{t: time.Now()}
-	var nodes [2]*Service
-	for i := range nodes {
-		st, err := store.Open(ctx, config.Store{Driver: "postgres", DSN: dsn}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		nodes[i] = newService(t, st, clk)
-	}
+	nodes := twoNodes(t)
 	a, b := nodes[0], nodes[1]
 	trig := testTrigger()
 
@@ -80,17 +70,7 @@ func TestRefreshAcrossNodes(t *testing.T) {
 // finds it full in the store stops capturing without waiting for Refresh.
 func TestSessionCountHoldsAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	clk := &clock{t: time.Now()}
-	var nodes [2]*Service
-	for i := range nodes {
-		st, err := store.Open(ctx, config.Store{Driver: "postgres", DSN: dsn}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		nodes[i] = newService(t, st, clk)
-	}
+	nodes := twoNodes(t)
 	a, b := nodes[0], nodes[1]
 	trig := testTrigger()
 	if _, err := a.Open(ctx, trig, 2, time.Minute); err != nil {
@@ -115,4 +95,22 @@ func TestSessionCountHoldsAcrossNodes(t *testing.T) {
 	if len(state.Captures) != 2 {
 		t.Fatalf("%d captures stored for a session of 2", len(state.Captures))
 	}
+}
+
+// twoNodes runs two services ("nodes") on one PostgreSQL database, with
+// one clock.
+func twoNodes(t *testing.T) [2]*Service {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	clk := &clock{t: time.Now()}
+	var nodes [2]*Service
+	for i := range nodes {
+		st, err := store.Open(context.Background(), config.Store{Driver: "postgres", DSN: dsn}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		nodes[i] = newService(t, st, clk)
+	}
+	return nodes
 }

@@ -456,14 +456,7 @@ var benchWorkers = 20
 // requests_per_minute: past the limit it is a 429 with Retry-After and the
 // RateLimit-* headers, and stores nothing (replays used to bypass the limit).
 func TestReplayCountsAgainstTheLimit(t *testing.T) {
-	cfg := &config.Config{
-		Limits: config.Limits{BodyBytes: 102400, RequestsPerMinute: 3, ManualFields: 10},
-		Accounts: []config.Account{
-			{ID: "demo", Username: demoUser, Tokens: []config.Token{{SHA256: sha(demoToken)}}},
-		},
-		Triggers: []config.Trigger{{ID: "OC_t", Account: "demo", Adapter: "generic"}},
-	}
-	h := newWFHarness(t, cfg)
+	h := demoTriggerHarness(t, config.Limits{BodyBytes: 102400, RequestsPerMinute: 3, ManualFields: 10})
 	var acc acceptedBody
 	if st := h.call(t, "POST", "/v1/triggers/OC_t/events", demoToken, `{"a":1}`, &acc); st != 202 {
 		t.Fatalf("POST event: %d", st)
@@ -505,13 +498,7 @@ func TestReplayCountsAgainstTheLimit(t *testing.T) {
 // elsewhere cannot replay events or retry runs with them. X-API-TOKEN,
 // same-origin requests and the event endpoints are unchanged.
 func TestCrossSiteBasicIsRefusedOnTheAPI(t *testing.T) {
-	cfg := &config.Config{
-		Accounts: []config.Account{
-			{ID: "demo", Username: demoUser, Tokens: []config.Token{{SHA256: sha(demoToken)}}},
-		},
-		Triggers: []config.Trigger{{ID: "OC_t", Account: "demo", Adapter: "generic"}},
-	}
-	h := newWFHarness(t, cfg)
+	h := demoTriggerHarness(t, config.Limits{})
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(demoUser+":"+demoToken))
 	do := func(method, path, site string, hdr map[string]string, body string) (int, apiError) {
 		t.Helper()
@@ -561,4 +548,17 @@ func TestCrossSiteBasicIsRefusedOnTheAPI(t *testing.T) {
 	if st := h.call(t, "GET", "/v1/events?trigger=OC_t", demoToken, "", &list); st != 200 || len(list.Events) != 3 {
 		t.Fatalf("events stored: %d, %d, want 3 (two posted, one replay)", st, len(list.Events))
 	}
+}
+
+// demoTriggerHarness is a server with workflows whose only trigger, OC_t of
+// account demo, has none; limits as given (zero: the defaults).
+func demoTriggerHarness(t *testing.T, limits config.Limits) *wfHarness {
+	t.Helper()
+	return newWFHarness(t, &config.Config{
+		Limits: limits,
+		Accounts: []config.Account{
+			{ID: "demo", Username: demoUser, Tokens: []config.Token{{SHA256: sha(demoToken)}}},
+		},
+		Triggers: []config.Trigger{{ID: "OC_t", Account: "demo", Adapter: "generic"}},
+	})
 }
