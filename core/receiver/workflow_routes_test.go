@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"mime/quotedprintable"
 	"net"
 	"net/http"
@@ -462,16 +463,7 @@ func TestReplayCountsAgainstTheLimit(t *testing.T) {
 		t.Fatalf("POST event: %d", st)
 	}
 	replay := func() (*http.Response, apiError) {
-		req, _ := http.NewRequest("POST", h.base+"/v1/events/"+acc.EventID+"/replay", nil)
-		req.Header.Set("X-API-TOKEN", demoToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var e apiError
-		_ = json.NewDecoder(resp.Body).Decode(&e)
-		return resp, e
+		return h.send(t, "POST", "/v1/events/"+acc.EventID+"/replay", map[string]string{"X-API-TOKEN": demoToken}, "")
 	}
 	for i := range 2 {
 		if resp, e := replay(); resp.StatusCode != 202 || resp.Header.Get("RateLimit-Remaining") != strconv.Itoa(1-i) {
@@ -502,20 +494,11 @@ func TestCrossSiteBasicIsRefusedOnTheAPI(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(demoUser+":"+demoToken))
 	do := func(method, path, site string, hdr map[string]string, body string) (int, apiError) {
 		t.Helper()
-		req, _ := http.NewRequest(method, h.base+path, strings.NewReader(body))
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
 		if site != "" {
-			req.Header.Set("Sec-Fetch-Site", site)
+			hdr = maps.Clone(hdr)
+			hdr["Sec-Fetch-Site"] = site
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var e apiError
-		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp, e := h.send(t, method, path, hdr, body)
 		return resp.StatusCode, e
 	}
 	post := map[string]string{"Authorization": basic, "Content-Type": "application/json"}
@@ -561,4 +544,25 @@ func demoTriggerHarness(t *testing.T, limits config.Limits) *wfHarness {
 		},
 		Triggers: []config.Trigger{{ID: "OC_t", Account: "demo", Adapter: "generic"}},
 	})
+}
+
+// send makes a request with the given headers and returns the response
+// (its body already read) and the JSON error it carries, if any.
+func (h *wfHarness) send(t *testing.T, method, path string, hdr map[string]string, body string) (*http.Response, apiError) {
+	t.Helper()
+	req, err := http.NewRequest(method, h.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e apiError
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	return resp, e
 }
