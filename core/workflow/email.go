@@ -139,6 +139,12 @@ func SendMail(ctx context.Context, c config.SMTP, msg *Message, now time.Time) (
 		cl = smtp.NewClient(conn)
 	}
 	defer cl.Close()
+	// go-smtp would read the greeting and send EHLO (after STARTTLS: the
+	// TLS handshake, then EHLO again) inside the first command below, whose
+	// name the error would then carry: a step of its own instead.
+	if err := cl.Hello("localhost"); err != nil {
+		return fmt.Errorf("smtp %s: greeting and EHLO: %w", addr, why(err))
+	}
 	if c.Username != "" {
 		if err := cl.Auth(sasl.NewPlainClient("", c.Username, c.Password)); err != nil {
 			return fmt.Errorf("smtp %s: auth: %w", addr, why(err))

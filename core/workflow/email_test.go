@@ -436,3 +436,55 @@ func TestEmailTaskErrorSaysWhereItFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailTaskGreetingErrorNamesIt: go-smtp reads the greeting and sends
+// EHLO inside the first command it is asked for, so a server that never
+// greets, or refuses EHLO, was reported as a failed MAIL FROM (or auth):
+// a step that was never reached. The greeting and EHLO are a step of
+// their own in the error.
+func TestEmailTaskGreetingErrorNamesIt(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // never greets
+		}
+	}()
+	for _, tc := range []struct {
+		port      int
+		user      string
+		permanent bool
+	}{
+		{l.Addr().(*net.TCPAddr).Port, "", false},
+		{l.Addr().(*net.TCPAddr).Port, "mailer", false},
+		{scriptedSMTP(t, map[string]string{"EHLO": "421 4.3.2 shutting down"}), "", false},
+		{scriptedSMTP(t, map[string]string{"EHLO": "554 5.7.1 go away"}), "", true},
+	} {
+		cfg := testConfig(config.Workflow{ID: "survey", Tasks: []config.Task{
+			{ID: "mail", Type: "email", To: "a@example.com", Subject: "s", Body: "b", Timeout: 100 * time.Millisecond},
+		}})
+		cfg.SMTP = config.SMTP{Host: "127.0.0.1", Port: tc.port, From: "x@example.com", TLS: "none", Username: tc.user, Password: "p", InsecureAuth: true}
+		set, err := Compile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = runOne(t, set, set.Workflow("OC_demo", "survey"), 0, nil)
+		if err == nil || IsPermanent(err) != tc.permanent || !strings.Contains(err.Error(), "greeting and EHLO") ||
+			strings.Contains(err.Error(), "MAIL FROM") || strings.Contains(err.Error(), "auth") {
+			t.Errorf("port %d, user %q: error = %v, want one naming the greeting and EHLO (permanent=%v)", tc.port, tc.user, err, tc.permanent)
+		}
+	}
+}
