@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -215,6 +216,18 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return tx.InsertJobs(ctx, jobs)
 	})
+	if errors.Is(err, errWritesStopped) {
+		// Nothing was written, nor will be until a restart: neither a
+		// retry one by one nor asking whether an event landed can change
+		// that, and a line per event would flood the log. Said once.
+		if !s.stopLogged.Swap(true) {
+			s.log.Error("event store stopped taking writes; every event is refused until a restart", "err", err)
+		}
+		for _, r := range live {
+			r.done <- writeRes{err: unavailable(err)}
+		}
+		return
+	}
 	stored, known := false, true
 	if err != nil && len(live) == 1 {
 		stored, known = s.landed(live[0].ev.id)

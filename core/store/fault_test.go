@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -97,5 +100,44 @@ func TestDatabaseFileRemovedWhileRunning(t *testing.T) {
 				t.Fatalf("Ping with the database file %s: %v, want unavailable", how, err)
 			}
 		})
+	}
+}
+
+// TestFailedStoreRefusesCheaply: once the store has stopped taking writes
+// (here after a failed fsync), a burst of inserts is refused as such:
+// not retried one by one, each with a look-up of whether it landed and an
+// error line of its own, which at ingest rates flooded the log and kept
+// the writer busy with reads that could not change the answer.
+func TestFailedStoreRefusesCheaply(t *testing.T) {
+	var logs lockedBuffer
+	s, err := Open(context.Background(), config.Store{DSN: filepath.Join(t.TempDir(), "eio.db")},
+		slog.New(slog.NewJSONHandler(&logs, nil)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	b := sqliteOf(t, s)
+	b.walMu.Lock()
+	b.fsync = func(f *os.File) error { return &os.PathError{Op: "sync", Path: f.Name(), Err: syscall.EIO} }
+	b.walMu.Unlock()
+	ctx := context.Background()
+	if _, _, err := s.InsertEvent(ctx, sampleEvent("OC_a", "")); core.ErrorCode(err) != core.CodeUnavailable {
+		t.Fatalf("insert during the failed fsync: %v, want unavailable", err)
+	}
+
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { _, _, errs[i] = s.InsertEvent(ctx, sampleEvent("OC_a", "")) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if core.ErrorCode(err) != core.CodeUnavailable || !errors.Is(err, syscall.EIO) {
+			t.Fatalf("insert %d after the failure: %v, want unavailable (EIO)", i, err)
+		}
+	}
+	if lines := strings.Count(logs.String(), "\n"); lines > 3 {
+		t.Fatalf("%d log lines for %d refused inserts, want a few:\n%s", lines, n, logs.String())
 	}
 }

@@ -309,9 +309,13 @@ func (b *sqliteBackend) checkpointTail() {
 	}
 }
 
+// errWritesStopped is wrapped by every error of a store that has stopped
+// taking writes until a restart (see failed).
+var errWritesStopped = errors.New("the event store accepts nothing more")
+
 // fail records err as the store's failure, unless one is recorded already.
 func (b *sqliteBackend) fail(err error) {
-	err = fmt.Errorf("%w: a write to disk may have been lost, so the event store accepts nothing more; restart jsonevent to recover from what is on disk", err)
+	err = fmt.Errorf("%w: a write to disk may have been lost, so %w; restart jsonevent to recover from what is on disk", err, errWritesStopped)
 	b.failed.CompareAndSwap(nil, &err)
 }
 

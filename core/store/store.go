@@ -61,6 +61,8 @@ type Store struct {
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
 
+	stopLogged atomic.Bool // the backend's refusal of all writes was logged
+
 	commits atomic.Uint64 // group commits that succeeded
 	stored  atomic.Uint64 // events they stored (duplicates excluded)
 }
