@@ -45,6 +45,12 @@ func TestNumbersCompareExactly(t *testing.T) {
 		{`-1152921504606846977 > -1152921504606846976`, false},
 		{`count(@.*) == 12.0`, true},
 		{`length('ab') == 2e0`, true},
+		// A computed count is exact too: not equal to a number that only
+		// rounds to it.
+		{`length('abc') == 3.0000000000000001`, false},
+		{`length('abc') < 3.0000000000000001`, true},
+		{`count(@.*) != 12.000000000000001`, true},
+		{`count(@.*) > 11.999999999999999`, true},
 	}
 	for _, tt := range tests {
 		f, err := CompileFilter(tt.expr)

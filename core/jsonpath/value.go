@@ -235,11 +235,19 @@ func cmpNumbers(a, b value) int {
 		return -1
 	case a.num > b.num:
 		return 1
-	case a.raw == b.raw || a.raw == "" || b.raw == "":
-		// Same text, or a computed integer (exact in a double).
+	case a.raw == b.raw:
 		return 0
 	}
-	return cmpDecimal(a.raw, b.raw)
+	return cmpDecimal(numberText(a), numberText(b))
+}
+
+// numberText is the decimal text of a number: its own, or for one computed
+// by length() or count() (an integer, exact in a double) the integer's.
+func numberText(v value) string {
+	if v.raw == "" {
+		return strconv.FormatInt(int64(v.num), 10)
+	}
+	return v.raw
 }
 
 // maxDecimalExp bounds the exponents cmpDecimal tells apart; larger ones
