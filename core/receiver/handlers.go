@@ -303,6 +303,10 @@ func (s *Server) refuse(c *fiber.Ctx, trig *trigger, label, triggerID string, st
 		slog.String("trigger_id", truncate(triggerID, 100)),
 		slog.String("remote_ip", c.IP()),
 	)
+	if sendStatus == http.StatusServiceUnavailable && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		// Every 503 says when to come back, the API's reads too.
+		c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Status(sendStatus).Send(body)
 }

@@ -617,6 +617,10 @@ func TestStoreFailureIs503(t *testing.T) {
 	if r := h.do(t, http.MethodGet, "/readyz", "", nil); r.status != 503 {
 		t.Fatalf("readyz on a closed store: %d", r.status)
 	}
+	// The API's reads say when to come back too.
+	if r := h.do(t, http.MethodGet, "/v1/events/evt_01M8E87SCFC9Z261ZV4NETHAEB", "", map[string]string{"X-API-TOKEN": demoToken}); r.status != 503 || r.header.Get("Retry-After") != "5" {
+		t.Fatalf("GET event on a closed store: %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
+	}
 	if !strings.Contains(h.logs.String(), `"status":503`) {
 		t.Fatalf("the 503 was not logged: %s", h.logs.String())
 	}
