@@ -99,6 +99,7 @@ func serve(ctx context.Context, path, listen, presets string, log *slog.Logger) 
 			log.Error("closing the store", "err", err)
 		}
 	}()
+	wf.registry.MustRegister(st.Collectors()...) // group commits, fsync time, writable
 	if err := wf.start(ctx, st); err != nil {
 		return err
 	}

@@ -149,6 +149,9 @@ triggers:
 		`jsonevent_workflow_retries_total{trigger="OC_wf",workflow="three"} 1`,
 		`jsonevent_workflow_task_duration_seconds_count{outcome="ok",type="http"} 1`,
 		`jsonevent_workflow_queue_depth 0`,
+		`jsonevent_store_writable 1`,
+		`jsonevent_store_fsync_seconds_count`,
+		`jsonevent_store_group_commit_events_count`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(metrics), want) {

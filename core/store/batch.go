@@ -71,7 +71,9 @@ func (s *Store) syncer() {
 				break fill
 			}
 		}
+		start := time.Now()
 		err := s.async.sync()
+		s.m.observeFsync(start)
 		for _, c := range group {
 			if err != nil {
 				for _, r := range c.reqs {
@@ -243,6 +245,7 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 	if err == nil {
 		s.commits.Add(1)
+		s.m.group.Observe(float64(len(live)))
 		if s.async != nil {
 			// Committed but not yet on disk: the syncer answers once an
 			// fsync covers it, while this goroutine commits the next batch.

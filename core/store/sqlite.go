@@ -555,3 +555,12 @@ func (t *sqlTx) InsertJobs(ctx context.Context, jobs []river.InsertManyParams) e
 	}
 	return nil
 }
+
+// stoppedErr is the reason the store refuses every write until a restart,
+// or nil (see failed and sameDatabase); for the writable metric.
+func (b *sqliteBackend) stoppedErr() error {
+	if err := b.failure(); err != nil {
+		return err
+	}
+	return b.sameDatabase()
+}

@@ -65,6 +65,7 @@ type Store struct {
 
 	commits atomic.Uint64 // group commits that succeeded
 	stored  atomic.Uint64 // events they stored (duplicates excluded)
+	m       *storeMetrics
 }
 
 // Stats reports how many group commits succeeded and how many events they
@@ -114,6 +115,7 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	}
 	s := &Store{
 		b:        b,
+		m:        newStoreMetrics(),
 		log:      log,
 		maxBatch: opt.MaxBatch,
 		window:   opt.IdempotencyWindow,
