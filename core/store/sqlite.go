@@ -327,6 +327,16 @@ func (b *sqliteBackend) failIfFsync(what string, err error) {
 	}
 }
 
+// stoppedErr is the reason the store refuses every write until a restart
+// (a failed fsync, see failed; the database file gone, see sameDatabase),
+// or nil. sync, ping and the writable metric ask it.
+func (b *sqliteBackend) stoppedErr() error {
+	if err := b.failure(); err != nil {
+		return err
+	}
+	return b.sameDatabase()
+}
+
 // failure returns the recorded failure, or nil.
 func (b *sqliteBackend) failure() error {
 	if p := b.failed.Load(); p != nil {
@@ -386,10 +396,7 @@ func (b *sqliteBackend) writeNoSync(ctx context.Context, fn func(Tx) error) erro
 func (b *sqliteBackend) sync() error {
 	b.walMu.Lock()
 	defer b.walMu.Unlock()
-	if err := b.failure(); err != nil {
-		return err
-	}
-	if err := b.sameDatabase(); err != nil {
+	if err := b.stoppedErr(); err != nil {
 		return err
 	}
 	fi, err := os.Stat(b.walPath)
@@ -440,10 +447,7 @@ func (b *sqliteBackend) sameDatabase() error {
 func (b *sqliteBackend) reader() Querier { return sqlQuerier{b.r} }
 
 func (b *sqliteBackend) ping(ctx context.Context) error {
-	if err := b.failure(); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
-	if err := b.sameDatabase(); err != nil {
+	if err := b.stoppedErr(); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	var one int
@@ -554,13 +558,4 @@ func (t *sqlTx) InsertJobs(ctx context.Context, jobs []river.InsertManyParams) e
 		return fmt.Errorf("insert %d river jobs: %w", len(jobs), err)
 	}
 	return nil
-}
-
-// stoppedErr is the reason the store refuses every write until a restart,
-// or nil (see failed and sameDatabase); for the writable metric.
-func (b *sqliteBackend) stoppedErr() error {
-	if err := b.failure(); err != nil {
-		return err
-	}
-	return b.sameDatabase()
 }
