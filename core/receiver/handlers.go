@@ -119,7 +119,6 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	d, err := s.allow(ctx, p.TokenID, rt.limits.RequestsPerMinute)
 	if err != nil {
 		s.log.Error("rate limiter failed", "trigger_id", label, "err", err)
-		c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
 		return refuse(http.StatusServiceUnavailable, core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
 	}
 	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
@@ -206,10 +205,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	}
 	id, dup, err := s.insertEvent(ctx, ev, jobs)
 	if err != nil {
-		if core.ErrorCode(err) == core.CodeUnavailable {
-			c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
-		}
-		return s.refuseErr(c, trig, label, triggerID, err)
+		return s.refuseErr(c, trig, label, triggerID, err) // a 503 gets Retry-After there
 	}
 	if dup {
 		s.m.duplicates.Inc()
@@ -237,9 +233,9 @@ const basicChallenge = `Basic realm="jsonevent", charset="UTF-8"`
 // and a retry with the same Idempotency-Key is safe), never a hung request.
 const storeWait = 30 * time.Second
 
-// unavailableRetryAfter is the Retry-After of every 503: the store, and on
-// PostgreSQL the limiter too, is the same database, and a second's pause
-// had senders hammer a limiter that was down.
+// unavailableRetryAfter is the Retry-After of every 503, which refuse sets:
+// the store, and on PostgreSQL the limiter too, is the same database, and a
+// second's pause had senders hammer a limiter that was down.
 const unavailableRetryAfter = "5"
 
 // allow asks the limiter, waiting at most storeWait: fiber's context has

@@ -63,7 +63,6 @@ func (s *Server) admit(c *fiber.Ctx, tokenID string) error {
 	d, err := s.allow(c.UserContext(), tokenID, s.rt.Load().limits.RequestsPerMinute)
 	if err != nil {
 		s.log.Error("rate limiter failed", "err", err)
-		c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
 		return core.Errorf(core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
 	}
 	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
@@ -256,9 +255,6 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 		}
 		id, _, err := s.insertEvent(ctx, ev, jobs)
 		if err != nil {
-			if core.ErrorCode(err) == core.CodeUnavailable {
-				c.Set(fiber.HeaderRetryAfter, unavailableRetryAfter)
-			}
 			return err
 		}
 		return c.Status(http.StatusAccepted).JSON(replayBody{EventID: id, TriggerID: old.TriggerID, ReplayOf: old.ID})
