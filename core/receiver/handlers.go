@@ -116,16 +116,8 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	}
 
 	// 5. Rate, per token over any rolling minute.
-	d, err := s.allow(ctx, p.TokenID, rt.limits.RequestsPerMinute)
-	if err != nil {
-		s.log.Error("rate limiter failed", "trigger_id", label, "err", err)
-		return refuse(http.StatusServiceUnavailable, core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
-	}
-	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
-	if !d.Allowed {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ceilSeconds(d.RetryAfter)))
-		return refuse(http.StatusTooManyRequests, core.CodeRateLimited,
-			fmt.Sprintf("more than %d requests in the last minute for this token; retry after %d s", d.Limit, ceilSeconds(d.RetryAfter)))
+	if err := s.admit(c, rt, p.TokenID, label); err != nil {
+		return s.refuseErr(c, trig, label, triggerID, err)
 	}
 
 	// 6. JSON.

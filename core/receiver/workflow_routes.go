@@ -42,27 +42,14 @@ func (s *Server) workflowRoutes() {
 	s.app.Post("/v1/events/:eventId/replay", s.replayEvent)
 }
 
-// account authenticates the request and returns the caller's account.
-func (s *Server) account(c *fiber.Ctx) (string, error) {
-	p, err := s.principal(c)
+// admit counts a request that creates an event (the event endpoints, a
+// replay) against its token's requests_per_minute and sets the RateLimit-*
+// headers: past the limit a 429 with Retry-After, a limiter that fails a
+// 503. label is the trigger for the log line.
+func (s *Server) admit(c *fiber.Ctx, rt *Runtime, tokenID, label string) error {
+	d, err := s.allow(c.UserContext(), tokenID, rt.limits.RequestsPerMinute)
 	if err != nil {
-		return "", err
-	}
-	return p.AccountID, nil
-}
-
-// principal authenticates an API request.
-func (s *Server) principal(c *fiber.Ctx) (auth.Principal, error) {
-	return s.caller(c, s.rt.Load())
-}
-
-// admit counts a request that creates an event against its token's
-// requests_per_minute, as the event endpoint does, and sets the same
-// RateLimit-* headers: a 429 with Retry-After past the limit.
-func (s *Server) admit(c *fiber.Ctx, tokenID string) error {
-	d, err := s.allow(c.UserContext(), tokenID, s.rt.Load().limits.RequestsPerMinute)
-	if err != nil {
-		s.log.Error("rate limiter failed", "err", err)
+		s.log.Error("rate limiter failed", "trigger_id", label, "err", err)
 		return core.Errorf(core.CodeUnavailable, "the rate limiter is unavailable; nothing was stored, retry later")
 	}
 	setRateHeaders(c, d.Limit, d.Remaining, d.Reset)
@@ -75,14 +62,19 @@ func (s *Server) admit(c *fiber.Ctx, tokenID string) error {
 
 // api wraps a handler that needs the caller's account and the workflows.
 func (s *Server) api(c *fiber.Ctx, fn func(accountID string) error) error {
-	acct, err := s.account(c)
+	return s.apiAs(c, func(p auth.Principal) error { return fn(p.AccountID) })
+}
+
+// apiAs is api for a handler that needs the whole caller (its token).
+func (s *Server) apiAs(c *fiber.Ctx, fn func(p auth.Principal) error) error {
+	p, err := s.caller(c, s.rt.Load())
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}
 	if s.wf == nil {
 		return s.refuse(c, nil, "", "", http.StatusNotFound, core.CodeNotFound, "workflows are not enabled on this server")
 	}
-	if err := fn(acct); err != nil {
+	if err := fn(p); err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}
 	return nil
@@ -210,11 +202,8 @@ type replayBody struct {
 // now. The result is a new event marked as a replay of the old one; it
 // passes de-duplication on purpose (no idempotency key).
 func (s *Server) replayEvent(c *fiber.Ctx) error {
-	return s.api(c, func(acct string) error {
-		p, err := s.principal(c)
-		if err != nil {
-			return err
-		}
+	return s.apiAs(c, func(p auth.Principal) error {
+		acct := p.AccountID
 		ctx := c.UserContext()
 		old, err := s.store.GetEvent(ctx, acct, idParam(c, "eventId", store.EventIDPrefix))
 		if err != nil {
@@ -226,7 +215,7 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 		}
 		// A replay stores an event and starts its workflows like a live
 		// request: it counts against the same per-token limit.
-		if err := s.admit(c, p.TokenID); err != nil {
+		if err := s.admit(c, s.rt.Load(), p.TokenID, old.TriggerID); err != nil {
 			return err
 		}
 		req := &core.Request{TriggerID: old.TriggerID, Method: http.MethodPost, Header: old.Header, Query: old.Query, Body: old.Body,
