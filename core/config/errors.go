@@ -94,11 +94,7 @@ type problems struct {
 // warn records a located warning: the config loads, and serve and
 // validate show it.
 func (ps *problems) warn(key, format string, args ...any) {
-	p := Problem{Key: key, Msg: fmt.Sprintf(format, args...)}
-	if ps.loc != nil {
-		p.File, p.Line, p.Env = ps.loc.locate(p.Key)
-	}
-	ps.warnings = append(ps.warnings, p)
+	ps.warnings = append(ps.warnings, ps.located(Problem{Key: key, Msg: fmt.Sprintf(format, args...)}))
 }
 
 func (ps *problems) add(key, format string, args ...any) {
@@ -106,10 +102,15 @@ func (ps *problems) add(key, format string, args ...any) {
 }
 
 func (ps *problems) addProblem(p Problem) {
+	ps.list = append(ps.list, ps.located(p))
+}
+
+// located fills in where p's key is, unless p already says.
+func (ps *problems) located(p Problem) Problem {
 	if p.File == "" && p.Env == "" && ps.loc != nil {
 		p.File, p.Line, p.Env = ps.loc.locate(p.Key)
 	}
-	ps.list = append(ps.list, p)
+	return p
 }
 
 // where names the place of key for a message: "line 12" when it is in
