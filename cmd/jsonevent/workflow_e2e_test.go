@@ -137,14 +137,10 @@ triggers:
 		}
 	}
 
-	// Metrics of the process that finished the run.
-	resp, err := http.Get("http://" + s2.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	// Metrics of the process that finished the run. The engine counts a
+	// run once its state is saved, a moment after the API can show it
+	// succeeded: the metrics are read until they have it (or 10 s pass).
+	wants := []string{
 		`jsonevent_workflow_runs_total{status="succeeded",trigger="OC_wf",workflow="three"} 1`,
 		`jsonevent_workflow_retries_total{trigger="OC_wf",workflow="three"} 1`,
 		`jsonevent_workflow_task_duration_seconds_count{outcome="ok",type="http"} 1`,
@@ -153,10 +149,27 @@ triggers:
 		`jsonevent_store_fsync_seconds_count`,
 		`jsonevent_store_group_commit_events_count`,
 		`go_goroutines`,
-	} {
-		if !strings.Contains(string(metrics), want) {
-			t.Errorf("/metrics lacks %s", want)
+	}
+	var missing []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + s2.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(string(metrics), want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, want := range missing {
+		t.Errorf("/metrics lacks %s", want)
 	}
 
 	// The CLI against the live server.
