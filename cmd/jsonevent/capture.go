@@ -217,7 +217,15 @@ wait:
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", fl.Name, fl.Origin, fl.Path, mark)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, fl := range fv.Fields {
+		for _, h := range fl.Hints {
+			fmt.Fprintf(out, "Note on %s: %s\n", fl.Name, h)
+		}
+	}
+	return nil
 }
 
 // adoptArgs turns --adopt values into name → path: "name=path" as given,

@@ -69,6 +69,11 @@ func runJSONPath(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	// Valid, but probably not what was meant (a Goessner-style .length
+	// in a filter): said on stderr, so stdout stays the JSON answer.
+	for _, h := range p.Hints() {
+		fmt.Fprintf(stderr, "jsonevent jsonpath: note: %s\n", h)
+	}
 	name := "standard input"
 	in := stdin
 	if len(pos) == 2 && pos[1] != "-" {

@@ -37,6 +37,8 @@ func TestJSONPathCommand(t *testing.T) {
 		{"paths flag after the query", []string{"jsonpath", "$.eventDescription", "--paths", "-"}, jpStores, 0,
 			"[\n  \"$['eventDescription']\"\n]\n", nil},
 		{"nothing selected", []string{"jsonpath", "$.stores[?(@.name==='ACME Store')]"}, jpStores, 0, "[]\n", nil},
+		{"Goessner .length noted", []string{"jsonpath", "$.stores[?(@.name.length > 3)]"}, jpStores, 0, "[]\n",
+			[]string{"note: \".length\" in a filter", "length(@.items)"}},
 		{"typographic quotes", []string{"jsonpath", "$.stores[?(@.name===”ACME Store”)]"}, jpStores, 2, "",
 			[]string{"column 21", "typographic quote ”", "straight quotes", "\n                      ^\n"}},
 		{"script refused", []string{"jsonpath", "$.stores[(process.exit())]"}, jpStores, 2, "",
@@ -64,6 +66,9 @@ func TestJSONPathCommand(t *testing.T) {
 				if !strings.Contains(stderr.String(), s) {
 					t.Fatalf("stderr %q does not contain %q", stderr.String(), s)
 				}
+			}
+			if tt.stderrHas == nil && stderr.Len() > 0 {
+				t.Fatalf("stderr %q, want nothing", stderr.String())
 			}
 		})
 	}

@@ -493,6 +493,9 @@ type FieldView struct {
 	// CountsAgainstLimit is true for hand-written fields (config and
 	// manual), which limits.manual_fields bounds.
 	CountsAgainstLimit bool `json:"countsAgainstLimit"`
+	// Hints are notes on a path that is valid but probably does not
+	// select what its author meant (jsonpath.Path.Hints).
+	Hints []string `json:"hints,omitempty"`
 }
 
 // FieldsView is the JSON answer of the fields endpoints.
@@ -522,6 +525,7 @@ func (s *Service) Fields(trig *config.Trigger, manualLimit int) *FieldsView {
 	}
 	v := &FieldsView{TriggerID: trig.ID, Fields: make([]FieldView, 0, len(byName)), ManualLimit: manualLimit}
 	for _, f := range byName {
+		f.Hints = PathHints(f.Path)
 		v.Fields = append(v.Fields, f)
 		if f.CountsAgainstLimit {
 			v.Manual++
@@ -710,6 +714,16 @@ func (s *Service) Preview(ctx context.Context, trig *config.Trigger, captureID, 
 		return append(out, ']'), len(vals), nil
 	}
 	return nil, 0, core.Errorf(core.CodeNotFound, "trigger %q has no capture %q (captures expire after %s)", trig.ID, captureID, Retention)
+}
+
+// PathHints is jsonpath.Path.Hints for path; none when it does not compile
+// (fields are checked when they are written, not here).
+func PathHints(path string) []string {
+	p, err := jsonpath.Compile(path)
+	if err != nil {
+		return nil
+	}
+	return p.Hints()
 }
 
 // canonical is path in the normalized form suggestions use, so that $.a.b

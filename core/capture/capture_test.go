@@ -616,3 +616,31 @@ func TestRefreshDoesNotReopenAFilledSession(t *testing.T) {
 		t.Fatalf("%d captures, session %+v; want exactly the 1 asked for", len(state.Captures), state.Session)
 	}
 }
+
+// TestFieldsCarryPathHints checks that a field whose path is valid but
+// probably wrong (a Goessner-style .length in a filter) carries the hint in
+// the fields listing, whatever its origin, and that others carry none.
+func TestFieldsCarryPathHints(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "c.db"))
+	s := newService(t, st, &clock{t: time.Now()})
+	trig := testTrigger()
+	trig.Fields = map[string]string{"long_tags": "$.tags[?(@.length > 3)]", "id": "$.id"}
+	trig.PresetFields = map[string]string{"preset_long": "$.items[?@.length > 1]"}
+	if _, err := s.Adopt(ctx, trig, 10, map[string]string{"adopted_long": "$.a[?@.b.length == 2]", "plain": "$.b"}); err != nil {
+		t.Fatal(err)
+	}
+	hinted := map[string]bool{"long_tags": true, "preset_long": true, "adopted_long": true}
+	fv := s.Fields(trig, 10)
+	if len(fv.Fields) != 5 {
+		t.Fatalf("fields = %+v", fv.Fields)
+	}
+	for _, f := range fv.Fields {
+		switch {
+		case hinted[f.Name] && (len(f.Hints) != 1 || !strings.Contains(f.Hints[0], "length()")):
+			t.Errorf("field %s (%s): hints %q, want the .length hint", f.Name, f.Path, f.Hints)
+		case !hinted[f.Name] && len(f.Hints) != 0:
+			t.Errorf("field %s (%s): hints %q, want none", f.Name, f.Path, f.Hints)
+		}
+	}
+}

@@ -295,6 +295,9 @@ type PreviewView struct {
 	Path  string          `json:"path"`
 	Value json.RawMessage `json:"value"`
 	Nodes int             `json:"nodes"`
+	// Hints are notes on a valid path that probably does not select what
+	// was meant, such as a Goessner-style ".length" in a filter.
+	Hints []string `json:"hints,omitempty"`
 }
 
 func (s *Server) previewField(c *fiber.Ctx, _ *Runtime, t *trigger) error {
@@ -313,7 +316,8 @@ func (s *Server) previewField(c *fiber.Ctx, _ *Runtime, t *trigger) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(http.StatusOK).JSON(PreviewView{Path: strings.TrimSpace(req.Path), Value: v, Nodes: n})
+	path := strings.TrimSpace(req.Path)
+	return c.Status(http.StatusOK).JSON(PreviewView{Path: path, Value: v, Nodes: n, Hints: capture.PathHints(path)})
 }
 
 // decodeAPIBody reads a JSON body of at most maxAPIBody bytes into v,

@@ -335,6 +335,7 @@ func TestAdoptFieldsAPI(t *testing.T) {
 		{`{"path":"$.freshdesk_webhook.ticket_tags[*]","captureId":"` + capID + `"}`, 200, `{"path":"$.freshdesk_webhook.ticket_tags[*]","value":["billing","invoice"],"nodes":2}`},
 		{`{"path":" ` + subjectPath + `","captureId":"` + capID + `"}`, 200, `{"path":"` + subjectPath + `","value":"Unable to download invoice PDF","nodes":1}`},
 		{`{"path":"$.nothing","captureId":"` + capID + `"}`, 200, `{"path":"$.nothing","value":null,"nodes":0}`},
+		{`{"path":"$.freshdesk_webhook.ticket_tags[?@.length > 2]","captureId":"` + capID + `"}`, 200, `"nodes":0,"hints":["\".length\" in a filter selects a member named \"length\"`},
 		{`{"path":"$.a[","captureId":"` + capID + `"}`, 400, `column 5`},
 		{`{"path":"$.a","captureId":"cap_gone"}`, 404, `has no capture`},
 	}

@@ -245,7 +245,8 @@ async function initTrigger() {
     if (!c) { valueOut.textContent = "Capture a JSON request to see what this path extracts."; return; }
     try {
       const r = await api("POST", base + "/preview", { path: p, captureId: c.id });
-      valueOut.textContent = "Extracts " + JSON.stringify(r.value) + (r.nodes > 1 ? " (" + r.nodes + " values)" : r.nodes === 0 ? " (nothing selected)" : "");
+      valueOut.textContent = "Extracts " + JSON.stringify(r.value) + (r.nodes > 1 ? " (" + r.nodes + " values)" : r.nodes === 0 ? " (nothing selected)" : "") +
+        (r.hints || []).map((h) => ". Note: " + h).join("");
     } catch (e) { valueOut.textContent = e.message; }
   }
 
@@ -331,7 +332,7 @@ async function initTrigger() {
     const rows = fv.fields.map((f) => el("tr", {},
       el("td", { "data-label": "Name" }, el("code", {}, f.name)),
       el("td", { "data-label": "Origin" }, el("span", { class: "badge " + (f.origin === "captured" ? "ok" : f.origin === "manual" ? "warn" : "info") }, f.origin)),
-      el("td", { "data-label": "Path" }, el("code", {}, f.path)),
+      el("td", { "data-label": "Path" }, el("code", {}, f.path), (f.hints || []).map((h) => el("p", { class: "muted small" }, "Note: " + h))),
       el("td", {}, f.origin === "captured" || f.origin === "manual"
         ? el("button", { type: "button", class: "small", "aria-label": "Remove field " + f.name, onclick: async () => {
           try { await loadFields(await api("DELETE", base + "/fields/" + encodeURIComponent(f.name))); $("field-status").textContent = "Removed " + f.name + "."; }
