@@ -27,7 +27,9 @@ bench: ## benchmarks (PostgreSQL ones on a server with fsync on, like SQLite's s
 	$(GO) test -tags loadbench -run='^TestLoadBench$$' -count=1 -v ./core/receiver
 	$(GO) test -run='^$$' -bench='^BenchmarkWorkflowEndToEnd$$' -benchtime=10000x ./core/receiver # events/s from POST to the http task delivered
 
-FUZZ_PKGS ?= ./core/jsonpath ./core/auth ./core/config ./core/workflow ./core/capture ./core/receiver ./adapters/generic ./adapters/freshdesk ./adapters/servicenow ./adapters/dynamics ./adapters/genesys
+# Every package with a fuzz target, found by its `func Fuzz…` (a new adapter's
+# FuzzNormalize is picked up without an edit here).
+FUZZ_PKGS ?= $(sort $(patsubst %/,./%,$(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' cmd core adapters))))
 
 fuzz: ## each fuzz target for 20s
 	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
