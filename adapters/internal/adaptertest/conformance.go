@@ -255,7 +255,9 @@ func request(body []byte) *core.Request {
 }
 
 // Fuzz checks the contract on one fuzzed input; headerSeed picks which
-// vendor headers are present so header-driven paths are fuzzed too.
+// vendor headers are present so header-driven paths are fuzzed too: its
+// low four bits a fixed set (Genesys, Dynamics, Power Automate), its high
+// four the headers of the adapter's own fixtures (see FuzzSeeds).
 func Fuzz(t *testing.T, a core.Adapter, body []byte, headerSeed uint8, user string) {
 	h := http.Header{"Content-Type": {"application/json"}}
 	if headerSeed&1 != 0 {
@@ -269,6 +271,15 @@ func Fuzz(t *testing.T, a core.Adapter, body []byte, headerSeed uint8, user stri
 	}
 	if headerSeed&8 != 0 {
 		h.Set("x-ms-dynamics-organization", user)
+	}
+	// The high bits set the headers the adapter's fixtures send (recorded by
+	// FuzzSeeds), the first four of them alone, then all together.
+	if names, ok := fuzzHeaders.Load(a.Name()); ok {
+		for i, name := range names.([]string) {
+			if headerSeed&(16<<min(i, 3)) != 0 {
+				h.Set(name, user)
+			}
+		}
 	}
 	req := &core.Request{TriggerID: "trg_fuzz", Method: http.MethodPost, Header: h, Body: body, AuthUsername: user}
 	n, err := Check(t, a, req)

@@ -2,9 +2,13 @@ package adaptertest
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -40,7 +44,11 @@ func seeds(t testing.TB, root, adapter string, goodOnly bool) [][]byte {
 // updated, writes them as the committed corpus under
 // testdata/fuzz/<target>/ (the go command's format), so `go test` replays
 // them even without -fuzz.
+// It also remembers the vendor headers the fixtures send, which Fuzz then
+// sets or leaves out, so header-driven paths of a new adapter are fuzzed
+// without an edit to this package.
 func FuzzSeeds(f *testing.F, root, adapter, target string) {
+	fuzzHeaders.Store(adapter, fixtureHeaders(f, root, adapter))
 	seeds := seeds(f, root, adapter, false)
 	for i, s := range seeds {
 		f.Add(s, uint8(i), "user")
@@ -58,4 +66,45 @@ func FuzzSeeds(f *testing.F, root, adapter, target string) {
 			f.Fatal(err)
 		}
 	}
+}
+
+// fuzzHeaders maps an adapter name to the header names of its fixtures.
+var fuzzHeaders sync.Map
+
+// notFuzzed are headers the receiver handles before any adapter runs.
+var notFuzzed = map[string]bool{"Content-Type": true, "Authorization": true, "X-Api-Token": true, "Transfer-Encoding": true, "Content-Length": true, "Idempotency-Key": true}
+
+// fixtureHeaders returns the canonical names of the headers adapter's
+// fixtures send (their Before requests included), sorted, minus notFuzzed.
+func fixtureHeaders(t testing.TB, root, adapter string) []string {
+	t.Helper()
+	dir := filepath.Join(root, "fixtures", adapter)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("read fixtures: %v", err)
+	}
+	seen := map[string]bool{}
+	add := func(f *Fixture) {
+		for k := range f.Headers {
+			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); !notFuzzed[k] {
+				seen[k] = true
+			}
+		}
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		f := ReadFixture(t, filepath.Join(dir, e.Name(), "request.json"))
+		add(f)
+		for i := range f.Before {
+			add(&f.Before[i])
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
