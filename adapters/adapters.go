@@ -6,6 +6,7 @@ import (
 	"github.com/jsonevent/jsonevent/adapters/generic"
 	"github.com/jsonevent/jsonevent/adapters/genesys"
 	"github.com/jsonevent/jsonevent/adapters/servicenow"
+	"github.com/jsonevent/jsonevent/adapters/zendesk"
 )
 
 // Default returns the registry of every adapter the service ships. Adding a
@@ -17,6 +18,7 @@ func Default() *Registry {
 		servicenow.New(),
 		dynamics.New(),
 		genesys.New(),
+		zendesk.New(),
 	)
 	if err != nil {
 		panic(err) // a duplicate name in this fixed list is a programming error caught by tests
