@@ -298,6 +298,9 @@ func TestEndToEnd(t *testing.T) {
 				return
 			}
 			wantStatus := acceptStatus(t, c)
+			if c.f.ExpectStatus != 0 && c.f.ExpectStatus/100 != 2 {
+				t.Errorf("an accepted case with expect_status %d", c.f.ExpectStatus)
+			}
 			if status != wantStatus {
 				t.Fatalf("status %d, want %d: %s", status, wantStatus, raw)
 			}

@@ -50,7 +50,11 @@ type Fixture struct {
 	// Before are requests normalised first by the same configured adapter
 	// (merge_snapshots sequences).
 	Before []Fixture `json:"before,omitempty"`
-	// ExpectStatus is the HTTP status the whole service answers.
+	// ExpectStatus is the HTTP status the whole service answers to a
+	// refused case (400, 415 …): required there, since it also keeps the
+	// case out of the conformance seeds. For an accepted case it only says
+	// "accepted" (the shared samples write 200); the end-to-end test expects
+	// 202, or what the adapter's Responder answers.
 	ExpectStatus int `json:"expect_status,omitempty"`
 	// ExpectFields are the target values (copied from the shared sample
 	// when there is one); every one must come out, except those explained
@@ -199,6 +203,9 @@ func Golden(t *testing.T, root string, a core.Adapter) {
 			for k, v := range f.Fields {
 				fields[k] = v
 			}
+			if err := checkExpectStatus(f.ExpectStatus, gotErr != nil); err != nil {
+				t.Error(err)
+			}
 			if gotErr != nil {
 				compareErr(t, caseDir, gotErr)
 				return
@@ -217,6 +224,19 @@ func Golden(t *testing.T, root string, a core.Adapter) {
 	if n < 4 {
 		t.Errorf("%s has %d fixtures, want at least 4", dir, n)
 	}
+}
+
+// checkExpectStatus reports a fixture's expect_status that contradicts what
+// the adapter did with it: a refused case needs its 4xx, an accepted one
+// none or a 2xx.
+func checkExpectStatus(status int, refused bool) error {
+	if refused && status < 400 {
+		return fmt.Errorf("the adapter refuses this case, so expect_status must be the 4xx the service answers (400), not %d", status)
+	}
+	if !refused && status >= 300 {
+		return fmt.Errorf("the adapter accepts this case, but expect_status is %d (use 202, or leave it out)", status)
+	}
+	return nil
 }
 
 // ReadFixture decodes a request.json.

@@ -49,3 +49,20 @@ func TestFuzzSetsFixtureHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Ensure a fixture's expect_status must agree with what the adapter does:
+// a refused case without its 4xx would otherwise be a conformance seed.
+func TestCheckExpectStatus(t *testing.T) {
+	for _, c := range []struct {
+		status  int
+		refused bool
+		ok      bool
+	}{
+		{400, true, true}, {415, true, true}, {0, true, false}, {200, true, false},
+		{0, false, true}, {200, false, true}, {202, false, true}, {400, false, false},
+	} {
+		if err := checkExpectStatus(c.status, c.refused); (err == nil) != c.ok {
+			t.Errorf("checkExpectStatus(%d, refused %v) = %v", c.status, c.refused, err)
+		}
+	}
+}
