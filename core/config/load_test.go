@@ -236,7 +236,7 @@ func TestValidationProblems(t *testing.T) {
 		{"account id with a percent", strings.Replace(strings.Replace(base, "- id: demo", "- id: de%mo", 1), "account: demo", "account: de%mo", 1), "de%mo", "accounts[0].id", `must not contain "%"`, config.Options{}},
 		{"unknown account", strings.Replace(base, "    account: demo", "    account: nobody", 1), "account: nobody", "triggers[0].account", `unknown account "nobody"`, config.Options{}},
 		{"missing account", strings.Replace(base, "    account: demo\n", "    adapter: generic\n", 1), "OC_demo", "triggers[0].account", "is missing", config.Options{}},
-		{"unknown adapter", base + "    adapter: zendesk\n", "zendesk", "triggers[0].adapter", `unknown adapter "zendesk": use one of generic, freshdesk`, config.Options{Adapters: []string{"generic", "freshdesk"}}},
+		{"unknown adapter", base + "    adapter: no-such-vendor\n", "no-such-vendor", "triggers[0].adapter", `unknown adapter "no-such-vendor": use one of generic, freshdesk`, config.Options{Adapters: []string{"generic", "freshdesk"}}},
 		{"body_bytes zero", base + "limits: { body_bytes: 0 }\n", "limits:", "limits.body_bytes", "0 is out of range 1..10485760", config.Options{}},
 		{"body_bytes huge", base + "limits:\n  body_bytes: 10485761\n", "10485761", "limits.body_bytes", "out of range 1..10485760", config.Options{}},
 		{"trigger body_bytes", base + "    body_bytes: -1\n", "body_bytes", "triggers[0].body_bytes", "out of range", config.Options{}},
