@@ -141,8 +141,8 @@ func post(client *http.Client, addr, key string, n int) (int, string, error) {
 }
 
 // TestClusterSharedRateLimit measures the per-token limit with three nodes:
-// 900 requests spread round-robin over them admit requests_per_minute (300)
-// in total, not 3 × 300.
+// 900 requests spread round-robin over them admit exactly
+// requests_per_minute (300) in total, not 3 × 300.
 func TestClusterSharedRateLimit(t *testing.T) {
 	const rpm, total, workers = 300, 900, 12
 	dsn := pgtest.DSN(t)
@@ -192,6 +192,16 @@ func TestClusterSharedRateLimit(t *testing.T) {
 		rpm, got, perNode[0].Load(), perNode[1].Load(), perNode[2].Load(), limited.Load(), elapsed.Round(time.Millisecond))
 	if got < rpm*95/100 || got > rpm*105/100 {
 		t.Fatalf("3 nodes admitted %d requests, want %d ± 5%%", got, rpm)
+	}
+	// The shared sliding log is exact (README: "admit exactly 300"), as
+	// limit's TestPostgresSharedAcrossNodes checks without HTTP.
+	if got != rpm {
+		t.Errorf("3 nodes admitted %d requests, want exactly %d", got, rpm)
+	}
+	for i := range perNode {
+		if perNode[i].Load() == 0 {
+			t.Errorf("node %d admitted nothing; the requests were not spread", i)
+		}
 	}
 	if got+limited.Load() != total {
 		t.Fatalf("%d accepted + %d limited != %d sent", got, limited.Load(), total)
