@@ -30,8 +30,8 @@ Runs the JSONPath query EXPR (RFC 9535, plus the Goessner forms === and
 prints one JSON array: the selected values, or with --paths their
 normalized paths. Quote EXPR for the shell, e.g. '$.stores[*].name'.
 
-Exit status: 0 success, 2 invalid query or usage, 1 document not JSON or
-unreadable.
+Exit status: 0 success, 2 invalid query or usage, 1 document not JSON,
+unreadable or over 256 MiB, or the query over its work budget on it.
 `
 
 // runJSONPath implements "jsonevent jsonpath".
