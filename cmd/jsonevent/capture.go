@@ -289,7 +289,12 @@ func printCapture(w io.Writer, n int, cv capture.CaptureView) {
 	if len(cv.Suggestions) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "  Suggested fields:")
+	if cv.NormalizedBody != nil {
+		// A vendor adapter's document, which fields are extracted from.
+		fmt.Fprintln(w, "  Suggested fields (paths in the adapter's normalised document, which fields are extracted from):")
+	} else {
+		fmt.Fprintln(w, "  Suggested fields:")
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, s := range cv.Suggestions {
 		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", s.Name, s.Path, s.Type, clip(string(s.Sample), 60))

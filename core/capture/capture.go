@@ -76,6 +76,7 @@ type Store interface {
 	SaveAdoptedFields(ctx context.Context, fields []store.AdoptedField) error
 	DeleteAdoptedField(ctx context.Context, accountID, triggerID, name string) (bool, error)
 	AdoptedFields(ctx context.Context) ([]store.AdoptedField, error)
+	GetEvent(ctx context.Context, accountID, id string) (*store.Event, error)
 }
 
 // Field is an adopted field, compiled, for the receiver's extraction.
@@ -227,6 +228,25 @@ type Request struct {
 	Code          string // the error code, "" when accepted
 	Reason        string // why it was refused, "" when accepted
 	EventID       string
+	// Document is the adapter's normalised document, which the trigger's
+	// fields are extracted from, when it is not Body itself; the
+	// suggestions are its leaves, so that an adopted suggestion extracts
+	// what the capture showed. Nil means Body is that document (the
+	// generic adapter), unless NoDocument.
+	Document []byte
+	// NoDocument says that a vendor adapter never normalised the request
+	// (it was refused first): Body's paths are not the fields' paths, so
+	// nothing is suggested.
+	NoDocument bool
+}
+
+// BodyIsDocument reports whether trig's fields are extracted from the body
+// as sent: its adapter is the generic one, whose document is the body.
+// A vendor adapter reshapes the body (Freshdesk's
+// freshdesk_webhook.ticket_subject becomes ticket.subject), so its
+// captures suggest and preview paths in the stored event's document.
+func BodyIsDocument(trig *config.Trigger) bool {
+	return trig.Adapter == "" || trig.Adapter == config.DefaultAdapter
 }
 
 // Record stores r when its trigger has an open session of r's account that
@@ -258,7 +278,14 @@ func (s *Service) Record(ctx context.Context, r *Request) {
 	if received.IsZero() {
 		received = now
 	}
-	sugg, err := json.Marshal(Suggest(r.Body))
+	doc := r.Body
+	switch {
+	case r.NoDocument:
+		doc = nil
+	case r.Document != nil:
+		doc = r.Document
+	}
+	sugg, err := json.Marshal(Suggest(doc))
 	if err != nil {
 		s.log.Error("encode capture suggestions", "trigger_id", r.TriggerID, "err", err)
 		sugg = []byte("[]")
@@ -347,8 +374,13 @@ type CaptureView struct {
 	Error         string          `json:"error,omitempty"`
 	Reason        string          `json:"reason,omitempty"`
 	EventID       string          `json:"eventId,omitempty"`
-	Suggestions   []Suggestion    `json:"suggestions"`
-	ExpiresAt     time.Time       `json:"expiresAt"`
+	// NormalizedBody is the stored event's document, which the trigger's
+	// fields are extracted from, when a vendor adapter made it from Body;
+	// the suggestions are its leaves. Absent for the generic adapter (the
+	// document is Body) and for a request refused before normalisation.
+	NormalizedBody json.RawMessage `json:"normalizedBody,omitempty"`
+	Suggestions    []Suggestion    `json:"suggestions"`
+	ExpiresAt      time.Time       `json:"expiresAt"`
 }
 
 // State is what GET /v1/triggers/{id}/capture returns: the latest session
@@ -451,9 +483,41 @@ func (s *Service) Get(ctx context.Context, trig *config.Trigger) (*State, error)
 	}
 	st := &State{Session: s.sessionView(cs), Captures: make([]CaptureView, 0, len(caps))}
 	for _, c := range caps {
-		st.Captures = append(st.Captures, captureView(c))
+		v := captureView(c)
+		if !BodyIsDocument(trig) && c.EventID != "" {
+			doc, _, err := s.document(ctx, trig, c)
+			if err != nil {
+				return nil, err
+			}
+			v.NormalizedBody = doc
+		}
+		st.Captures = append(st.Captures, v)
 	}
 	return st, nil
+}
+
+// document returns the JSON document trig's fields are extracted from for
+// capture c: its body for the generic adapter, else the stored event's
+// normalised document. Without one (a request refused before a vendor
+// adapter normalised it, a body that is not JSON) it is nil, with why.
+func (s *Service) document(ctx context.Context, trig *config.Trigger, c *store.Capture) (doc []byte, why string, err error) {
+	if BodyIsDocument(trig) {
+		if len(c.Body) == 0 || !json.Valid(c.Body) {
+			return nil, fmt.Sprintf("capture %s has no JSON body to evaluate the path on", c.ID), nil
+		}
+		return c.Body, "", nil
+	}
+	if c.EventID == "" {
+		return nil, fmt.Sprintf("capture %s was answered %d before the %s adapter made a document of it, and fields are extracted from that document, not from the body as sent; preview on a capture that was accepted", c.ID, c.Status, trig.Adapter), nil
+	}
+	ev, err := s.st.GetEvent(ctx, trig.Account, c.EventID)
+	if core.ErrorCode(err) == core.CodeNotFound {
+		return nil, fmt.Sprintf("capture %s's event %s is no longer stored", c.ID, c.EventID), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return ev.NormalizedBody, "", nil
 }
 
 // Close ends the trigger's session early. Closing a session that already
@@ -668,11 +732,13 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Preview evaluates path on the body of one of trig's kept captures, the
-// way the receiver extracts a field: nothing selected is null, one node its
-// value, several an array. A bad path is invalid (naming the column); a
-// capture that is gone is not found; one without a JSON body is
-// unprocessable.
+// Preview evaluates path on the document one of trig's kept captures gave
+// its fields (the body for the generic adapter, the stored event's
+// normalised document for a vendor adapter), the way the receiver extracts
+// a field: nothing selected is null, one node its value, several an array.
+// A bad path is invalid (naming the column); a capture that is gone is not
+// found; one without such a document (not JSON, or refused before a vendor
+// adapter normalised it) is unprocessable.
 func (s *Service) Preview(ctx context.Context, trig *config.Trigger, captureID, path string) (value json.RawMessage, nodes int, err error) {
 	path = strings.TrimSpace(path)
 	p, err := jsonpath.Compile(path)
@@ -690,10 +756,14 @@ func (s *Service) Preview(ctx context.Context, trig *config.Trigger, captureID, 
 		if c.ID != captureID {
 			continue
 		}
-		if len(c.Body) == 0 || !json.Valid(c.Body) {
-			return nil, 0, core.Errorf(core.CodeUnprocessable, "capture %s has no JSON body to evaluate the path on", captureID)
+		doc, why, err := s.document(ctx, trig, c)
+		if err != nil {
+			return nil, 0, err
 		}
-		vals, err := p.Select(c.Body)
+		if doc == nil {
+			return nil, 0, core.Errorf(core.CodeUnprocessable, "%s", why)
+		}
+		vals, err := p.Select(doc)
 		if err != nil {
 			return nil, 0, core.Errorf(core.CodeUnprocessable,
 				"%s does more work than capture %s's body allows (%v); as a field it would be stored as null, with a warning", path, captureID, err)

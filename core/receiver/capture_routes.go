@@ -409,8 +409,11 @@ func (s *Server) fieldsOf(t *trigger) []field {
 // trigger has an open capture session and the caller authenticates as the
 // trigger's account, whatever the answer was (refusals for size, media
 // type, rate or JSON included). It runs deferred, after the answer is set;
-// it costs one map look-up when no session is open.
-func (s *Server) captureHook(c *fiber.Ctx, rt *Runtime, triggerID string, body []byte, tooLarge bool, received time.Time) {
+// it costs one map look-up when no session is open. normalized is the
+// adapter's document (nil when the request was refused before the adapter
+// made one): suggestions are paths in it, since fields are extracted from
+// it, not from the body as sent.
+func (s *Server) captureHook(c *fiber.Ctx, rt *Runtime, triggerID string, body, normalized []byte, tooLarge bool, received time.Time) {
 	if s.capture == nil || triggerID == "" || !s.capture.Capturing(triggerID) {
 		return
 	}
@@ -433,6 +436,14 @@ func (s *Server) captureHook(c *fiber.Ctx, rt *Runtime, triggerID string, body [
 		Body:          body,
 		BodyTruncated: tooLarge,
 		Status:        resp.StatusCode(),
+	}
+	switch {
+	case normalized != nil:
+		if !sameSlice(normalized, body) {
+			r.Document = normalized
+		}
+	case !capture.BodyIsDocument(t.cfg):
+		r.NoDocument = true
 	}
 	var answer struct {
 		Error   string `json:"error"`

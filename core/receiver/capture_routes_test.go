@@ -588,3 +588,74 @@ func TestReplayKeepsTheBasicUsername(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureSuggestsWhatFieldsExtract: fields are extracted from the
+// adapter's normalised document, so a vendor adapter's capture must suggest
+// (and preview) paths in that document, not in the body as sent: adopting
+// a suggestion must give the field the value the capture showed. The
+// whoami adapter nests the body under "body", as vendor adapters reshape
+// theirs (Freshdesk's freshdesk_webhook.ticket_subject is ticket.subject).
+func TestCaptureSuggestsWhatFieldsExtract(t *testing.T) {
+	cfg := captureConfig()
+	cfg.Triggers = append(cfg.Triggers, config.Trigger{ID: "OC_who", Account: "demo", Adapter: "whoami"})
+	h := &captureHarness{t: t, dsn: filepath.Join(t.TempDir(), "c.db"), cfg: cfg}
+	h.start()
+	const base = "/v1/triggers/OC_who"
+	if st := h.do("POST", base+"/capture", `{"count":2}`, nil, withToken(demoToken)); st != http.StatusCreated {
+		t.Fatalf("POST capture = %d", st)
+	}
+	if st := h.do("POST", base+"/events", `{"ticket":{"subject":"Broken"}}`, nil, withToken(demoToken)); st != http.StatusAccepted {
+		t.Fatalf("event = %d", st)
+	}
+	// Refused before the adapter ran: its body's paths are not the fields'.
+	if st := h.do("POST", base+"/events", `{"ticket":{"subject":"Refused"}}`, nil, withToken(demoToken), withType("text/plain")); st != http.StatusUnsupportedMediaType {
+		t.Fatalf("text/plain event = %d", st)
+	}
+	var state capture.State
+	if st := h.do("GET", base+"/capture", "", &state, withToken(demoToken)); st != http.StatusOK || len(state.Captures) != 2 {
+		t.Fatalf("GET capture = %d, %d captures", st, len(state.Captures))
+	}
+	refused, accepted := state.Captures[0], state.Captures[1]
+	if len(refused.Suggestions) != 0 {
+		t.Errorf("a request refused before normalisation suggests %+v; those paths extract nothing", refused.Suggestions)
+	}
+	if refused.NormalizedBody != nil {
+		t.Errorf("refused capture has a normalised document: %s", refused.NormalizedBody)
+	}
+	if got, want := string(accepted.NormalizedBody), `{"user":"","body":{"ticket":{"subject":"Broken"}}}`; got != want {
+		t.Errorf("normalizedBody = %s, want %s", got, want)
+	}
+	var subject *capture.Suggestion
+	for i, s := range accepted.Suggestions {
+		if s.Name == "subject" {
+			subject = &accepted.Suggestions[i]
+		}
+	}
+	if subject == nil || subject.Path != "$['body']['ticket']['subject']" {
+		t.Fatalf("suggestion subject = %+v, want the path in the normalised document", subject)
+	}
+	var pv PreviewView
+	if st := h.do("POST", base+"/preview", `{"path":"`+subject.Path+`","captureId":"`+accepted.ID+`"}`, &pv, withToken(demoToken)); st != http.StatusOK || string(pv.Value) != `"Broken"` {
+		t.Errorf("preview of the suggestion = %d %s, want \"Broken\"", st, pv.Value)
+	}
+	var perr apiError
+	if st := h.do("POST", base+"/preview", `{"path":"$.ticket.subject","captureId":"`+refused.ID+`"}`, &perr, withToken(demoToken)); st != http.StatusUnprocessableEntity {
+		t.Errorf("preview on a capture refused before normalisation = %d %+v, want 422", st, perr)
+	}
+	var fv capture.FieldsView
+	if st := h.do("POST", base+"/fields", `{"fields":{"subject":"`+subject.Path+`"}}`, &fv, withToken(demoToken)); st != http.StatusOK {
+		t.Fatalf("adopt = %d", st)
+	}
+	var ack struct {
+		EventID string `json:"eventId"`
+	}
+	if st := h.do("POST", base+"/events", `{"ticket":{"subject":"Again"}}`, &ack, withToken(demoToken)); st != http.StatusAccepted {
+		t.Fatalf("event after adopting = %d", st)
+	}
+	var ev struct {
+		Fields map[string]json.RawMessage `json:"fields"`
+	}
+	if st := h.do("GET", "/v1/events/"+ack.EventID, "", &ev, withToken(demoToken)); st != http.StatusOK || string(ev.Fields["subject"]) != `"Again"` {
+		t.Errorf("adopted suggestion extracts %s (status %d), want \"Again\"", ev.Fields["subject"], st)
+	}
+}

@@ -62,12 +62,13 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	// Capture sessions record every authenticated request to their
 	// trigger with the answer it got, refusals included (capture_routes.go).
 	var (
-		body     []byte
-		tooLarge bool
-		err      error
+		body       []byte
+		normalized []byte // the adapter's document, once it has made one
+		tooLarge   bool
+		err        error
 	)
 	if s.capture != nil {
-		defer func() { s.captureHook(c, rt, triggerID, body, tooLarge, start) }()
+		defer func() { s.captureHook(c, rt, triggerID, body, normalized, tooLarge, start) }()
 	}
 
 	// 1. Size, before anything is buffered beyond the limit.
@@ -159,6 +160,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		s.log.Error("adapter returned an invalid document", "adapter", trig.adapter.Name(), "trigger_id", label)
 		return refuse(http.StatusInternalServerError, core.CodeInternal, "the adapter could not normalise this event; nothing was stored")
 	}
+	normalized = norm.Body
 	fields, fieldWarnings := extract(s.fieldsOf(trig), norm.Body)
 
 	key := string(c.Request().Header.Peek("Idempotency-Key"))

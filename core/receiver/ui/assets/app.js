@@ -235,7 +235,10 @@ async function initTrigger() {
 
   function currentCapture() {
     if (selected) return selected.capture;
-    return captures.find((c) => c.body !== undefined && c.body !== null);
+    // A vendor adapter's fields come from its document (normalizedBody),
+    // so prefer a capture that has one; the generic adapter's is the body.
+    return captures.find((c) => c.normalizedBody !== undefined && c.normalizedBody !== null) ||
+      captures.find((c) => c.body !== undefined && c.body !== null);
   }
 
   async function preview() {
@@ -279,7 +282,12 @@ async function initTrigger() {
     const headers = el("table", { class: "kv" }, el("tbody", {}, Object.entries(c.headers || {}).sort().map(([k, v]) =>
       el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v.join(", "))))));
     let body;
-    if (c.body !== undefined && c.body !== null) {
+    if (c.normalizedBody !== undefined && c.normalizedBody !== null) {
+      // Fields are extracted from the adapter's document, not the body as sent.
+      body = [el("h3", {}, "Body ", el("span", { class: "muted small" }, "as sent")), tree(c.body, {}, null),
+        el("h3", {}, "Normalised document ", el("span", { class: "muted small" }, "what fields are extracted from: click a value to make it a field")),
+        tree(c.normalizedBody, sugg, pick(c))];
+    } else if (c.body !== undefined && c.body !== null) {
       body = [el("h3", {}, "Body ", el("span", { class: "muted small" }, "click a value to make it a field")), tree(c.body, sugg, pick(c))];
     } else if (c.bodyTruncated) {
       body = [el("h3", {}, "Body"), el("p", { class: "muted" }, "Over the size limit: not kept.")];
