@@ -310,6 +310,8 @@ func startBrowserServer(t *testing.T, crmURL string) string {
 	t.Helper()
 	ctx := context.Background()
 	cfg := captureConfig()
+	// A trigger whose adapter reshapes the body, as vendor adapters do.
+	cfg.Triggers = append(cfg.Triggers, config.Trigger{ID: "OC_who", Account: "demo", Adapter: "whoami"})
 	for i := range cfg.Triggers {
 		if cfg.Triggers[i].ID != "OC_fd" {
 			continue
@@ -451,5 +453,81 @@ func TestBrowserExactNumbers(t *testing.T) {
 	}
 	if got := text("#field-value"); got != "Extracts 12345678901234567890" {
 		t.Errorf("preview = %q, want Extracts 12345678901234567890", got)
+	}
+}
+
+// TestBrowserVendorDocument checks that for a vendor adapter the capture
+// view makes the adapter's normalised document clickable, since fields are
+// extracted from it, and shows the body as sent without making its paths
+// (which would extract nothing) fields.
+func TestBrowserVendorDocument(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		if os.Getenv(browserEnv) != "" {
+			t.Fatalf("%s is set but no chromium was found; run .ci/chromium.sh install", browserEnv)
+		}
+		t.Skip("chromium not found: install Debian's chromium (sudo .ci/chromium.sh install) or set JSONEVENT_CHROMIUM=/path/to/chromium to run the browser test")
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, `{}`) }))
+	defer sink.Close()
+	base := startBrowserServer(t, sink.URL)
+	call := func(method, path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-TOKEN", demoToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s = %d", method, path, resp.StatusCode)
+		}
+	}
+	call("POST", "/v1/triggers/OC_who/capture", `{"count":1}`)
+	call("POST", "/v1/triggers/OC_who/events", `{"ticket":{"subject":"Broken"}}`)
+
+	life, stop := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer stop()
+	actx, cancelAlloc := chromedp.NewExecAllocator(life, chromedp.ExecPath(chromium), chromedp.Flag("headless", true),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(t.TempDir()))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	defer cancel()
+	sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
+	defer scancel()
+	const docLeaf = `button.leaf[data-path="$['body']['ticket']['subject']"]`
+	if err := chromedp.Do(sctx,
+		chromedp.Navigate(base+"/ui/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), demoToken+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("article.trigger")),
+		chromedp.Navigate(base+"/ui/triggers/OC_who"),
+		chromedp.WaitVisible(chromedp.CSS(docLeaf)),
+	); err != nil {
+		t.Fatalf("the normalised document's leaf is not a clickable value: %v", err)
+	}
+	raw, err := chromedp.Run(sctx, chromedp.Evaluate[int](`document.querySelectorAll("button.leaf[data-path=\"$['ticket']['subject']\"]").length`))
+	if err != nil || raw != 0 {
+		t.Errorf("the body as sent offers %d clickable leaves at $['ticket']['subject'] (%v); that path extracts nothing", raw, err)
+	}
+	if err := chromedp.Do(sctx, chromedp.Click(chromedp.CSS(docLeaf))); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := chromedp.Run(sctx, chromedp.Text(chromedp.ID("field-value")))
+		if err == nil && got == `Extracts "Broken"` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("preview = %q (%v), want Extracts \"Broken\"", got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
