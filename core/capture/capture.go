@@ -1,7 +1,8 @@
 // Package capture records what senders actually post to a trigger while an
-// admin watches (capture sessions), turns each JSON body into field
-// suggestions (every leaf as a normalized JSONPath, with its type and a
-// sample), and keeps the fields an admin adopts from them, persisted in the
+// admin watches (capture sessions), turns the document each request gave
+// the trigger's fields (the JSON body, or a vendor adapter's normalised
+// document) into field suggestions (every leaf as a normalized JSONPath,
+// with its type and a sample), and keeps the fields an admin adopts from them, persisted in the
 // store and served from memory to the receiver's hot path.
 //
 // A trigger has at most one open session. While it is open, every
