@@ -424,6 +424,7 @@ func TestListsRefuseUnknownQueryParameters(t *testing.T) {
 		{"/v1/tickets?trigger=OC_t&assignee=bob", `query parameter "assignee" is not known here; use trigger, status, limit, cursor`},
 		{"/v1/events?since=1h", `query parameter "since" is not known here; use trigger, limit, cursor`},
 		{"/v1/events?trigger=OC_x&trigger=OC_t", `query parameter "trigger" is given more than once; it takes one value`},
+		{"/v1/triggers?account=other", `query parameter "account" is not known here; this list takes none`},
 	} {
 		var e apiError
 		if st := h.call(t, "GET", tc.target, demoToken, "", &e); st != 400 || e.Error != "invalid" || e.Message != tc.inMsg {
@@ -442,6 +443,10 @@ func TestListsRefuseUnknownQueryParameters(t *testing.T) {
 	var events EventList
 	if st := h.call(t, "GET", "/v1/events?trigger=OC_t&limit=5&cursor=", demoToken, "", &events); st != 200 || len(events.Events) != 1 {
 		t.Errorf("events: %d %+v", st, events)
+	}
+	var triggers TriggerList
+	if st := h.call(t, "GET", "/v1/triggers", demoToken, "", &triggers); st != 200 || len(triggers.Triggers) == 0 {
+		t.Errorf("triggers: %d %+v", st, triggers)
 	}
 }
 

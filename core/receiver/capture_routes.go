@@ -122,6 +122,9 @@ func (s *Server) listTriggers(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refuseErr(c, nil, "", "", err)
 	}
+	if err := checkQuery(c); err != nil {
+		return s.refuseErr(c, nil, "", "", err)
+	}
 	username := ""
 	for _, a := range rt.Config.Accounts {
 		if a.ID == p.AccountID {

@@ -293,6 +293,8 @@ func checkQuery(c *fiber.Ctx, known ...string) error {
 		}
 		key := string(k)
 		switch {
+		case len(known) == 0:
+			bad = fmt.Sprintf("query parameter %q is not known here; this list takes none", truncate(key, 40))
 		case !slices.Contains(known, key):
 			bad = fmt.Sprintf("query parameter %q is not known here; use %s", truncate(key, 40), strings.Join(known, ", "))
 		case seen[key]:
