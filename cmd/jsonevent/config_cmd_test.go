@@ -305,3 +305,58 @@ func TestListsEscapeControls(t *testing.T) {
 		}
 	}
 }
+
+// TestRunsShowForAPerson checks runs show's view of a failed run: its
+// status with the attempts used, the failed task and error in full, one
+// line per attempt (the permanent one marked), the finished tasks in the
+// order they finished, and a sender's control characters escaped; --json
+// stays the API's JSON.
+func TestRunsShowForAPerson(t *testing.T) {
+	const evil = "HTTP 500 from https://crm.example/api: \x1b]0;pwned\x07 boom"
+	run := map[string]any{
+		"id": "run_1", "eventId": "evt_1", "triggerId": "OC_t", "workflowId": "notify", "status": "failed",
+		"error": evil, "failedTask": "post", "maxAttempts": 3,
+		"tasks": map[string]any{
+			"second": map[string]any{"result": map[string]any{"outputs": map[string]any{"status": 201}, "response": map[string]any{"body": "long"}}, "finishedAt": "2026-11-27T10:00:02Z", "durationMs": 20},
+			"first":  map[string]any{"result": map[string]any{"status": 200}, "finishedAt": "2026-11-27T10:00:01Z", "durationMs": 1500},
+		},
+		"attempts": []map[string]any{
+			{"number": 1, "startedAt": "2026-11-27T10:00:00Z", "finishedAt": "2026-11-27T10:00:03Z", "task": "post", "error": "HTTP 503 from https://crm.example/api"},
+			{"number": 2, "startedAt": "2026-11-27T10:01:00Z", "finishedAt": "2026-11-27T10:01:00.250Z", "task": "post", "error": evil, "permanent": true},
+		},
+		"createdAt": "2026-11-27T10:00:00Z", "updatedAt": "2026-11-27T10:01:00Z", "finishedAt": "2026-11-27T10:01:00.250Z",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/runs/run_1" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(run)
+	}))
+	defer srv.Close()
+	code, out, errOut := runCmd(t, "runs", "show", "run_1", "--url", srv.URL, "--token", "t")
+	if code != 0 {
+		t.Fatalf("runs show: code %d, stderr %q", code, errOut)
+	}
+	for _, re := range []string{
+		`(?m)^Status +failed \(2 of at most 3 attempts\)$`,
+		`(?m)^Workflow +notify$`,
+		`(?m)^Error +task post: HTTP 500 from https://crm.example/api: \\x1b\]0;pwned\\x07 boom$`,
+		`(?m)^  1 +\S+ \S+ +3s +post +HTTP 503 from https://crm.example/api$`,
+		`(?m)^  2 +\S+ \S+ +250ms +post +\(permanent, not retried\) HTTP 500`,
+		`(?s)first +\S+ \S+ +1.5s +\{"status":200\}.*second +\S+ \S+ +20ms +\{"status":201\}`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("runs show output does not match %s:\n%s", re, out)
+		}
+	}
+	if strings.ContainsAny(out, "\x1b\x07") {
+		t.Errorf("runs show printed control characters: %q", out)
+	}
+	code, out, _ = runCmd(t, "runs", "show", "run_1", "--json", "--url", srv.URL, "--token", "t")
+	var back map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &back) != nil || back["error"] != evil {
+		t.Errorf("runs show --json: code %d, printed %q", code, out)
+	}
+}

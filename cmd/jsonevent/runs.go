@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -256,17 +258,107 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 			fmt.Fprintf(stderr, "jsonevent runs %s: %v\n", sub, err)
 			return 1
 		}
-		if sub == "retry" && !api.json {
-			var r store.Run
-			_ = json.Unmarshal(raw, &r)
-			fmt.Fprintf(stdout, "run %s is %s again; it resumes at its first unfinished task\n", r.ID, r.Status)
+		var r store.Run
+		if api.json || json.Unmarshal(raw, &r) != nil {
+			printJSON(stdout, raw)
 			return 0
 		}
-		printJSON(stdout, raw)
+		if sub == "retry" {
+			fmt.Fprintf(termSafe{stdout}, "run %s is %s again; it resumes at its first unfinished task\n", r.ID, r.Status)
+			return 0
+		}
+		printRun(stdout, &r)
 		return 0
 	}
 	usage()
 	return 2
+}
+
+// printRun shows one run for a person: what it belongs to, how it ended or
+// when it tries again, every attempt with what failed it, and the tasks it
+// finished. --json prints the whole record (responses included) instead.
+func printRun(w io.Writer, r *store.Run) {
+	tw := tabwriter.NewWriter(termSafe{w}, 2, 4, 2, ' ', 0)
+	status := r.Status
+	if r.MaxAttempts > 0 {
+		status += fmt.Sprintf(" (%d of at most %d attempts)", len(r.Attempts), r.MaxAttempts)
+	}
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("Run", r.ID)
+	row("Status", status)
+	row("Trigger", r.TriggerID)
+	row("Workflow", r.WorkflowID)
+	row("Event", r.EventID)
+	row("Created", fmtTime(r.CreatedAt))
+	row("Finished", fmtTime(r.FinishedAt))
+	row("Next attempt", fmtTime(r.NextAt))
+	row("Skipped by", oneLine(r.SkippedBy, 500))
+	if r.Error != "" {
+		e := oneLine(r.Error, 2000)
+		if r.FailedTask != "" {
+			e = "task " + r.FailedTask + ": " + e
+		}
+		row("Error", e)
+	}
+	_ = tw.Flush()
+	if len(r.Attempts) > 0 {
+		fmt.Fprintln(w, "\nAttempts:")
+		tw = tabwriter.NewWriter(termSafe{w}, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\tSTARTED\tTOOK\tTASK\tOUTCOME")
+		for _, a := range r.Attempts {
+			took, outcome := "", "running"
+			if !a.FinishedAt.IsZero() {
+				took = a.FinishedAt.Sub(a.StartedAt).Round(time.Millisecond).String()
+				outcome = "succeeded"
+			}
+			if a.Error != "" {
+				outcome = oneLine(a.Error, 160)
+				if a.Permanent {
+					outcome = "(permanent, not retried) " + outcome
+				}
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", a.Number, fmtTime(a.StartedAt), took, a.Task, outcome)
+		}
+		_ = tw.Flush()
+	}
+	if len(r.Tasks) > 0 {
+		ids := make([]string, 0, len(r.Tasks))
+		for id := range r.Tasks {
+			ids = append(ids, id)
+		}
+		slices.SortFunc(ids, func(a, b string) int {
+			return cmp.Or(r.Tasks[a].FinishedAt.Compare(r.Tasks[b].FinishedAt), strings.Compare(a, b))
+		})
+		fmt.Fprintln(w, "\nTasks finished (a retry does not run them again):")
+		tw = tabwriter.NewWriter(termSafe{w}, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TASK\tFINISHED\tTOOK\tOUTPUTS")
+		for _, id := range ids {
+			t := r.Tasks[id]
+			took := time.Duration(t.DurationMS * float64(time.Millisecond)).Round(time.Millisecond).String()
+			// The outputs are what later tasks and templates see; the
+			// recorded response is in --json.
+			shown := t.Result
+			var rec map[string]json.RawMessage
+			if json.Unmarshal(t.Result, &rec) == nil && rec["outputs"] != nil {
+				shown = rec["outputs"]
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", id, fmtTime(t.FinishedAt), took, oneLine(string(shown), 160))
+		}
+		_ = tw.Flush()
+	}
+	fmt.Fprintln(w, "\n(--json prints the whole record, with the recorded responses)")
+}
+
+// fmtTime is t in local time for a person, "" when unset.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format(time.DateTime)
 }
 
 // oneLine flattens s to one line of at most n runes for a table cell.

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/jsonevent/jsonevent/core/store"
@@ -123,9 +125,54 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 			fmt.Fprintf(stderr, "jsonevent tickets %s: %v\n", sub, err)
 			return 1
 		}
-		printJSON(stdout, raw)
+		var t store.Ticket
+		if api.json || json.Unmarshal(raw, &t) != nil {
+			printJSON(stdout, raw)
+			return 0
+		}
+		printTicket(stdout, &t)
 		return 0
 	}
 	usage()
 	return 2
+}
+
+// printTicket shows one ticket for a person; --json prints the API's JSON.
+func printTicket(w io.Writer, t *store.Ticket) {
+	tw := tabwriter.NewWriter(termSafe{w}, 2, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("Ticket", t.ID)
+	row("Title", oneLine(t.Title, 500))
+	row("Status", t.Status)
+	row("Priority", t.Priority)
+	row("Assignee", oneLine(t.Assignee, 200))
+	row("Trigger", t.TriggerID)
+	row("Workflow", t.WorkflowID+" (task "+t.TaskID+")")
+	row("Event", t.EventID)
+	row("Created", fmtTime(t.CreatedAt))
+	row("Updated", fmtTime(t.UpdatedAt))
+	names := make([]string, 0, len(t.Fields))
+	for n := range t.Fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		k := ""
+		if i == 0 {
+			k = "Fields"
+		}
+		v, _ := json.Marshal(t.Fields[n])
+		fmt.Fprintf(tw, "%s\t%s = %s\n", k, oneLine(n, 80), oneLine(string(v), 300))
+	}
+	_ = tw.Flush()
+	if d := strings.TrimSpace(t.Description); d != "" {
+		fmt.Fprintln(w)
+		for _, line := range strings.Split(d, "\n") {
+			fmt.Fprintf(termSafe{w}, "  %s\n", strings.TrimRight(line, "\r"))
+		}
+	}
 }

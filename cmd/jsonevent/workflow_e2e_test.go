@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -188,8 +189,19 @@ triggers:
 	}
 	out.Reset()
 	if rc := run([]string{"tickets", "set", tl.Tickets[0].ID, "--status", "solved", "--assignee", "bob", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 ||
-		!strings.Contains(out.String(), `"status": "solved"`) || !strings.Contains(out.String(), `"assignee": "bob"`) {
+		!regexp.MustCompile(`(?m)^Status +solved$`).MatchString(out.String()) || !regexp.MustCompile(`(?m)^Assignee +bob$`).MatchString(out.String()) {
 		t.Errorf("tickets set: rc %d\n%s%s", rc, out.String(), errOut.String())
+	}
+	out.Reset()
+	if rc := run([]string{"tickets", "show", tl.Tickets[0].ID, "--json", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 ||
+		!strings.Contains(out.String(), `"status": "solved"`) || !strings.Contains(out.String(), `"assignee": "bob"`) {
+		t.Errorf("tickets show --json: rc %d\n%s%s", rc, out.String(), errOut.String())
+	}
+	out.Reset()
+	if rc := run([]string{"runs", "show", got.ID, "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 ||
+		!regexp.MustCompile(`(?m)^Status +succeeded`).MatchString(out.String()) || !regexp.MustCompile(`(?m)^  \d+ .* succeeded$`).MatchString(out.String()) ||
+		!regexp.MustCompile(`(?m)^  last .* \{"id":"tkt_`).MatchString(out.String()) {
+		t.Errorf("runs show: rc %d\n%s%s", rc, out.String(), errOut.String())
 	}
 	out.Reset()
 	if rc := run([]string{"runs", "list", "--status", "succeeded", "--url", base, "--token", serveToken}, nil, &out, &errOut); rc != 0 || !strings.Contains(out.String(), got.ID) {
