@@ -320,13 +320,27 @@ FROM adopted_fields ORDER BY trigger_id, name`)
 	return out, nil
 }
 
-// PruneCaptures deletes every capture that expired at now and returns how
-// many went.
+// PruneCaptures deletes every capture that expired at now and the capture
+// sessions no longer needed, and returns how many captures went. A session
+// is kept while it may still record (open, not full, not expired), while
+// it is its trigger's newest (LatestCaptureSession shows it) and while a
+// capture of it is kept; each trigger keeps at most Keep captures, so the
+// sessions left are bounded too. Without this every session ever opened
+// kept its row, and nodes on PostgreSQL scan that table every second
+// (OpenCaptureSessions).
 func (s *Store) PruneCaptures(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.Write(ctx, func(tx Tx) error {
 		var err error
 		n, err = tx.Exec(ctx, `DELETE FROM captures WHERE expires_at <= $1`, micros(now))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM capture_sessions
+WHERE (closed_at <> 0 OR captured >= count OR expires_at <= $1)
+  AND id NOT IN (SELECT max(id) FROM capture_sessions GROUP BY account_id, trigger_id)
+  AND NOT EXISTS (SELECT 1 FROM captures
+      WHERE captures.trigger_id = capture_sessions.trigger_id AND captures.session_id = capture_sessions.id)`, micros(now))
 		return err
 	})
 	return n, err

@@ -249,3 +249,119 @@ func TestInsertCaptureRespectsTheSession(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneCapturesBoundsSessions: every capture session opened left a row
+// behind for good (the soak test opened 497 and kept 497), and nodes on
+// PostgreSQL read that table every second. PruneCaptures keeps the newest
+// session of each trigger and the sessions whose captures are still kept.
+func TestPruneCapturesBoundsSessions(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv storeDriver) {
+		s := openTest(t, drv.fresh(t), Options{})
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		open := func(trig string, closed bool) *CaptureSession {
+			t.Helper()
+			cs := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: trig, Count: 5, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if closed {
+				cs.ClosedAt = now
+			}
+			if err := s.SaveCaptureSession(ctx, cs); err != nil {
+				t.Fatal(err)
+			}
+			return cs
+		}
+		var withCapture, latest *CaptureSession
+		for i := range 50 {
+			cs := open("OC_a", i != 40)
+			if i == 40 { // one capture recorded, then closed
+				withCapture = cs
+				c := &Capture{ID: NewCaptureID(), SessionID: cs.ID, AccountID: "acme", TriggerID: "OC_a",
+					ReceivedAt: now, Method: "POST", Status: 202, ExpiresAt: now.Add(time.Hour)}
+				if err := s.InsertCapture(ctx, c, 20); err != nil {
+					t.Fatal(err)
+				}
+				cs.ClosedAt = now
+				if err := s.SaveCaptureSession(ctx, cs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			latest = cs
+		}
+		stillOpen := open("OC_b", false) // older than the next, but still open
+		open("OC_b", true)
+		otherAccount := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "other", TriggerID: "OC_a", Count: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour), ClosedAt: now}
+		if err := s.SaveCaptureSession(ctx, otherAccount); err != nil {
+			t.Fatal(err)
+		}
+
+		if _, err := s.PruneCaptures(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		ids := sessionIDs(t, s)
+		want := map[string]bool{withCapture.ID: true, latest.ID: true, stillOpen.ID: true, otherAccount.ID: true}
+		if len(ids) != 5 { // the four above and OC_b's newest
+			t.Fatalf("%d capture sessions left after PruneCaptures, want 5", len(ids))
+		}
+		for id := range want {
+			if !ids[id] {
+				t.Errorf("session %s was pruned", id)
+			}
+		}
+		if got, err := s.LatestCaptureSession(ctx, "acme", "OC_a"); err != nil || got.ID != latest.ID {
+			t.Errorf("LatestCaptureSession = %+v, %v; want %s", got, err, latest.ID)
+		}
+
+		// Once its capture expires, its session goes too.
+		if _, err := s.PruneCaptures(ctx, now.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if ids := sessionIDs(t, s); ids[withCapture.ID] || !ids[latest.ID] || len(ids) != 3 {
+			t.Errorf("sessions after the capture expired: %v", ids)
+		}
+	})
+}
+
+// TestJanitorPrunesCaptures: PruneCaptures ran only when a node started,
+// so a node that ran for months kept every session opened meanwhile (and
+// every expired capture of a trigger that captured nothing since).
+func TestJanitorPrunesCaptures(t *testing.T) {
+	defer func(d time.Duration) { janitorEvery = d }(janitorEvery)
+	janitorEvery = 20 * time.Millisecond
+	s := openTest(t, storeDrivers[0].fresh(t), Options{})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for range 10 {
+		cs := &CaptureSession{ID: NewCaptureSessionID(), AccountID: "acme", TriggerID: "OC_a", Count: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour), ClosedAt: now}
+		if err := s.SaveCaptureSession(ctx, cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sessionIDs(t, s)) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d capture sessions after 5 s of a janitor every %s, want 1", len(sessionIDs(t, s)), janitorEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func sessionIDs(t *testing.T, s *Store) map[string]bool {
+	t.Helper()
+	rows, err := s.Reader().Query(context.Background(), `SELECT id FROM capture_sessions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	ids := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}

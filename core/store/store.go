@@ -207,12 +207,15 @@ func (s *Store) Close() error {
 	return s.b.close()
 }
 
-// janitorEvery is how often expired idempotency keys are deleted.
-const janitorEvery = 10 * time.Minute
+// janitorEvery is how often expired idempotency keys and captures are
+// deleted (a variable for tests).
+var janitorEvery = 10 * time.Minute
 
 // janitor deletes idempotency keys past the window now and then, so the
-// table holds about one window of keys. (An expired key still in the table
-// is harmless: the next insert takes it over.)
+// table holds about one window of keys (an expired key still in the table
+// is harmless: the next insert takes it over), and the expired captures
+// and ended capture sessions (PruneCaptures), which a node otherwise
+// pruned only when it started.
 func (s *Store) janitor() {
 	defer close(s.janitorDone)
 	t := time.NewTicker(janitorEvery)
@@ -227,6 +230,11 @@ func (s *Store) janitor() {
 				s.log.Warn("pruning expired idempotency keys failed", "err", err)
 			} else if n > 0 {
 				s.log.Debug("pruned expired idempotency keys", "keys", n)
+			}
+			if n, err := s.PruneCaptures(ctx, time.Now()); err != nil {
+				s.log.Warn("pruning expired captures failed", "err", err)
+			} else if n > 0 {
+				s.log.Debug("pruned expired captures", "captures", n)
 			}
 			cancel()
 		}
