@@ -23,12 +23,7 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string
 	if f.AccountID == "" {
 		return nil, "", errors.New("list events: account is required")
 	}
-	pg := newPage(f.AccountID, f.Limit, f.Before)
-	if f.TriggerID != "" {
-		pg.and("trigger_id = $%d", f.TriggerID)
-	}
-	q, args := pg.query(`id, trigger_id, context_id, user_id, brand_id, query_json, fields_json, warnings_json,
-    received_at, idempotency_key, replay_of`, "events")
+	pg, q, args := eventListQuery(f)
 	rows, err := s.b.reader().Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", unavailable(fmt.Errorf("list events: %w", err))
@@ -62,4 +57,17 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string
 	}
 	out, next := cut(pg, out, func(ev *Event) string { return ev.ID })
 	return out, next, nil
+}
+
+// eventListQuery returns ListEvents' page and query. The events_account_id
+// and events_account_trigger_id indexes (0006) give its order, so a page
+// reads its rows and no more.
+func eventListQuery(f EventFilter) (*page, string, []any) {
+	pg := newPage(f.AccountID, f.Limit, f.Before)
+	if f.TriggerID != "" {
+		pg.and("trigger_id = $%d", f.TriggerID)
+	}
+	q, args := pg.query(`id, trigger_id, context_id, user_id, brand_id, query_json, fields_json, warnings_json,
+    received_at, idempotency_key, replay_of`, "events")
+	return pg, q, args
 }
