@@ -6,6 +6,8 @@
 -- every event stored. This one gives a trigger's page its rows in order;
 -- an account's page merges its triggers' pages (ListEvents). It replaces
 -- the old index rather than adding one: each index on events costs a page
--- written per group commit.
-DROP INDEX events_account_trigger_received;
-CREATE INDEX events_account_trigger_id ON events (account_id, trigger_id, id);
+-- written per group commit. IF [NOT] EXISTS: an operator may build the
+-- index beforehand (CREATE INDEX CONCURRENTLY on PostgreSQL, README), and
+-- a rollback deletes only the step's row.
+DROP INDEX IF EXISTS events_account_trigger_received;
+CREATE INDEX IF NOT EXISTS events_account_trigger_id ON events (account_id, trigger_id, id);
