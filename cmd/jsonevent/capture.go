@@ -259,7 +259,11 @@ func printCapture(w io.Writer, n int, cv capture.CaptureView) {
 	if _, ok := w.(termSafe); !ok {
 		w = termSafe{w}
 	}
-	fmt.Fprintf(w, "\n#%d %s  %s ?%s → %d", n, cv.ReceivedAt.Local().Format("15:04:05"), cv.Method, queryString(cv.Query), cv.Status)
+	q := queryString(cv.Query)
+	if q != "" {
+		q = " ?" + q
+	}
+	fmt.Fprintf(w, "\n#%d %s  %s%s → %d", n, cv.ReceivedAt.Local().Format("15:04:05"), cv.Method, q, cv.Status)
 	if cv.Error != "" {
 		fmt.Fprintf(w, " %s: %s", cv.Error, cv.Reason)
 	}

@@ -248,3 +248,21 @@ func TestPrintCaptureEscapesControls(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintCaptureQueryLine: the status line shows the query string only
+// when the request had one (it printed "POST ?" for none).
+func TestPrintCaptureQueryLine(t *testing.T) {
+	for _, tc := range []struct {
+		query map[string]string
+		want  string
+	}{
+		{nil, "  POST → 202"},
+		{map[string]string{"triggerId": "OC_a"}, "  POST ?triggerId=OC_a → 202"},
+	} {
+		var b bytes.Buffer
+		printCapture(&b, 1, capture.CaptureView{ID: "cap_1", Method: "POST", Status: 202, Query: tc.query})
+		if first := strings.SplitN(strings.TrimPrefix(b.String(), "\n"), "\n", 2)[0]; !strings.HasSuffix(first, tc.want) {
+			t.Errorf("query %v: status line %q, want it to end %q", tc.query, first, tc.want)
+		}
+	}
+}

@@ -319,7 +319,7 @@ func (s *Service) Record(ctx context.Context, r *Request) {
 		}
 		s.endLocked(sessionID, now)
 		s.mu.Unlock()
-		s.log.Info("capture not stored: its session ended on another node", "trigger_id", r.TriggerID, "session_id", sessionID)
+		s.log.Info("capture not stored: its session had ended (filled, closed, replaced or expired; on PostgreSQL perhaps by another node)", "trigger_id", r.TriggerID, "session_id", sessionID)
 		return
 	}
 	if err != nil {
