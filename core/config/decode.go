@@ -254,6 +254,28 @@ func levenshtein(a, b string) int {
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
+// parseDuration is time.ParseDuration, also taking whole days before the
+// rest ("30d", "1d12h"), as retention periods are written.
+func parseDuration(v string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(v, "d")
+	if !ok {
+		return time.ParseDuration(v)
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || n > 100*365 || strings.HasPrefix(days, "+") {
+		return 0, fmt.Errorf("invalid number of days %q", days)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, fmt.Errorf("invalid duration after the days: %q", rest)
+		}
+		d += r
+	}
+	return d, nil
+}
+
 // durationHook decodes durations only from Go duration strings ("1s",
 // "15m"): a bare number would silently mean nanoseconds.
 func durationHook(from, to reflect.Type, data any) (any, error) {
@@ -262,9 +284,9 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	}
 	switch v := data.(type) {
 	case string:
-		d, err := time.ParseDuration(strings.TrimSpace(v))
+		d, err := parseDuration(strings.TrimSpace(v))
 		if err != nil {
-			return nil, fmt.Errorf("invalid duration %q: write a Go duration such as \"10s\", \"1m30s\" or \"15m\"", v)
+			return nil, fmt.Errorf("invalid duration %q: write a Go duration such as \"10s\", \"1m30s\" or \"15m\", or days as \"30d\"", v)
 		}
 		return d, nil
 	case time.Duration:

@@ -249,6 +249,8 @@ func TestValidationProblems(t *testing.T) {
 		{"email without smtp", task("            type: email\n            to: a@example.com\n            subject: hi\n"), "", "smtp.host", "is empty, but triggers[0].workflows[0].tasks[0] sends e-mail", config.Options{}},
 		{"bare duration", task("            type: ticket\n            title: x\n            timeout: 10\n"), "timeout", "triggers[0].workflows[0].tasks[0].timeout", `has no unit: write a Go duration string such as "10s"`, config.Options{}},
 		{"bad duration", base + "server:\n  shutdown_timeout: soon\n", "shutdown_timeout", "server.shutdown_timeout", `invalid duration "soon"`, config.Options{}},
+		{"retention too short", base + "store:\n  retention: 12h\n", "retention", "store.retention", "12h0m0s is too short: use 0 to keep every event, or at least 24h0m0s", config.Options{}},
+		{"retention not a duration", base + "store:\n  retention: 30 days\n", "retention", "store.retention", `invalid duration "30 days": write a Go duration such as "10s", "1m30s" or "15m", or days as "30d"`, config.Options{}},
 		{"wrong type", base + "limits:\n  manual_fields: ten\n", "manual_fields", "limits.manual_fields", `expected an integer, got "ten"`, config.Options{}},
 		{"retry", task("            type: ticket\n            title: x\n        retry: { attempts: 0, min_backoff: 1m, max_backoff: 1s }\n"), "retry:", "triggers[0].workflows[0].retry.max_backoff", "less than min_backoff", config.Options{}},
 		{"listen", base + "server: { listen: localhost }\n", "server:", "server.listen", "is not host:port", config.Options{}},
@@ -832,6 +834,25 @@ func TestLengthFilterWarns(t *testing.T) {
 	for i, want := range []string{path + ":10: triggers[0].fields.big: JSONPath", path + ":14: triggers[0].workflows[0].when: filter"} {
 		if got := cfg.Warnings[i].Error(); !strings.HasPrefix(got, want) || !strings.Contains(got, "length()") {
 			t.Errorf("warning %d = %q, want it to start %q and suggest length()", i, got, want)
+		}
+	}
+}
+
+// TestRetentionInDays: store.retention takes days ("30d", "1d12h") as well
+// as Go durations, and defaults to 0 (keep every event).
+func TestRetentionInDays(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 0, "30d": 30 * 24 * time.Hour, "1d12h": 36 * time.Hour, "720h": 720 * time.Hour} {
+		body := base
+		if in != "" {
+			body += "store:\n  retention: " + in + "\n"
+		}
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path, config.Options{Environ: noEnv})
+		if err != nil || cfg.Store.Retention != want {
+			t.Errorf("retention %q: %v, %v; want %s", in, cfg.Store.Retention, err, want)
 		}
 	}
 }

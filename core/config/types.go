@@ -40,7 +40,14 @@ type Server struct {
 type Store struct {
 	Driver string `koanf:"driver"` // sqlite (default) or postgres
 	DSN    string `koanf:"dsn"`    // default data/jsonevent.db
+	// Retention is how long an event, with the workflow runs it started,
+	// is kept; 0 (the default) keeps every event. At least MinRetention.
+	Retention time.Duration `koanf:"retention"`
 }
+
+// MinRetention is the shortest store.retention: an event must outlive its
+// idempotency key (24 h) and the captures that point at it (24 h).
+const MinRetention = 24 * time.Hour
 
 // Limits are the wire-contract limits; a trigger may override BodyBytes.
 type Limits struct {

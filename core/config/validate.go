@@ -47,6 +47,9 @@ func validateServer(c *Config, ps *problems) {
 	default:
 		ps.add("store.driver", "%q is not a store driver: use sqlite or postgres", c.Store.Driver)
 	}
+	if r := c.Store.Retention; r != 0 && r < MinRetention {
+		ps.add("store.retention", "%s is too short: use 0 to keep every event, or at least %s (an event must outlive its idempotency key and its captures), e.g. 30d", r, MinRetention)
+	}
 	if strings.TrimSpace(c.Store.DSN) == "" {
 		ps.add("store.dsn", "is empty: give a file path for sqlite or a connection URL for postgres")
 	} else {

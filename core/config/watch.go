@@ -256,6 +256,7 @@ func RestartRequired(running, next *Config) []string {
 	diff("server.shutdown_timeout", running.Server.ShutdownTimeout, next.Server.ShutdownTimeout)
 	diff("store.driver", running.Store.Driver, next.Store.Driver)
 	diff("store.dsn", running.Store.DSN, next.Store.DSN)
+	diff("store.retention", running.Store.Retention, next.Store.Retention)
 	return keys
 }
 

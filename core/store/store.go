@@ -36,6 +36,9 @@ type Options struct {
 	// CheckpointEvery overrides how often SQLite's WAL is copied into the
 	// database file; default 100 ms (tests).
 	CheckpointEvery time.Duration
+	// Retention is store.retention (Open takes it from the config unless
+	// set here): the janitor deletes events older than that. 0 keeps them.
+	Retention time.Duration
 }
 
 // Store is the durable event store. It is safe for concurrent use.
@@ -43,12 +46,13 @@ type Store struct {
 	b   backend
 	log *slog.Logger
 
-	maxBatch int
-	window   time.Duration
-	mu       sync.RWMutex // guards closed against sends on queue
-	closed   bool
-	queue    chan *writeReq
-	done     chan struct{} // closed when the writers have drained and exited
+	maxBatch  int
+	window    time.Duration
+	retention time.Duration // events older are deleted by the janitor; 0 keeps them
+	mu        sync.RWMutex  // guards closed against sends on queue
+	closed    bool
+	queue     chan *writeReq
+	done      chan struct{} // closed when the writers have drained and exited
 
 	// async is set when the backend can commit without fsync and fsync
 	// later (SQLite): the writer commits, the syncer makes durable.
@@ -84,6 +88,9 @@ func Open(ctx context.Context, cfg config.Store, log *slog.Logger, opts ...Optio
 	if len(opts) > 0 {
 		opt = opts[0]
 	}
+	if opt.Retention == 0 {
+		opt.Retention = cfg.Retention
+	}
 	var (
 		b   backend
 		err error
@@ -114,13 +121,14 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 		return nil, err
 	}
 	s := &Store{
-		b:        b,
-		m:        newStoreMetrics(),
-		log:      log,
-		maxBatch: opt.MaxBatch,
-		window:   opt.IdempotencyWindow,
-		queue:    make(chan *writeReq, 4096),
-		done:     make(chan struct{}),
+		b:         b,
+		m:         newStoreMetrics(),
+		log:       log,
+		maxBatch:  opt.MaxBatch,
+		window:    opt.IdempotencyWindow,
+		retention: opt.Retention,
+		queue:     make(chan *writeReq, 4096),
+		done:      make(chan struct{}),
 	}
 	if s.window <= 0 {
 		s.window = IdempotencyWindow
@@ -237,6 +245,9 @@ func (s *Store) janitor() {
 				s.log.Debug("pruned expired captures", "captures", n)
 			}
 			cancel()
+			if s.retention > 0 {
+				s.pruneEvents()
+			}
 		}
 	}
 }

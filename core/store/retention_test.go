@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/riverqueue/river"
+)
+
+// oldEvent is sampleEvent received at t: event ids are ULIDs of the time
+// they were received, which is what retention reads.
+func oldEvent(trigger string, t time.Time) *Event {
+	ev := sampleEvent(trigger, "")
+	ev.ID = EventIDPrefix + ulid.MustNew(ulid.Timestamp(t), rand.Reader).String()
+	ev.ReceivedAt = t
+	return ev
+}
+
+func TestPruneEvents(t *testing.T) { forEachDriver(t, testPruneEvents) }
+
+// testPruneEvents: events received before the cutoff go, with their runs;
+// newer ones stay; so does every event from an hour before the oldest
+// unfinished job on, whatever the cutoff; and a large backlog goes in
+// several transactions.
+func testPruneEvents(t *testing.T, drv storeDriver) {
+	defer func(n int) { pruneBatch = n }(pruneBatch)
+	pruneBatch = 2
+	s := openTest(t, drv.fresh(t), Options{})
+	ctx := context.Background()
+	now := time.Now()
+	insert := func(age time.Duration) string {
+		t.Helper()
+		id, _, err := s.InsertEvent(ctx, oldEvent("OC_a", now.Add(-age)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	run := func(eventID string) string {
+		t.Helper()
+		r := &Run{ID: NewRunID(), EventID: eventID, AccountID: "acme", TriggerID: "OC_a", WorkflowID: "w", Status: RunSucceeded}
+		if err := s.Write(ctx, func(tx Tx) error { return SaveRun(ctx, tx, r) }); err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	exists := func(table, id string) bool {
+		t.Helper()
+		var n int64
+		if err := s.Reader().QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+
+	var old []string
+	for _, age := range []time.Duration{300 * 24 * time.Hour, 10 * 24 * time.Hour, 3 * 24 * time.Hour, 3*24*time.Hour - time.Minute, 49 * time.Hour} {
+		old = append(old, insert(age))
+	}
+	oldRun := run(old[1])
+	recent := insert(30 * time.Minute)
+	recentRun := run(recent)
+
+	n, err := s.PruneEvents(ctx, now.Add(-48*time.Hour))
+	if err != nil || n != int64(len(old)) {
+		t.Fatalf("PruneEvents = %d, %v; want %d", n, err, len(old))
+	}
+	for _, id := range old {
+		if exists("events", id) {
+			t.Errorf("event %s is older than the cutoff and still stored", id)
+		}
+	}
+	if exists("workflow_runs", oldRun) {
+		t.Error("the run of a deleted event is still stored")
+	}
+	if !exists("events", recent) || !exists("workflow_runs", recentRun) {
+		t.Error("the recent event or its run was deleted")
+	}
+
+	// A job that has not run yet keeps every event from an hour before its
+	// creation on, even with a cutoff in the future.
+	if _, _, err := s.InsertEvent(ctx, oldEvent("OC_a", now), river.InsertManyParams{Args: testJobArgs{EventID: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	older := insert(2 * time.Hour)
+	if n, err := s.PruneEvents(ctx, now.Add(24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("PruneEvents with an unfinished job = %d, %v; want 1", n, err)
+	}
+	if exists("events", older) || !exists("events", recent) || !exists("workflow_runs", recentRun) {
+		t.Errorf("with an unfinished job: older event stored %v (want false), recent %v (want true)", exists("events", older), exists("events", recent))
+	}
+}
+
+// TestJanitorAppliesRetention: with store.retention set, the janitor
+// deletes the events past it; without, it keeps them.
+func TestJanitorAppliesRetention(t *testing.T) {
+	defer func(d time.Duration) { janitorEvery = d }(janitorEvery)
+	janitorEvery = 20 * time.Millisecond
+	ctx := context.Background()
+	for _, keep := range []bool{true, false} {
+		opt := Options{Retention: 48 * time.Hour}
+		if keep {
+			opt.Retention = 0
+		}
+		s := openTest(t, storeDrivers[0].fresh(t), opt)
+		id, _, err := s.InsertEvent(ctx, oldEvent("OC_a", time.Now().Add(-72*time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := func() bool {
+			_, err := s.GetEvent(ctx, "acme", id)
+			return err != nil
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !keep && !gone() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the event past retention is still stored after 5 s of a janitor every %s", janitorEvery)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if keep {
+			time.Sleep(10 * janitorEvery)
+			if gone() {
+				t.Fatal("the janitor deleted an event with store.retention 0")
+			}
+		}
+	}
+}
