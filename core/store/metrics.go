@@ -12,8 +12,9 @@ import (
 // writes (an SQLite store stops for good after a failed fsync or when its
 // database file is removed; see sqliteBackend.failed).
 type storeMetrics struct {
-	fsync prometheus.Histogram
-	group prometheus.Histogram
+	fsync  prometheus.Histogram
+	group  prometheus.Histogram
+	pruned prometheus.Counter
 }
 
 func newStoreMetrics() *storeMetrics {
@@ -27,6 +28,10 @@ func newStoreMetrics() *storeMetrics {
 			Name:    "jsonevent_store_fsync_seconds",
 			Help:    "Time of each fsync that makes committed events durable (SQLite).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jsonevent_store_events_pruned_total",
+			Help: "Events deleted by this node for being older than store.retention (with their workflow runs).",
 		}),
 	}
 }
@@ -43,7 +48,7 @@ func (s *Store) Collectors() []prometheus.Collector {
 		}
 		return 1
 	})
-	return []prometheus.Collector{s.m.group, s.m.fsync, writable}
+	return []prometheus.Collector{s.m.group, s.m.fsync, s.m.pruned, writable}
 }
 
 // stopped reports whether the backend refuses every write until a restart.

@@ -70,6 +70,7 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 			return total, err
 		}
 		total += n
+		s.m.pruned.Add(float64(n))
 		if n < int64(pruneBatch) {
 			break
 		}

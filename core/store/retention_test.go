@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/riverqueue/river"
 )
 
@@ -67,6 +68,9 @@ func testPruneEvents(t *testing.T, drv storeDriver) {
 	n, err := s.PruneEvents(ctx, now.Add(-48*time.Hour))
 	if err != nil || n != int64(len(old)) {
 		t.Fatalf("PruneEvents = %d, %v; want %d", n, err, len(old))
+	}
+	if got := testutil.ToFloat64(s.m.pruned); got != float64(len(old)) {
+		t.Errorf("jsonevent_store_events_pruned_total = %v, want %d", got, len(old))
 	}
 	for _, id := range old {
 		if exists("events", id) {
