@@ -54,16 +54,28 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 		return 0, fmt.Errorf("prune events: %w", err)
 	}
 	cutoff := EventIDPrefix + cut.String()
-	const batch = `SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2`
 	var total int64
 	for ctx.Err() == nil {
-		var n int64
+		var n, found int64
 		err := s.Write(ctx, func(tx Tx) error {
-			if _, err := tx.Exec(ctx, `DELETE FROM workflow_runs WHERE event_id IN (`+batch+`)`, cutoff, int64(pruneBatch)); err != nil {
+			// The batch is the ids up to last: both deletes name that
+			// range rather than selecting the batch again, which on
+			// PostgreSQL (READ COMMITTED: each statement sees what
+			// committed before it) could be another batch once another
+			// node deleted part of this one, leaving runs of deleted
+			// events behind.
+			var last string
+			if err := tx.QueryRow(ctx, pruneBatchSQL, cutoff, int64(pruneBatch)).Scan(&found, &last); err != nil {
+				return err
+			}
+			if found == 0 {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, pruneRunsSQL, last); err != nil {
 				return err
 			}
 			var err error
-			n, err = tx.Exec(ctx, `DELETE FROM events WHERE id IN (`+batch+`)`, cutoff, int64(pruneBatch))
+			n, err = tx.Exec(ctx, pruneEventsSQL, last)
 			return err
 		})
 		if err != nil {
@@ -71,12 +83,20 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 		}
 		total += n
 		s.m.pruned.Add(float64(n))
-		if n < int64(pruneBatch) {
+		if found < int64(pruneBatch) {
 			break
 		}
 	}
 	return total, ctx.Err()
 }
+
+// pruneBatchSQL counts the next batch of events to delete and gives its
+// last id; pruneRunsSQL and pruneEventsSQL delete up to that id.
+const (
+	pruneBatchSQL  = `SELECT count(*), COALESCE(max(id), '') FROM (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2) b`
+	pruneRunsSQL   = `DELETE FROM workflow_runs WHERE event_id <= $1`
+	pruneEventsSQL = `DELETE FROM events WHERE id <= $1`
+)
 
 // oldestUnfinishedJob returns when the oldest workflow job that has not
 // finished was created, or the zero time when there is none.

@@ -133,3 +133,69 @@ func TestJanitorAppliesRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestPrunePostgresNodesAtOnce: on PostgreSQL (READ COMMITTED), while one
+// node's janitor deletes a batch, another node's, started at the same
+// time, waits for it on the batch's runs; its events are then not the same
+// batch selected again (the first events are gone by then) but the ones it
+// deleted the runs of, so no run outlives its event.
+func TestPrunePostgresNodesAtOnce(t *testing.T) {
+	defer func(n int) { pruneBatch = n }(pruneBatch)
+	pruneBatch = 2
+	cfg := storeDrivers[1].fresh(t)
+	a := openTest(t, cfg, Options{})
+	b := openTest(t, cfg, Options{})
+	ctx := context.Background()
+	now := time.Now()
+	var events []string
+	for i := range 4 {
+		id, _, err := a.InsertEvent(ctx, oldEvent("OC_a", now.Add(-10*24*time.Hour+time.Duration(i)*time.Minute)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &Run{ID: NewRunID(), EventID: id, AccountID: "acme", TriggerID: "OC_a", WorkflowID: "w", Status: RunSucceeded}
+		if err := a.Write(ctx, func(tx Tx) error { return SaveRun(ctx, tx, r) }); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, id)
+	}
+	// Node b deletes the first batch, runs first, and holds its
+	// transaction open while node a's janitor starts.
+	locked, release, bDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		bDone <- b.Write(ctx, func(tx Tx) error {
+			for _, q := range []string{`DELETE FROM workflow_runs WHERE event_id <= $1`, `DELETE FROM events WHERE id <= $1`} {
+				if _, err := tx.Exec(ctx, q, events[1]); err != nil {
+					return err
+				}
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.PruneEvents(ctx, now.Add(-48*time.Hour))
+		aDone <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // node a waits on b's locks
+	close(release)
+	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	var orphans, left int64
+	if err := a.Reader().QueryRow(ctx, `SELECT count(*) FROM workflow_runs WHERE event_id NOT IN (SELECT id FROM events)`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reader().QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 || left != 0 {
+		t.Errorf("after two nodes' janitors at once: %d runs of deleted events, %d events left; want 0 and 0", orphans, left)
+	}
+}
