@@ -34,8 +34,10 @@ var unfinishedJobStates = []rivertype.JobState{
 // time, until none is left or ctx ends, and returns how many it deleted.
 // Events are never deleted from the creation of the oldest workflow job
 // that has not finished onwards (a run waiting in the queue or for a retry
-// loads its event), whatever their age. Tickets stay: they are work for
-// people, and name their event's id.
+// loads its event), whatever their age, nor an event one of whose runs has
+// not finished (a failed run retried by hand is a new job for an old
+// event). Tickets stay: they are work for people, and name their event's
+// id.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
 	oldest, err := s.oldestUnfinishedJob(ctx)
 	if err != nil {
@@ -90,12 +92,23 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 	return total, ctx.Err()
 }
 
+// unfinishedRunOf selects the unfinished runs of the event whose id is
+// the column it is given; such an event is kept.
+func unfinishedRunOf(eventID string) string {
+	return `SELECT 1 FROM workflow_runs u WHERE u.event_id = ` + eventID +
+		` AND u.status IN ('` + RunPending + `', '` + RunRunning + `', '` + RunRetrying + `')`
+}
+
 // pruneBatchSQL counts the next batch of events to delete and gives its
-// last id; pruneRunsSQL and pruneEventsSQL delete up to that id.
-const (
-	pruneBatchSQL  = `SELECT count(*), COALESCE(max(id), '') FROM (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2) b`
-	pruneRunsSQL   = `DELETE FROM workflow_runs WHERE event_id <= $1`
-	pruneEventsSQL = `DELETE FROM events WHERE id <= $1`
+// last id; pruneRunsSQL and pruneEventsSQL delete up to that id, each
+// checking again that no run of the event is unfinished (on PostgreSQL a
+// run may be retried meanwhile).
+var (
+	pruneBatchSQL = `SELECT count(*), COALESCE(max(id), '') FROM (SELECT id FROM events
+WHERE id < $1 AND NOT EXISTS (` + unfinishedRunOf("events.id") + `) ORDER BY id LIMIT $2) b`
+	pruneRunsSQL = `DELETE FROM workflow_runs WHERE event_id <= $1
+AND NOT EXISTS (` + unfinishedRunOf("workflow_runs.event_id") + `)`
+	pruneEventsSQL = `DELETE FROM events WHERE id <= $1 AND NOT EXISTS (` + unfinishedRunOf("events.id") + `)`
 )
 
 // oldestUnfinishedJob returns when the oldest workflow job that has not

@@ -134,6 +134,68 @@ func TestJanitorAppliesRetention(t *testing.T) {
 	}
 }
 
+func TestPruneKeepsUnfinishedRuns(t *testing.T) { forEachDriver(t, testPruneKeepsUnfinishedRuns) }
+
+// testPruneKeepsUnfinishedRuns: a failed run retried by hand is a new job
+// for an old event, created now, so the oldest unfinished job does not
+// protect that event: its run, pending again, does. The event stays with
+// every run it has; an old event whose runs have finished goes.
+func testPruneKeepsUnfinishedRuns(t *testing.T, drv storeDriver) {
+	s := openTest(t, drv.fresh(t), Options{})
+	ctx := context.Background()
+	now := time.Now()
+	event := func() string {
+		t.Helper()
+		id, _, err := s.InsertEvent(ctx, oldEvent("OC_a", now.Add(-10*24*time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	run := func(eventID, status string) string {
+		t.Helper()
+		r := &Run{ID: NewRunID(), EventID: eventID, AccountID: "acme", TriggerID: "OC_a", WorkflowID: "w", Status: status}
+		if err := s.Write(ctx, func(tx Tx) error { return SaveRun(ctx, tx, r) }); err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	count := func(table, col, id string) int64 {
+		t.Helper()
+		var n int64
+		if err := s.Reader().QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE `+col+` = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	finished := event()
+	run(finished, RunSucceeded)
+	retried := event()
+	run(retried, RunSucceeded)
+	failed := run(retried, RunFailed)
+	// What RetryRun does: the run pending again, and a job created now.
+	if err := s.Write(ctx, func(tx Tx) error {
+		if ok, err := MarkRunPending(ctx, tx, failed); err != nil || !ok {
+			t.Fatalf("MarkRunPending = %v, %v", ok, err)
+		}
+		return tx.InsertJobs(ctx, []river.InsertManyParams{{Args: testJobArgs{EventID: retried}}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := s.PruneEvents(ctx, now.Add(-48*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneEvents = %d, %v; want 1", n, err)
+	}
+	if count("events", "id", finished) != 0 || count("workflow_runs", "event_id", finished) != 0 {
+		t.Error("the old event whose runs finished, or its run, is still stored")
+	}
+	if count("events", "id", retried) != 1 || count("workflow_runs", "event_id", retried) != 2 {
+		t.Errorf("the event of a run retried by hand: %d events, %d runs; want 1 and 2",
+			count("events", "id", retried), count("workflow_runs", "event_id", retried))
+	}
+}
+
 // TestPrunePostgresNodesAtOnce: on PostgreSQL (READ COMMITTED), while one
 // node's janitor deletes a batch, another node's, started at the same
 // time, waits for it on the batch's runs; its events are then not the same
