@@ -49,6 +49,9 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 	if !oldest.IsZero() && oldest.Add(-unfinishedJobMargin).Before(before) {
 		before = oldest.Add(-unfinishedJobMargin)
 	}
+	if before.UnixMilli() <= 0 {
+		return 0, nil // no event is that old (and a ULID has no time for it)
+	}
 	// Event ids are ULIDs of the time they were received: every id below
 	// the cutoff's is older, and the primary key finds them in order.
 	var cut ulid.ULID

@@ -196,6 +196,15 @@ func testPruneKeepsUnfinishedRuns(t *testing.T, drv storeDriver) {
 	}
 }
 
+// TestPruneEventsBeforeUnixEpoch: a cutoff before 1970 (a retention of
+// more than 56 years) deletes nothing, and is not an error every round.
+func TestPruneEventsBeforeUnixEpoch(t *testing.T) {
+	s := openTest(t, storeDrivers[0].fresh(t), Options{})
+	if n, err := s.PruneEvents(context.Background(), time.Now().Add(-100*365*24*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("PruneEvents before 1970 = %d, %v; want 0, nil", n, err)
+	}
+}
+
 // TestPrunePostgresNodesAtOnce: on PostgreSQL (READ COMMITTED), while one
 // node's janitor deletes a batch, another node's, started at the same
 // time, waits for it on the batch's runs; its events are then not the same
