@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +123,75 @@ WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%ALTE
 	ev, err := o.s.GetEvent(ctx, "acme", "evt_old_node")
 	if err != nil || ev.AuthUsername != "" {
 		t.Fatalf("the old node's event: %+v, %v", ev, err)
+	}
+}
+
+// TestPostgresEventListIndexStepLetsReadersThrough: migration 0006 builds
+// an index on events, as long as that takes on a large table. Building it
+// only keeps writers out; dropping the old index takes the table's
+// exclusive lock, which keeps readers out too (a workflow loading its
+// event, GET /v1/events) until the step commits. Every statement but the
+// last must therefore leave the table readable: the drop comes last.
+func TestPostgresEventListIndexStepLetsReadersThrough(t *testing.T) {
+	cfg := storeDrivers[1].fresh(t)
+	ctx := context.Background()
+	s := openTest(t, cfg, Options{})
+	reader := openTest(t, cfg, Options{})
+	if _, _, err := s.InsertEvent(ctx, sampleEvent("OC_a", "")); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var step Migration
+	for _, m := range steps {
+		if m.Version == 6 {
+			step = m
+		}
+	}
+	var stmts []string
+	for _, st := range strings.Split(step.SQL, ";") {
+		var lines []string
+		for _, l := range strings.Split(st, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		if q := strings.TrimSpace(strings.Join(lines, "\n")); q != "" {
+			stmts = append(stmts, q)
+		}
+	}
+	if len(stmts) < 2 {
+		t.Fatalf("step 6 has statements %q", stmts)
+	}
+	// The database as step 5 left it.
+	for _, q := range []string{`DROP INDEX events_account_trigger_id`,
+		`CREATE INDEX events_account_trigger_received ON events (account_id, trigger_id, received_at)`} {
+		if err := s.Write(ctx, func(tx Tx) error { _, err := tx.Exec(ctx, q); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errDone := errors.New("rolled back on purpose")
+	err = s.Write(ctx, func(tx Tx) error {
+		for i, q := range stmts[:len(stmts)-1] {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+			err := reader.Write(ctx, func(rtx Tx) error {
+				if _, err := rtx.Exec(ctx, `SELECT set_config('lock_timeout', '200ms', true)`); err != nil {
+					return err
+				}
+				var n int64
+				return rtx.QueryRow(ctx, `SELECT count(*) FROM events WHERE account_id = 'acme'`).Scan(&n)
+			})
+			if err != nil {
+				t.Errorf("after statement %d of step 6 (%s), a reader of events waits: %v", i+1, q, err)
+			}
+		}
+		return errDone
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatal(err)
 	}
 }

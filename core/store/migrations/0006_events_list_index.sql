@@ -8,6 +8,8 @@
 -- the old index rather than adding one: each index on events costs a page
 -- written per group commit. IF [NOT] EXISTS: an operator may build the
 -- index beforehand (CREATE INDEX CONCURRENTLY on PostgreSQL, README), and
--- a rollback deletes only the step's row.
-DROP INDEX IF EXISTS events_account_trigger_received;
+-- a rollback deletes only the step's row. The build comes first: on
+-- PostgreSQL it keeps writers out while it runs, but dropping an index
+-- locks out readers too, until the step commits.
 CREATE INDEX IF NOT EXISTS events_account_trigger_id ON events (account_id, trigger_id, id);
+DROP INDEX IF EXISTS events_account_trigger_received;
