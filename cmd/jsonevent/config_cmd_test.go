@@ -360,3 +360,18 @@ func TestRunsShowForAPerson(t *testing.T) {
 		t.Errorf("runs show --json: code %d, printed %q", code, out)
 	}
 }
+
+// Ensure `tickets show` prints a ticket's field values as the API sent
+// them: decoded as float64, an integer past 2^53 (a 64-bit id) was shown
+// rounded, a value the ticket does not hold.
+func TestTicketsShowKeepsLargeNumbers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"tkt_1","status":"open","fields":{"order":9007199254740993,"price":12.50}}`))
+	}))
+	defer srv.Close()
+	code, out, errOut := runCmd(t, "tickets", "show", "tkt_1", "--url", srv.URL, "--token", "t")
+	if code != 0 || !strings.Contains(out, "order = 9007199254740993") || !strings.Contains(out, "price = 12.50") {
+		t.Errorf("tickets show: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

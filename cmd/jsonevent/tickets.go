@@ -125,8 +125,11 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 			fmt.Fprintf(stderr, "jsonevent tickets %s: %v\n", sub, err)
 			return 1
 		}
+		// Numbers stay as sent: a field's 64-bit id is not a float64.
 		var t store.Ticket
-		if api.json || json.Unmarshal(raw, &t) != nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if api.json || dec.Decode(&t) != nil {
 			printJSON(stdout, raw)
 			return 0
 		}
