@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"sort"
@@ -268,7 +269,7 @@ func parseDuration(v string) (time.Duration, error) {
 	d := time.Duration(n) * 24 * time.Hour
 	if rest != "" {
 		r, err := time.ParseDuration(rest)
-		if err != nil || r < 0 {
+		if err != nil || r < 0 || r > math.MaxInt64-d { // past the largest duration, the sum wraps negative
 			return 0, fmt.Errorf("invalid duration after the days: %q", rest)
 		}
 		d += r

@@ -250,6 +250,7 @@ func TestValidationProblems(t *testing.T) {
 		{"bare duration", task("            type: ticket\n            title: x\n            timeout: 10\n"), "timeout", "triggers[0].workflows[0].tasks[0].timeout", `has no unit: write a Go duration string such as "10s"`, config.Options{}},
 		{"bad duration", base + "server:\n  shutdown_timeout: soon\n", "shutdown_timeout", "server.shutdown_timeout", `invalid duration "soon"`, config.Options{}},
 		{"retention too short", base + "store:\n  retention: 12h\n", "retention", "store.retention", "12h0m0s is too short: use 0 to keep every event, or at least 24h0m0s", config.Options{}},
+		{"retention past the largest duration", base + "store:\n  retention: 36500d2562047h\n", "retention", "store.retention", `invalid duration "36500d2562047h"`, config.Options{}},
 		{"retention not a duration", base + "store:\n  retention: 30 days\n", "retention", "store.retention", `invalid duration "30 days": write a Go duration such as "10s", "1m30s" or "15m", or days as "30d"`, config.Options{}},
 		{"wrong type", base + "limits:\n  manual_fields: ten\n", "manual_fields", "limits.manual_fields", `expected an integer, got "ten"`, config.Options{}},
 		{"retry", task("            type: ticket\n            title: x\n        retry: { attempts: 0, min_backoff: 1m, max_backoff: 1s }\n"), "retry:", "triggers[0].workflows[0].retry.max_backoff", "less than min_backoff", config.Options{}},
