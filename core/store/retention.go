@@ -130,13 +130,13 @@ func (s *Store) oldestUnfinishedJob(ctx context.Context) (time.Time, error) {
 
 // pruneEvents is the janitor's round of store.retention.
 func (s *Store) pruneEvents() {
-	ctx, cancel := context.WithTimeout(context.Background(), pruneBudget)
+	ctx, cancel := context.WithTimeout(s.janitorCtx, pruneBudget) // Close ends it too
 	defer cancel()
 	n, err := s.PruneEvents(ctx, time.Now().Add(-s.retention))
 	if n > 0 {
 		s.log.Info("deleted events past store.retention, with their workflow runs", "events", n, "retention", s.retention.String())
 	}
-	if err != nil && ctx.Err() == nil { // past the budget, the next round goes on
+	if err != nil && ctx.Err() == nil { // past the budget (or closing), the next round goes on
 		s.log.Warn("deleting events past store.retention failed; the next round tries again", "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,5 +269,54 @@ func TestPrunePostgresNodesAtOnce(t *testing.T) {
 	}
 	if orphans != 0 || left != 0 {
 		t.Errorf("after two nodes' janitors at once: %d runs of deleted events, %d events left; want 0 and 0", orphans, left)
+	}
+}
+
+// TestCloseInterruptsRetention: a retention round may go on for a minute
+// (the first after store.retention is set on a large database), and Close
+// waited for it, past server.shutdown_timeout. Close ends it at the next
+// batch.
+func TestCloseInterruptsRetention(t *testing.T) {
+	defer func(d time.Duration, n int) { janitorEvery, pruneBatch = d, n }(janitorEvery, pruneBatch)
+	janitorEvery, pruneBatch = 20*time.Millisecond, 1
+	cfg := storeDrivers[0].fresh(t)
+	ctx := context.Background()
+	const events = 3000
+	fill := openTest(t, cfg, Options{})
+	var wg sync.WaitGroup
+	errs := make(chan error, events)
+	for i := range events {
+		wg.Go(func() {
+			if _, _, err := fill.InsertEvent(ctx, oldEvent("OC_a", time.Now().Add(-72*time.Hour+time.Duration(i)*time.Millisecond))); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := fill.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, cfg, nil, Options{Retention: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(s.m.pruned) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the janitor deleted nothing in 5 s")
+		}
+	}
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	pruned := testutil.ToFloat64(s.m.pruned)
+	if took > time.Second || pruned == events {
+		t.Errorf("Close took %s with %v of %d events deleted; want it to end the round at once", took.Round(time.Millisecond), pruned, events)
 	}
 }

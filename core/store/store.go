@@ -62,7 +62,8 @@ type Store struct {
 	syncBusy atomic.Bool   // the syncer is fsyncing
 	syncIdle chan struct{} // (1) the syncer finished an fsync
 
-	stopJanitor chan struct{}
+	janitorCtx  context.Context    // ends when Close stops the janitor, its rounds included
+	stopJanitor context.CancelFunc // ends janitorCtx
 	janitorDone chan struct{}
 
 	stopLogged atomic.Bool // the backend's refusal of all writes was logged
@@ -154,7 +155,8 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	for range writers {
 		wg.Go(s.writer)
 	}
-	s.stopJanitor, s.janitorDone = make(chan struct{}), make(chan struct{})
+	s.janitorCtx, s.stopJanitor = context.WithCancel(context.Background())
+	s.janitorDone = make(chan struct{})
 	go s.janitor()
 	go func() {
 		wg.Wait()
@@ -209,7 +211,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.queue)
 	s.mu.Unlock()
-	close(s.stopJanitor)
+	s.stopJanitor()
 	<-s.janitorDone
 	<-s.done
 	return s.b.close()
@@ -230,10 +232,10 @@ func (s *Store) janitor() {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stopJanitor:
+		case <-s.janitorCtx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(s.janitorCtx, time.Minute)
 			if n, err := s.PruneIdempotencyKeys(ctx, time.Now().Add(-s.window)); err != nil {
 				s.log.Warn("pruning expired idempotency keys failed", "err", err)
 			} else if n > 0 {
