@@ -154,7 +154,9 @@ func printTicket(w io.Writer, t *store.Ticket) {
 	row("Priority", t.Priority)
 	row("Assignee", oneLine(t.Assignee, 200))
 	row("Trigger", t.TriggerID)
-	row("Workflow", t.WorkflowID+" (task "+t.TaskID+")")
+	if t.WorkflowID != "" {
+		row("Workflow", t.WorkflowID+" (task "+t.TaskID+")")
+	}
 	row("Event", t.EventID)
 	row("Created", fmtTime(t.CreatedAt))
 	row("Updated", fmtTime(t.UpdatedAt))

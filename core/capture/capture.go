@@ -509,7 +509,7 @@ func (s *Service) document(ctx context.Context, trig *config.Trigger, c *store.C
 		return c.Body, "", nil
 	}
 	if c.EventID == "" {
-		return nil, fmt.Sprintf("capture %s was answered %d before the %s adapter made a document of it, and fields are extracted from that document, not from the body as sent; preview on a capture that was accepted", c.ID, c.Status, trig.Adapter), nil
+		return nil, fmt.Sprintf("capture %s was answered %d, so no event keeps the document the %s adapter makes of it, and fields are extracted from that document, not from the body as sent; preview on a capture that was accepted", c.ID, c.Status, trig.Adapter), nil
 	}
 	ev, err := s.st.GetEvent(ctx, trig.Account, c.EventID)
 	if core.ErrorCode(err) == core.CodeNotFound {
