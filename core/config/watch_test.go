@@ -147,12 +147,17 @@ func TestWatchDebounce(t *testing.T) {
 	var rpm []int
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go config.Watch(ctx, path, config.Options{Environ: noEnv, Debounce: 300 * time.Millisecond}, func(c *config.Config) {
+	// NewWatcher registers before it returns; Watch in a goroutine did not
+	// say when, and the writes below could all land before it had.
+	w, err := config.NewWatcher(path, config.Options{Environ: noEnv, Debounce: 300 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go w.Run(ctx, func(c *config.Config) {
 		mu.Lock()
 		defer mu.Unlock()
 		rpm = append(rpm, c.Limits.RequestsPerMinute)
-	}, nil)
-	time.Sleep(200 * time.Millisecond) // let the watcher register
+	})
 	for i := 1; i <= 20; i++ {
 		body := fmt.Sprintf("%slimits: { requests_per_minute: %d }\n", base, 100+i)
 		if i == 20 {
@@ -201,12 +206,15 @@ func TestWatchSymlinkSwap(t *testing.T) {
 	got := 0
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go config.Watch(ctx, path, config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}, func(c *config.Config) {
+	w, err := config.NewWatcher(path, config.Options{Environ: noEnv, Debounce: 30 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go w.Run(ctx, func(c *config.Config) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = c.Limits.RequestsPerMinute
-	}, nil)
-	time.Sleep(200 * time.Millisecond)
+	})
 	mk("..v2", 200)
 	tmp := filepath.Join(dir, "..data_tmp")
 	if err := os.Symlink("..v2", tmp); err != nil {
