@@ -82,7 +82,11 @@ type Server struct {
 	m       *metrics
 	now     func() time.Time
 	wait    time.Duration // storeWait unless Options.StoreWait
+	conns   *connTracker  // lets Shutdown close connections that sent nothing
 }
+
+// readTimeout bounds the reading of one request.
+const readTimeout = 30 * time.Second
 
 // maxStreamPrefetch is what fiber reads of a body before the handler runs;
 // the handler streams the rest itself, stopping one byte past the limit.
@@ -107,6 +111,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		wf:      opt.Workflows,
 		now:     opt.Now,
 		wait:    opt.StoreWait,
+		conns:   newConnTracker(readTimeout),
 	}
 	if s.wait <= 0 {
 		s.wait = storeWait
@@ -139,7 +144,7 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 		// files), past every limit and without credentials. No route takes
 		// a form: such a body is streamed and refused like any other.
 		DisablePreParseMultipartForm: true,
-		ReadTimeout:                  30 * time.Second,
+		ReadTimeout:                  readTimeout,
 		WriteTimeout:                 30 * time.Second,
 		IdleTimeout:                  2 * time.Minute,
 		ErrorHandler:                 s.fiberError,
@@ -193,7 +198,7 @@ func (s *Server) Runtime() *Runtime { return s.rt.Load() }
 
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.app.Listener(ln)
+	return s.app.Listener(s.conns.listener(ln))
 }
 
 // Listen answers requests on addr until Shutdown.
@@ -207,7 +212,11 @@ func (s *Server) Listen(addr string) error {
 
 // Shutdown stops accepting connections and waits for in-flight requests
 // (each of which finishes its commit before answering) until ctx is done.
+// A connection that has sent nothing gets silentGrace to start a request,
+// then is closed as idle.
 func (s *Server) Shutdown(ctx context.Context) error {
+	stop := s.conns.cutOffSilent(time.Now().Add(silentGrace))
+	defer stop()
 	return s.app.ShutdownWithContext(ctx)
 }
 
