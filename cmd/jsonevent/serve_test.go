@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -115,8 +116,9 @@ func (s *server) log() string {
 }
 
 // burst posts events from many goroutines until stop is closed or the
-// server goes away, and returns the ids that were answered 202.
-func burst(addr string, workers int, stop <-chan struct{}) []string {
+// server goes away, and returns the ids that were answered 202. accepted
+// counts them as they come.
+func burst(addr string, workers int, stop <-chan struct{}, accepted *atomic.Int64) []string {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	var (
 		mu  sync.Mutex
@@ -148,6 +150,7 @@ func burst(addr string, workers int, stop <-chan struct{}) []string {
 					mu.Lock()
 					ids = append(ids, r.EventID)
 					mu.Unlock()
+					accepted.Add(1)
 				}
 			}
 		}()
@@ -197,6 +200,19 @@ func checkStored(t *testing.T, addr string, ids []string) {
 	}
 }
 
+// waitAccepted waits until n events have been answered 202, so that a
+// signal lands mid-burst however slow the machine is.
+func waitAccepted(t *testing.T, s *server, accepted *atomic.Int64, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for accepted.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d events accepted in 30 s, want %d before the signal\n%s", accepted.Load(), n, s.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestServeDurability runs the real binary: a burst of concurrent events
 // interrupted by kill -9, then by SIGTERM; after each, every event that
 // was answered 202 must be stored.
@@ -212,8 +228,9 @@ func TestServeDurability(t *testing.T) {
 		s := startServer(t, bin, cfgPath)
 		stop := make(chan struct{})
 		idsCh := make(chan []string, 1)
-		go func() { idsCh <- burst(s.addr, 32, stop) }()
-		time.Sleep(700 * time.Millisecond)
+		var accepted atomic.Int64
+		go func() { idsCh <- burst(s.addr, 32, stop, &accepted) }()
+		waitAccepted(t, s, &accepted, 200)
 		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -234,8 +251,9 @@ func TestServeDurability(t *testing.T) {
 		s := startServer(t, bin, cfgPath)
 		stop := make(chan struct{})
 		idsCh := make(chan []string, 1)
-		go func() { idsCh <- burst(s.addr, 32, stop) }()
-		time.Sleep(500 * time.Millisecond)
+		var accepted atomic.Int64
+		go func() { idsCh <- burst(s.addr, 32, stop, &accepted) }()
+		waitAccepted(t, s, &accepted, 100)
 		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
