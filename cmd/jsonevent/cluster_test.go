@@ -253,7 +253,28 @@ func TestClusterKillOneNode(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// The kill lands once the load is well under way, and the load goes on
+	// until the survivors have taken a good share after it: conditions,
+	// not sleeps, so that a slow machine does not fail the check below.
+	acceptedAtLeast := func(n int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			mu.Lock()
+			got := len(results)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("%d events accepted in 60 s, want %d %s", got, n, what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	acceptedAtLeast(200, "before the kill")
 	if err := nodes[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +283,7 @@ func TestClusterKillOneNode(t *testing.T) {
 	mu.Lock()
 	atKill := len(results)
 	mu.Unlock()
-	time.Sleep(1500 * time.Millisecond)
+	acceptedAtLeast(atKill+200, "after the kill")
 	close(stop)
 	wg.Wait()
 	if atKill < 50 || len(results) <= atKill {
