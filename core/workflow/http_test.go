@@ -195,17 +195,29 @@ func TestHTTPTaskErrorClasses(t *testing.T) {
 		s := status
 		mu.Unlock()
 		if s == 0 {
-			time.Sleep(300 * time.Millisecond)
-			s = 200
+			// No answer until the task gives up (the server sees the
+			// client go only once the body has been read).
+			_, _ = io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+			return
 		}
 		w.WriteHeader(s)
 		io.WriteString(w, strings.Repeat("é", 3000)) // 6000 bytes, cut at 4 KB
 	}))
 	defer srv.Close()
-	set, w := compileOne(t, config.Workflow{ID: "wf",
-		Retry: config.Retry{RetryStatuses: []int{409}},
-		Tasks: []config.Task{{ID: "call", Type: "http", URL: srv.URL, Body: map[string]any{"a": 1}, Timeout: 100 * time.Millisecond, Success: []int{200, 204}}},
-	})
+	// The answers get a timeout no loaded machine reaches; the one that
+	// never comes gets 100 ms. (One 100 ms timeout for all made an answer
+	// late on a busy machine look like a retryable timeout.)
+	task := func(timeout time.Duration) config.Task {
+		return config.Task{ID: "call", Type: "http", URL: srv.URL, Body: map[string]any{"a": 1}, Timeout: timeout, Success: []int{200, 204}}
+	}
+	set, err := Compile(testConfig(
+		config.Workflow{ID: "wf", Retry: config.Retry{RetryStatuses: []int{409}}, Tasks: []config.Task{task(30 * time.Second)}},
+		config.Workflow{ID: "slow", Retry: config.Retry{RetryStatuses: []int{409}}, Tasks: []config.Task{task(100 * time.Millisecond)}},
+	))
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
 	tests := []struct {
 		status    int
 		permanent bool
@@ -218,6 +230,10 @@ func TestHTTPTaskErrorClasses(t *testing.T) {
 		mu.Lock()
 		status = tt.status
 		mu.Unlock()
+		w := set.Workflow("OC_demo", "wf")
+		if tt.status == 0 {
+			w = set.Workflow("OC_demo", "slow")
+		}
 		res, err := runOne(t, set, w, 0, nil)
 		var te *TaskError
 		if !errors.As(err, &te) {
