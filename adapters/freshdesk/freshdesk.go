@@ -239,27 +239,5 @@ func emptyToNull(v any) any {
 // splitTags turns "billing, invoice" into ["billing","invoice"]; a list is
 // kept (its items as strings); null and "" give [].
 func splitTags(v any) []any {
-	out := []any{}
-	switch x := v.(type) {
-	case string:
-		for _, t := range strings.Split(x, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				out = append(out, t)
-			}
-		}
-	case []any:
-		for _, e := range x {
-			switch t := e.(type) {
-			case string:
-				if t = strings.TrimSpace(t); t != "" {
-					out = append(out, t)
-				}
-			case json.Number:
-				out = append(out, t.String())
-			}
-		}
-	case json.Number:
-		out = append(out, x.String())
-	}
-	return out
+	return jsondoc.StringList(v, func(s string) []string { return strings.Split(s, ",") })
 }

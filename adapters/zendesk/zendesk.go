@@ -193,27 +193,7 @@ func idString(v any) any {
 // separated by spaces; a Zendesk tag has none) into ["billing","invoice"]; a
 // list keeps its strings and numbers; null gives [].
 func splitTags(v any) []any {
-	out := []any{}
-	switch x := v.(type) {
-	case string:
-		for _, t := range strings.Fields(strings.ReplaceAll(x, ",", " ")) {
-			out = append(out, t)
-		}
-	case []any:
-		for _, e := range x {
-			switch t := e.(type) {
-			case string:
-				if t = strings.TrimSpace(t); t != "" {
-					out = append(out, t)
-				}
-			case json.Number:
-				out = append(out, t.String())
-			}
-		}
-	case json.Number:
-		out = append(out, x.String())
-	}
-	return out
+	return jsondoc.StringList(v, func(s string) []string { return strings.Fields(strings.ReplaceAll(s, ",", " ")) })
 }
 
 // InvalidJSONHint explains the usual mistakes behind a trigger's body that

@@ -260,3 +260,33 @@ func Kind(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// StringList turns a vendor's list of tags (or the like) into a list of
+// strings: a string is cut into the parts split gives (blank parts
+// dropped), a list keeps its non-blank strings and its numbers (as
+// strings), a number is a list of one, and anything else (null) is [].
+func StringList(v any, split func(string) []string) []any {
+	out := []any{}
+	switch x := v.(type) {
+	case string:
+		for _, t := range split(x) {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			switch t := e.(type) {
+			case string:
+				if t = strings.TrimSpace(t); t != "" {
+					out = append(out, t)
+				}
+			case json.Number:
+				out = append(out, t.String())
+			}
+		}
+	case json.Number:
+		out = append(out, x.String())
+	}
+	return out
+}

@@ -120,3 +120,22 @@ func TestSmallHelpers(t *testing.T) {
 		t.Errorf("SortedKeys = %q, want a,b,c", got)
 	}
 }
+
+func TestStringList(t *testing.T) {
+	comma := func(s string) []string { return strings.Split(s, ",") }
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{"billing, invoice,, ", `["billing","invoice"]`},
+		{[]any{" a ", "", json.Number("7"), nil, map[string]any{}}, `["a","7"]`},
+		{json.Number("42"), `["42"]`},
+		{nil, `[]`},
+		{true, `[]`},
+	} {
+		got, _ := json.Marshal(jsondoc.StringList(tc.in, comma))
+		if string(got) != tc.want {
+			t.Errorf("StringList(%#v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
