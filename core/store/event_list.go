@@ -23,17 +23,18 @@ type EventFilter struct {
 // when this is the last). It serves the admin page's event list.
 //
 // A trigger's page is read in order from the (account_id, trigger_id, id)
-// index. An account's page merges the pages of each trigger the account has
-// events of (found by seeking through that index, one step per trigger),
-// rather than reading a second index on (account_id, id), which every
-// group commit would also write.
+// index. An account's page merges the ids of each trigger's page (found by
+// seeking through that index, one step per trigger, and read from it
+// alone), then reads the rows of the newest: no second index on
+// (account_id, id), which every group commit would also write.
 func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string, error) {
 	if f.AccountID == "" {
 		return nil, "", errors.New("list events: account is required")
 	}
 	pg := newPage(f.AccountID, f.Limit, f.Before)
 	if f.TriggerID != "" {
-		out, err := s.listEvents(ctx, f)
+		_, q, args := eventListQuery(f, eventListColumns)
+		out, err := s.queryEvents(ctx, f.AccountID, q, args)
 		if err != nil {
 			return nil, "", err
 		}
@@ -44,19 +45,57 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string
 	if err != nil {
 		return nil, "", err
 	}
-	var out []*Event
+	var ids []string
 	for _, tr := range triggers {
 		g := f
 		g.TriggerID = tr
-		evs, err := s.listEvents(ctx, g)
+		_, q, args := eventListQuery(g, "id")
+		got, err := s.eventIDs(ctx, q, args)
 		if err != nil {
 			return nil, "", err
 		}
-		out = append(out, evs...)
+		ids = append(ids, got...)
 	}
-	slices.SortFunc(out, func(a, b *Event) int { return strings.Compare(b.ID, a.ID) })
-	out, next := cut(pg, out, func(ev *Event) string { return ev.ID })
+	slices.SortFunc(ids, func(a, b string) int { return strings.Compare(b, a) })
+	// The cursor comes from the ids, so that an event deleted meanwhile
+	// (store.retention) cannot end the list early.
+	ids, next := cut(pg, ids, func(id string) string { return id })
+	if len(ids) == 0 {
+		return []*Event{}, "", nil
+	}
+	args := []any{f.AccountID}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id)
+		marks[i] = fmt.Sprintf("$%d", len(args))
+	}
+	out, err := s.queryEvents(ctx, f.AccountID, `SELECT `+eventListColumns+` FROM events WHERE account_id = $1 AND id IN (`+
+		strings.Join(marks, ", ")+`) ORDER BY id DESC`, args)
+	if err != nil {
+		return nil, "", err
+	}
 	return out, next, nil
+}
+
+// eventIDs runs a query selecting event ids.
+func (s *Store) eventIDs(ctx context.Context, q string, args []any) ([]string, error) {
+	rows, err := s.b.reader().Query(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("list events: %w", err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, unavailable(fmt.Errorf("read events: %w", err))
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(fmt.Errorf("read events: %w", err))
+	}
+	return out, nil
 }
 
 // eventTriggerSeek finds the account's next trigger id after $2 that has
@@ -82,9 +121,12 @@ func (s *Store) eventTriggers(ctx context.Context, account string) ([]string, er
 	}
 }
 
-// listEvents reads one page (plus one row) of f, whose TriggerID is set.
-func (s *Store) listEvents(ctx context.Context, f EventFilter) ([]*Event, error) {
-	_, q, args := eventListQuery(f)
+// eventListColumns are what the event list shows of an event.
+const eventListColumns = `id, trigger_id, context_id, user_id, brand_id, query_json, fields_json, warnings_json,
+    received_at, idempotency_key, replay_of`
+
+// queryEvents runs a query selecting eventListColumns of account's events.
+func (s *Store) queryEvents(ctx context.Context, account, q string, args []any) ([]*Event, error) {
 	rows, err := s.b.reader().Query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("list events: %w", err))
@@ -102,7 +144,7 @@ func (s *Store) listEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 		if err != nil {
 			return nil, unavailable(fmt.Errorf("read events: %w", err))
 		}
-		ev.AccountID, ev.ReceivedAt = f.AccountID, fromMicros(received)
+		ev.AccountID, ev.ReceivedAt = account, fromMicros(received)
 		for _, d := range []struct {
 			src string
 			dst any
@@ -120,12 +162,12 @@ func (s *Store) listEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 }
 
 // eventListQuery returns the page and query of one trigger's events (f's
-// TriggerID is set), which the events_account_trigger_id index (0006)
-// gives in order: a page reads its rows and no more.
-func eventListQuery(f EventFilter) (*page, string, []any) {
+// TriggerID is set), selecting columns, which the events_account_trigger_id
+// index (0006) gives in order: a page reads its rows and no more (for
+// "id", the index alone).
+func eventListQuery(f EventFilter, columns string) (*page, string, []any) {
 	pg := newPage(f.AccountID, f.Limit, f.Before)
 	pg.and("trigger_id = $%d", f.TriggerID)
-	q, args := pg.query(`id, trigger_id, context_id, user_id, brand_id, query_json, fields_json, warnings_json,
-    received_at, idempotency_key, replay_of`, "events")
+	q, args := pg.query(columns, "events")
 	return pg, q, args
 }
