@@ -132,20 +132,31 @@ const (
 func migrateStep(ctx context.Context, b backend, log *slog.Logger, m Migration) error {
 	_, onPG := b.(*pgBackend)
 	pause := pgStepLockWait
+	name := fmt.Sprintf("%04d_%s", m.Version, m.Name)
+	// Logged before the step too: a step that builds an index on a large
+	// table keeps the node from listening for as long as it builds.
+	log.Info("applying a migration step", "migration", name)
+	start := time.Now()
 	for try := 1; ; try++ {
+		applied := false
 		err := b.write(ctx, func(tx Tx) error {
 			if onPG {
 				if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, pgStepLockWait.String()); err != nil {
 					return err
 				}
 			}
-			return applyStep(ctx, tx, m)
+			var err error
+			applied, err = applyStep(ctx, tx, m)
+			return err
 		})
 		if !onPG || !isLockNotAvailable(err) {
+			if err == nil && applied {
+				log.Info("applied a migration step", "migration", name, "took", time.Since(start).Round(time.Millisecond).String())
+			}
 			return err
 		}
 		log.Warn("a migration step waits for a table lock that another transaction holds (a long query or a backup?); the other nodes go on writing meanwhile, and the step is tried again",
-			"migration", fmt.Sprintf("%04d_%s", m.Version, m.Name), "try", try, "retry_in", pause.String(), "err", err)
+			"migration", name, "try", try, "retry_in", pause.String(), "err", err)
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
@@ -155,22 +166,23 @@ func migrateStep(ctx context.Context, b backend, log *slog.Logger, m Migration) 
 	}
 }
 
-// applyStep runs m and records it, unless another process did already.
-func applyStep(ctx context.Context, tx Tx, m Migration) error {
+// applyStep runs m and records it, unless another process did already,
+// and says whether it ran m.
+func applyStep(ctx context.Context, tx Tx, m Migration) (bool, error) {
 	// Another process may have applied it since the table was read
 	// (on SQLite nothing else serialises two processes opening one
 	// file); the write transaction holds the lock, so ask again.
 	var done int64
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM jsonevent_migrations WHERE version = $1`, int64(m.Version)).Scan(&done); err != nil {
-		return err
+		return false, err
 	}
 	if done > 0 {
-		return nil
+		return false, nil
 	}
 	if _, err := tx.Exec(ctx, m.SQL); err != nil {
-		return err
+		return false, err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO jsonevent_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		int64(m.Version), m.Name, time.Now().UnixMicro())
-	return err
+	return err == nil, err
 }
