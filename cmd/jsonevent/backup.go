@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/jsonevent/jsonevent/core/config"
@@ -71,7 +72,8 @@ func runBackup(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	n, err := store.BackupSQLite(ctx, cfg.Store.DSN, out)
 	if err != nil {
-		fmt.Fprintf(stderr, "jsonevent backup: %v\n", err)
+		// store's errors start "backup: " already.
+		fmt.Fprintf(stderr, "jsonevent backup: %s\n", strings.TrimPrefix(err.Error(), "backup: "))
 		return 1
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", cfg.Store.DSN, out, n)

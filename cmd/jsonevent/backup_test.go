@@ -53,6 +53,9 @@ func TestBackupCommand(t *testing.T) {
 		if code != tc.code || !strings.Contains(stderr, tc.err) {
 			t.Errorf("%v: code %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.err)
 		}
+		if strings.Contains(stderr, "backup: backup:") {
+			t.Errorf("%v: stderr %q says backup twice", tc.args, stderr)
+		}
 	}
 	if code, stdout, _ := runCmd(t, "backup", "--help"); code != 0 || !strings.Contains(stdout, "To restore, stop the") {
 		t.Errorf("backup --help: code %d, stdout %q", code, stdout)
