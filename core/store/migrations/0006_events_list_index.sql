@@ -8,8 +8,9 @@
 -- the old index rather than adding one: each index on events costs a page
 -- written per group commit. IF [NOT] EXISTS: an operator may build the
 -- index beforehand (CREATE INDEX CONCURRENTLY on PostgreSQL, README), and
--- a rollback deletes only the step's row. The build comes first: on
--- PostgreSQL it keeps writers out while it runs, but dropping an index
--- locks out readers too, until the step commits.
+-- a rollback deletes only the step's row. The old index is dropped by
+-- the next step, in a transaction of its own: dropping an index locks out
+-- readers too, so it must not wait while this build holds writers out,
+-- and when the drop gives way to a long reader (pg_dump) and tries again,
+-- the index built here stays built instead of being built again each try.
 CREATE INDEX IF NOT EXISTS events_account_trigger_id ON events (account_id, trigger_id, id);
-DROP INDEX IF EXISTS events_account_trigger_received;
