@@ -320,3 +320,27 @@ func TestCloseInterruptsRetention(t *testing.T) {
 		t.Errorf("Close took %s with %v of %d events deleted; want it to end the round at once", took.Round(time.Millisecond), pruned, events)
 	}
 }
+
+// TestJanitorFirstRoundSoonAfterStart: the first janitor round comes
+// janitorFirst after start, not a whole janitorEvery later, so a node
+// restarted more often than janitorEvery still prunes.
+func TestJanitorFirstRoundSoonAfterStart(t *testing.T) {
+	defer func(every, first time.Duration) { janitorEvery, janitorFirst = every, first }(janitorEvery, janitorFirst)
+	janitorEvery, janitorFirst = time.Hour, 20*time.Millisecond
+	ctx := context.Background()
+	s := openTest(t, storeDrivers[0].fresh(t), Options{Retention: 48 * time.Hour})
+	id, _, err := s.InsertEvent(ctx, oldEvent("OC_a", time.Now().Add(-72*time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := s.GetEvent(ctx, "acme", id); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no janitor round within 5 s of start (janitorFirst %s, janitorEvery %s)", janitorFirst, janitorEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

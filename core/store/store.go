@@ -217,9 +217,13 @@ func (s *Store) Close() error {
 	return s.b.close()
 }
 
-// janitorEvery is how often expired idempotency keys and captures are
-// deleted (a variable for tests).
-var janitorEvery = 10 * time.Minute
+// janitorEvery is how often expired idempotency keys and captures (and,
+// with store.retention, old events) are deleted, and janitorFirst how soon
+// after start the first round comes (variables for tests).
+var (
+	janitorEvery = 10 * time.Minute
+	janitorFirst = time.Minute
+)
 
 // janitor deletes idempotency keys past the window now and then, so the
 // table holds about one window of keys (an expired key still in the table
@@ -228,13 +232,17 @@ var janitorEvery = 10 * time.Minute
 // pruned only when it started.
 func (s *Store) janitor() {
 	defer close(s.janitorDone)
-	t := time.NewTicker(janitorEvery)
+	// The first round comes soon after start, not a whole janitorEvery
+	// later: a node restarted more often than that would never prune.
+	every := janitorEvery
+	t := time.NewTimer(min(janitorFirst, every))
 	defer t.Stop()
 	for {
 		select {
 		case <-s.janitorCtx.Done():
 			return
 		case <-t.C:
+			t.Reset(every)
 			ctx, cancel := context.WithTimeout(s.janitorCtx, time.Minute)
 			if n, err := s.PruneIdempotencyKeys(ctx, time.Now().Add(-s.window)); err != nil {
 				s.log.Warn("pruning expired idempotency keys failed", "err", err)
