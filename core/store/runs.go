@@ -224,6 +224,23 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*Run, string, erro
 	if f.AccountID == "" {
 		return nil, "", errors.New("list runs: account is required")
 	}
+	pg, q, args := runListQuery(f)
+	rows, err := s.b.reader().Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", unavailable(fmt.Errorf("list runs: %w", err))
+	}
+	runs, err := collectRuns(rows)
+	if err != nil {
+		return nil, "", err
+	}
+	runs, next := cut(pg, runs, func(r *Run) string { return r.ID })
+	return runs, next, nil
+}
+
+// runListQuery returns ListRuns' page and query. A trigger's runs are read
+// in order from workflow_runs_account_trigger_id (0008), a status's from
+// workflow_runs_account_status.
+func runListQuery(f RunFilter) (*page, string, []any) {
 	pg := newPage(f.AccountID, f.Limit, f.Before)
 	if f.TriggerID != "" {
 		pg.and("trigger_id = $%d", f.TriggerID)
@@ -235,16 +252,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]*Run, string, erro
 		pg.and("created_at >= $%d", micros(f.Since))
 	}
 	q, args := pg.query(runColumns, "workflow_runs")
-	rows, err := s.b.reader().Query(ctx, q, args...)
-	if err != nil {
-		return nil, "", unavailable(fmt.Errorf("list runs: %w", err))
-	}
-	runs, err := collectRuns(rows)
-	if err != nil {
-		return nil, "", err
-	}
-	runs, next := cut(pg, runs, func(r *Run) string { return r.ID })
-	return runs, next, nil
+	return pg, q, args
 }
 
 // CountRuns returns how many runs of every status exist (for metrics and

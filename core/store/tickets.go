@@ -135,14 +135,7 @@ func (s *Store) ListTickets(ctx context.Context, f TicketFilter) ([]*Ticket, str
 	if f.AccountID == "" {
 		return nil, "", errors.New("list tickets: account is required")
 	}
-	pg := newPage(f.AccountID, f.Limit, f.Before)
-	if f.TriggerID != "" {
-		pg.and("trigger_id = $%d", f.TriggerID)
-	}
-	if f.Status != "" {
-		pg.and("status = $%d", f.Status)
-	}
-	q, args := pg.query(ticketColumns, "tickets")
+	pg, q, args := ticketListQuery(f)
 	rows, err := s.b.reader().Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", unavailable(fmt.Errorf("list tickets: %w", err))
@@ -205,4 +198,18 @@ func (s *Store) UpdateTicket(ctx context.Context, accountID, id string, p Ticket
 		return nil, err
 	}
 	return out, nil
+}
+
+// ticketListQuery returns ListTickets' page and query; a trigger's tickets
+// are read in order from tickets_account_trigger_id (0008).
+func ticketListQuery(f TicketFilter) (*page, string, []any) {
+	pg := newPage(f.AccountID, f.Limit, f.Before)
+	if f.TriggerID != "" {
+		pg.and("trigger_id = $%d", f.TriggerID)
+	}
+	if f.Status != "" {
+		pg.and("status = $%d", f.Status)
+	}
+	q, args := pg.query(ticketColumns, "tickets")
+	return pg, q, args
 }
