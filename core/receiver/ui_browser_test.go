@@ -56,12 +56,10 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
-// TestBrowserCaptureFlow drives the admin page in headless Chromium: sign
-// in, start a capture, POST a Freshdesk body, see it appear, pick
-// ticket_subject, save it, POST again and find the field's value on the
-// event page; then the same pages at phone width. Every page is
-// screenshotted into screenshotDir.
-func TestBrowserCaptureFlow(t *testing.T) {
+// needChromium returns the Chromium the browser tests drive, or skips the
+// test (fails it when JSONEVENT_TEST_BROWSER_REQUIRE says it must run).
+func needChromium(t *testing.T) string {
+	t.Helper()
 	chromium := findChromium()
 	if chromium == "" {
 		if os.Getenv(browserEnv) != "" {
@@ -72,6 +70,35 @@ func TestBrowserCaptureFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+	return chromium
+}
+
+// apiCaller returns a function making an API request to base with the demo
+// token, failing the test unless it is answered 2xx.
+func apiCaller(t *testing.T, base string) func(method, path, body string) {
+	return func(method, path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-TOKEN", demoToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s = %d", method, path, resp.StatusCode)
+		}
+	}
+}
+
+// TestBrowserCaptureFlow drives the admin page in headless Chromium: sign
+// in, start a capture, POST a Freshdesk body, see it appear, pick
+// ticket_subject, save it, POST again and find the field's value on the
+// event page; then the same pages at phone width. Every page is
+// screenshotted into screenshotDir.
+func TestBrowserCaptureFlow(t *testing.T) {
+	chromium := needChromium(t)
 	// A CRM sink that fails until told otherwise, for a failed run.
 	var crmUp atomic.Bool
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -368,33 +395,11 @@ func startBrowserServer(t *testing.T, crmURL string) string {
 // sender wrote them: a 64-bit id parsed as a JavaScript number would show
 // (and preview) as 12345678901234567000, not the value the field holds.
 func TestBrowserExactNumbers(t *testing.T) {
-	chromium := findChromium()
-	if chromium == "" {
-		if os.Getenv(browserEnv) != "" {
-			t.Fatalf("%s is set but no chromium was found; run .ci/chromium.sh install", browserEnv)
-		}
-		t.Skip("chromium not found: install Debian's chromium (sudo .ci/chromium.sh install) or set JSONEVENT_CHROMIUM=/path/to/chromium to run the browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	chromium := needChromium(t)
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, `{}`) }))
 	defer sink.Close()
 	base := startBrowserServer(t, sink.URL)
-	call := func(method, path, body string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-TOKEN", demoToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s = %d", method, path, resp.StatusCode)
-		}
-	}
+	call := apiCaller(t, base)
 	call("POST", "/v1/triggers/OC_fd/capture", `{"count":1}`)
 	call("POST", "/inbound-event/v1/event/JSON/triggers?triggerId=OC_fd",
 		`{"freshdesk_webhook":{"ticket_id":12345678901234567890,"amount":1.10,"big":[9007199254740993]}}`)
@@ -461,33 +466,11 @@ func TestBrowserExactNumbers(t *testing.T) {
 // extracted from it, and shows the body as sent without making its paths
 // (which would extract nothing) fields.
 func TestBrowserVendorDocument(t *testing.T) {
-	chromium := findChromium()
-	if chromium == "" {
-		if os.Getenv(browserEnv) != "" {
-			t.Fatalf("%s is set but no chromium was found; run .ci/chromium.sh install", browserEnv)
-		}
-		t.Skip("chromium not found: install Debian's chromium (sudo .ci/chromium.sh install) or set JSONEVENT_CHROMIUM=/path/to/chromium to run the browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	chromium := needChromium(t)
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, `{}`) }))
 	defer sink.Close()
 	base := startBrowserServer(t, sink.URL)
-	call := func(method, path, body string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-TOKEN", demoToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s = %d", method, path, resp.StatusCode)
-		}
-	}
+	call := apiCaller(t, base)
 	call("POST", "/v1/triggers/OC_who/capture", `{"count":1}`)
 	call("POST", "/v1/triggers/OC_who/events", `{"ticket":{"subject":"Broken"}}`)
 
