@@ -51,45 +51,10 @@ func TestPostgresMigrationDoesNotStallOldNodes(t *testing.T) {
 	defer admin.Close(ctx)
 	toVersion4(t, ctx, admin)
 
-	reader, err := pgx.Connect(ctx, cfg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close(ctx)
-	rtx, err := reader.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	if err := rtx.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-
-	type opened struct {
-		s   *Store
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		s, err := Open(ctx, cfg, nil)
-		done <- opened{s, err}
-	}()
+	rtx := longReader(t, ctx, cfg.DSN)
+	done := openAsync(ctx, cfg)
 	// Wait until the new node's ALTER TABLE has asked for its lock.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var waiting int64
-		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%ALTER TABLE events ADD COLUMN auth_username%'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the migration never waited for its lock")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForLockWait(t, ctx, admin, "%ALTER TABLE events ADD COLUMN auth_username%")
 
 	// An old node stores an event meanwhile.
 	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -100,27 +65,15 @@ WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%ALTE
 		t.Fatalf("an old node's insert while the migration waits for its lock: %v", err)
 	}
 
-	if err := rtx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var o opened
-	select {
-	case o = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Open did not finish after the reader ended")
-	}
-	if o.err != nil {
-		t.Fatalf("Open: %v", o.err)
-	}
-	defer o.s.Close()
+	o := endReader(t, ctx, rtx, done)
 	steps, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := o.s.SchemaVersion(ctx); err != nil || v != steps[len(steps)-1].Version {
+	if v, err := o.SchemaVersion(ctx); err != nil || v != steps[len(steps)-1].Version {
 		t.Fatalf("schema version %d, %v; want %d", v, err, steps[len(steps)-1].Version)
 	}
-	ev, err := o.s.GetEvent(ctx, "acme", "evt_old_node")
+	ev, err := o.GetEvent(ctx, "acme", "evt_old_node")
 	if err != nil || ev.AuthUsername != "" {
 		t.Fatalf("the old node's event: %+v, %v", ev, err)
 	}
@@ -228,46 +181,11 @@ func TestPostgresEventListIndexBuiltOnceBehindLongReader(t *testing.T) {
 		}
 	}
 
-	reader, err := pgx.Connect(ctx, cfg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close(ctx)
-	rtx, err := reader.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	if err := rtx.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-
-	type opened struct {
-		s   *Store
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		s, err := Open(ctx, cfg, nil)
-		done <- opened{s, err}
-	}()
+	rtx := longReader(t, ctx, cfg.DSN)
+	done := openAsync(ctx, cfg)
 	// Wait until the new node has given way to the reader at least once
 	// (a lock wait lasts pgStepLockWait), then look for the new index.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var waiting int64
-		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the migration never waited for its lock")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForLockWait(t, ctx, admin, "%")
 	time.Sleep(pgStepLockWait + 300*time.Millisecond)
 	var built int64
 	if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'events_account_trigger_id'`).Scan(&built); err != nil {
@@ -277,6 +195,52 @@ WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'`).Scan(&waiting); err
 		t.Errorf("after the drop gave way to the reader, the new index is gone: it is built again on the next try")
 	}
 
+	endReader(t, ctx, rtx, done)
+	var old int64
+	if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'events_account_trigger_received'`).Scan(&old); err != nil || old != 0 {
+		t.Fatalf("the old index is still there (%d, %v)", old, err)
+	}
+}
+
+// longReader opens a transaction that has read events and holds it (a
+// report, a pg_dump), until the test ends it with endReader.
+func longReader(t *testing.T, ctx context.Context, dsn string) pgx.Tx {
+	t.Helper()
+	reader, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close(ctx) })
+	rtx, err := reader.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := rtx.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return rtx
+}
+
+type opened struct {
+	s   *Store
+	err error
+}
+
+// openAsync opens the store (migrating it) in the background.
+func openAsync(ctx context.Context, cfg config.Store) <-chan opened {
+	done := make(chan opened, 1)
+	go func() {
+		s, err := Open(ctx, cfg, nil)
+		done <- opened{s, err}
+	}()
+	return done
+}
+
+// endReader ends rtx and returns the store openAsync opened behind it,
+// closed when the test ends.
+func endReader(t *testing.T, ctx context.Context, rtx pgx.Tx, done <-chan opened) *Store {
+	t.Helper()
 	if err := rtx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -289,9 +253,27 @@ WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'`).Scan(&waiting); err
 	if o.err != nil {
 		t.Fatalf("Open: %v", o.err)
 	}
-	defer o.s.Close()
-	var old int64
-	if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'events_account_trigger_received'`).Scan(&old); err != nil || old != 0 {
-		t.Fatalf("the old index is still there (%d, %v)", old, err)
+	t.Cleanup(func() { _ = o.s.Close() })
+	return o.s
+}
+
+// waitForLockWait waits until a statement matching like (SQL LIKE) waits
+// for a lock, as a migration step does behind a long reader.
+func waitForLockWait(t *testing.T, ctx context.Context, admin *pgx.Conn, like string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var waiting int64
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE $1`, like).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the migration never waited for its lock")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
