@@ -19,17 +19,11 @@ var (
 // and a value containing a double quote or a line break ends its string
 // early. offset is encoding/json's error offset, or -1 to compute it.
 func (Adapter) InvalidJSONHint(body []byte, offset int64) string {
-	if offset < 0 {
-		offset = jsondoc.SyntaxOffset(body)
-	}
-	if offset < 0 {
-		return ""
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return "the body is empty: in the webhook action choose Simple content, or write an advanced JSON template"
-	}
-	if jsondoc.NotJSONAtAll(body) {
-		return "the body is not JSON at all (form data or XML?): in the webhook action set Encoding to JSON"
+	hint, offset := jsondoc.HintStart(body, offset,
+		"the body is empty: in the webhook action choose Simple content, or write an advanced JSON template",
+		"the body is not JSON at all (form data or XML?): in the webhook action set Encoding to JSON")
+	if hint != "" || offset < 0 {
+		return hint
 	}
 	if offset > int64(len(body)) {
 		offset = int64(len(body))

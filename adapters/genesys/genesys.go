@@ -289,17 +289,11 @@ func writeString(b *bytes.Buffer, s string) {
 // which is not JSON outside quotes, and text inputs not wrapped in
 // $esc.jsonString break the JSON when they contain a quote.
 func (*Adapter) InvalidJSONHint(body []byte, offset int64) string {
-	if offset < 0 {
-		offset = jsondoc.SyntaxOffset(body)
-	}
-	if offset < 0 {
-		return ""
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return "the body is empty: the action's requestTemplate must build a JSON object"
-	}
-	if jsondoc.NotJSONAtAll(body) {
-		return "the body is not JSON at all (form data?): the action's requestTemplate must build a JSON object and its Content-Type header must be application/json"
+	hint, offset := jsondoc.HintStart(body, offset,
+		"the body is empty: the action's requestTemplate must build a JSON object",
+		"the body is not JSON at all (form data?): the action's requestTemplate must build a JSON object and its Content-Type header must be application/json")
+	if hint != "" || offset < 0 {
+		return hint
 	}
 	if bytes.Contains(body, []byte("${")) || bytes.Contains(body, []byte("$!{")) {
 		return "the body contains a Velocity reference such as ${input.x} outside quotes: Genesys sends a reference to an input that was not set as its literal text; in the action's requestTemplate write numbers and booleans as #if(${input.x})${input.x}#{else}null#end and text as \"$esc.jsonString(${input.x})\""

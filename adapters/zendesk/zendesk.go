@@ -27,7 +27,6 @@
 package zendesk
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,17 +201,11 @@ func splitTags(v any) []any {
 // unquoted text placeholder gives bare words. Event webhooks always send
 // valid JSON. offset is encoding/json's error offset, or -1 to compute it.
 func (Adapter) InvalidJSONHint(body []byte, offset int64) string {
-	if offset < 0 {
-		offset = jsondoc.SyntaxOffset(body)
-	}
-	if offset < 0 {
-		return ""
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return "the body is empty: in the trigger's Notify by webhook action write a JSON body, and give the webhook the POST method"
-	}
-	if jsondoc.NotJSONAtAll(body) {
-		return "the body is not JSON at all (form data or XML?): set the webhook's request format to JSON"
+	hint, offset := jsondoc.HintStart(body, offset,
+		"the body is empty: in the trigger's Notify by webhook action write a JSON body, and give the webhook the POST method",
+		"the body is not JSON at all (form data or XML?): set the webhook's request format to JSON")
+	if hint != "" || offset < 0 {
+		return hint
 	}
 	return "in the trigger's JSON body put every placeholder in double quotes, numbers included (\"id\": \"{{ticket.id}}\"), so that an empty or free-text value stays valid JSON"
 }

@@ -290,3 +290,24 @@ func StringList(v any, split func(string) []string) []any {
 	}
 	return out
 }
+
+// HintStart is the beginning every vendor's InvalidJSONHint shares. offset
+// is encoding/json's error offset, or -1 to compute it; the offset it
+// returns is -1 when body is valid JSON (no hint). A body that is empty
+// gets the vendor's empty advice, one that is not JSON at all (form data,
+// XML) its notJSON advice; otherwise hint is "" and the vendor looks at
+// the offset itself.
+func HintStart(body []byte, offset int64, empty, notJSON string) (hint string, at int64) {
+	if offset < 0 {
+		offset = SyntaxOffset(body)
+	}
+	switch {
+	case offset < 0:
+		return "", -1
+	case len(bytes.TrimSpace(body)) == 0:
+		return empty, offset
+	case NotJSONAtAll(body):
+		return notJSON, offset
+	}
+	return "", offset
+}
