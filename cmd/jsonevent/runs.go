@@ -225,7 +225,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 					errText = "skipped by: " + r.SkippedBy
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.TriggerID, r.WorkflowID, len(r.Attempts),
-					r.CreatedAt.Local().Format(time.DateTime), r.EventID, oneLine(errText, 80))
+					fmtTime(r.CreatedAt), r.EventID, oneLine(errText, 80))
 			})
 		if err != nil {
 			fmt.Fprintf(stderr, "jsonevent runs list: %v\n", err)

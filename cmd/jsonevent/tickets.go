@@ -70,7 +70,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 			"TICKET\tSTATUS\tPRIORITY\tTRIGGER\tASSIGNEE\tCREATED\tTITLE",
 			func(w io.Writer, t *store.Ticket) {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.TriggerID, t.Assignee,
-					t.CreatedAt.Local().Format(time.DateTime), oneLine(t.Title, 60))
+					fmtTime(t.CreatedAt), oneLine(t.Title, 60))
 			})
 		if err != nil {
 			fmt.Fprintf(stderr, "jsonevent tickets list: %v\n", err)
