@@ -50,6 +50,7 @@ type Authenticator struct {
 
 type entry struct {
 	hash      [sha256.Size]byte
+	tokenID   string // hex of hash, made once rather than per request
 	accountID string
 	username  string
 }
@@ -68,7 +69,7 @@ func New(accounts []config.Account) *Authenticator {
 			if _, dup := a.byHash[h]; dup {
 				continue
 			}
-			a.byHash[h] = entry{hash: h, accountID: acc.ID, username: acc.Username}
+			a.byHash[h] = entry{hash: h, tokenID: hex.EncodeToString(h[:]), accountID: acc.ID, username: acc.Username}
 		}
 	}
 	return a
@@ -88,7 +89,7 @@ func (a *Authenticator) Authenticate(apiToken, authorization string) (Principal,
 		if !ok {
 			return Principal{}, refuse(ErrUnknownToken, "the X-API-TOKEN is not a valid token (mistyped, revoked, or for another installation); ask the administrator for a token made with `jsonevent token new`")
 		}
-		return Principal{AccountID: e.accountID, TokenID: hex.EncodeToString(e.hash[:])}, nil
+		return Principal{AccountID: e.accountID, TokenID: e.tokenID}, nil
 	}
 	if authorization == "" {
 		return Principal{}, refuse(ErrMissing, "missing credentials: send the header X-API-TOKEN: <token>, or Authorization: Basic base64(username:token)")
@@ -115,7 +116,7 @@ func (a *Authenticator) Authenticate(apiToken, authorization string) (Principal,
 	if e.username == "" || subtle.ConstantTimeCompare([]byte(username), []byte(e.username)) != 1 {
 		return Principal{}, refuse(ErrUsernameMismatch, "the Basic username does not match the token's account; use the account's configured username (or send the token alone as X-API-TOKEN)")
 	}
-	return Principal{AccountID: e.accountID, Username: username, TokenID: hex.EncodeToString(e.hash[:])}, nil
+	return Principal{AccountID: e.accountID, Username: username, TokenID: e.tokenID}, nil
 }
 
 // lookup hashes token and finds its account. The map key is the hash of

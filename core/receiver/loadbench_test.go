@@ -23,7 +23,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -148,12 +147,6 @@ func (r *loadResult) merge(o loadResult) {
 	r.lat = append(r.lat, o.lat...)
 	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
 	r.percentiles()
-}
-
-func loadBody() []byte {
-	b := `{"stores":[{"name":"Oslo","id":17}],"ticket":{"priority":"Urgent","total":1200},"pad":"`
-	b += strings.Repeat("x", 1024-len(b)-2) + `"}`
-	return []byte(b)
 }
 
 func listen(t *testing.T) net.Listener {
