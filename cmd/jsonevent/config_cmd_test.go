@@ -234,7 +234,8 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Errorf("%v: code %d, output %q", args, code, out+errOut)
 		}
 	}
-	for _, args := range [][]string{{"serve", "--bogus"}, {"validate", "--bogus"}, {"token", "new", "--bogus"}, {"token", "old"}, {"runs", "nope"}} {
+	for _, args := range [][]string{{"serve", "--bogus"}, {"validate", "--bogus"}, {"token", "new", "--bogus"}, {"token", "old"}, {"runs", "nope"},
+		{"runs"}, {"tickets"}, {"runs", "show"}, {"runs", "retry", "--json"}, {"tickets", "set"}, {"runs", "show", "run_1", "run_2"}, {"tickets", "show", "--json", "tkt_1", "tkt_2"}} {
 		if code, _, _ := runCmd(t, args...); code != 2 {
 			t.Errorf("%v: code %d, want 2", args, code)
 		}
@@ -265,10 +266,14 @@ func TestTicketsShowRefusesSetFlags(t *testing.T) {
 	if code, out, _ := runCmd(t, "tickets", "show", "tkt_1", "--url", srv.URL, "--token", "t"); code != 0 || !strings.Contains(out, "tkt_1") {
 		t.Errorf("plain show: code %d, stdout %q", code, out)
 	}
+	// Flags may also come before the id.
+	if code, out, _ := runCmd(t, "tickets", "show", "--url", srv.URL, "--json", "tkt_1", "--token", "t"); code != 0 || !strings.Contains(out, `"tkt_1"`) {
+		t.Errorf("flags before the id: code %d, stdout %q", code, out)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) != 1 {
-		t.Errorf("requests %v: want only the plain show's GET", seen)
+	if len(seen) != 2 {
+		t.Errorf("requests %v: want only the two plain shows' GETs", seen)
 	}
 }
 

@@ -49,6 +49,60 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.json, "json", false, "print the API's JSON instead of a table")
 }
 
+// apiCommand is an API command's subcommand as startAPICommand found it.
+type apiCommand struct {
+	sub   string        // list, show, ...
+	args  []string      // what follows the subcommand
+	fs    *flag.FlagSet // the subcommand's flags, the connection flags registered
+	api   apiFlags
+	usage func() // prints the command's usage
+}
+
+// startAPICommand is how every API command begins: the usage for help
+// (exit 0) or when no subcommand is named (exit 2), which return nil and
+// the exit status; else the subcommand with its flag set.
+func startAPICommand(name, usageText string, args []string, stderr io.Writer) (*apiCommand, int) {
+	usage := func() { fmt.Fprintln(stderr, usageText) }
+	if len(args) == 0 || isHelp(args[0]) {
+		usage()
+		if len(args) == 0 {
+			return nil, 2
+		}
+		return nil, 0
+	}
+	c := &apiCommand{sub: args[0], args: args[1:], usage: usage}
+	c.fs = flag.NewFlagSet(name+" "+c.sub, flag.ContinueOnError)
+	c.fs.SetOutput(stderr)
+	c.fs.Usage = func() {
+		usage()
+		c.fs.PrintDefaults()
+	}
+	c.api.register(c.fs)
+	return c, 0
+}
+
+// parseIDArgs parses the flags of a subcommand that names one id; the
+// flags may come before or after it. ok is false when the command is over,
+// with code its exit status (the usage printed for a missing or extra id).
+func parseIDArgs(fs *flag.FlagSet, args []string, usage func()) (id string, code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		return "", parseFailed(err), false
+	}
+	if fs.NArg() < 1 {
+		usage()
+		return "", 2, false
+	}
+	id = fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return "", parseFailed(err), false
+	}
+	if fs.NArg() > 0 {
+		usage()
+		return "", 2, false
+	}
+	return id, 0, true
+}
+
 // call sends one API request and decodes a 2xx JSON answer into out; any
 // other answer becomes an error carrying the API's message.
 func (a *apiFlags) call(ctx context.Context, method, path string, query url.Values, body io.Reader, out any) error {
@@ -175,29 +229,14 @@ func escapeJSONControls(b []byte) string {
 }
 
 func runRuns(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	usage := func() {
-		fmt.Fprintln(stderr, `usage: jsonevent runs list [--status S] [--trigger T] [--since 24h|RFC3339] [--limit N] [--all]
+	c, code := startAPICommand("runs", `usage: jsonevent runs list [--status S] [--trigger T] [--since 24h|RFC3339] [--limit N] [--all]
        jsonevent runs show ID
        jsonevent runs retry ID
-common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`)
+common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`, args, stderr)
+	if c == nil {
+		return code
 	}
-	if len(args) > 0 && isHelp(args[0]) {
-		usage()
-		return 0
-	}
-	if len(args) == 0 {
-		usage()
-		return 2
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		usage()
-		fs.PrintDefaults()
-	}
-	var api apiFlags
-	api.register(fs)
+	sub, args, fs, api, usage := c.sub, c.args, c.fs, &c.api, c.usage
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	switch sub {
@@ -217,7 +256,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 			}
 		}
 		q.Set("limit", fmt.Sprint(*limit))
-		err := listPages(ctx, &api, "/v1/runs", q, "runs", *all, stdout,
+		err := listPages(ctx, api, "/v1/runs", q, "runs", *all, stdout,
 			"RUN\tSTATUS\tTRIGGER\tWORKFLOW\tATTEMPTS\tCREATED\tEVENT\tERROR",
 			func(w io.Writer, r *store.Run) {
 				errText := r.Error
@@ -233,21 +272,9 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		}
 		return 0
 	case "show", "retry":
-		// Flags may come before or after the id.
-		if err := fs.Parse(args); err != nil {
-			return parseFailed(err)
-		}
-		if fs.NArg() < 1 {
-			usage()
-			return 2
-		}
-		id := fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return parseFailed(err)
-		}
-		if fs.NArg() > 0 {
-			usage()
-			return 2
+		id, code, ok := parseIDArgs(fs, args, usage)
+		if !ok {
+			return code
 		}
 		method, path := http.MethodGet, "/v1/runs/"+url.PathEscape(id)
 		if sub == "retry" {

@@ -25,29 +25,14 @@ func init() {
 }
 
 func runTickets(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	usage := func() {
-		fmt.Fprintln(stderr, `usage: jsonevent tickets list [--status S] [--trigger T] [--limit N] [--all]
+	c, code := startAPICommand("tickets", `usage: jsonevent tickets list [--status S] [--trigger T] [--limit N] [--all]
        jsonevent tickets show ID
        jsonevent tickets set ID [--status S] [--assignee NAME]
-common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`)
+common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`, args, stderr)
+	if c == nil {
+		return code
 	}
-	if len(args) > 0 && isHelp(args[0]) {
-		usage()
-		return 0
-	}
-	if len(args) == 0 {
-		usage()
-		return 2
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("tickets "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		usage()
-		fs.PrintDefaults()
-	}
-	var api apiFlags
-	api.register(fs)
+	sub, args, fs, api, usage := c.sub, c.args, c.fs, &c.api, c.usage
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	switch sub {
@@ -66,7 +51,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 		if *trigger != "" {
 			q.Set("trigger", *trigger)
 		}
-		err := listPages(ctx, &api, "/v1/tickets", q, "tickets", *all, stdout,
+		err := listPages(ctx, api, "/v1/tickets", q, "tickets", *all, stdout,
 			"TICKET\tSTATUS\tPRIORITY\tTRIGGER\tASSIGNEE\tCREATED\tTITLE",
 			func(w io.Writer, t *store.Ticket) {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.TriggerID, t.Assignee,
@@ -83,21 +68,9 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 			status = fs.String("status", "", "set the `status`: "+strings.Join(store.TicketStatuses, ", "))
 			assignee = fs.String("assignee", "", "set the assignee (`name`)")
 		}
-		// Flags may follow the id: parse, take the id, parse the rest.
-		if err := fs.Parse(args); err != nil {
-			return parseFailed(err)
-		}
-		if fs.NArg() < 1 {
-			usage()
-			return 2
-		}
-		id := fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return parseFailed(err)
-		}
-		if fs.NArg() > 0 {
-			usage()
-			return 2
+		id, code, ok := parseIDArgs(fs, args, usage)
+		if !ok {
+			return code
 		}
 		path := "/v1/tickets/" + url.PathEscape(id)
 		var raw json.RawMessage
