@@ -128,11 +128,12 @@ func (s *Store) oldestUnfinishedJob(ctx context.Context) (time.Time, error) {
 	return res.Jobs[0].CreatedAt, nil
 }
 
-// pruneEvents is the janitor's round of store.retention.
-func (s *Store) pruneEvents() {
+// pruneEvents is the janitor's round of store.retention, now being the
+// database's clock.
+func (s *Store) pruneEvents(now time.Time) {
 	ctx, cancel := context.WithTimeout(s.janitorCtx, pruneBudget) // Close ends it too
 	defer cancel()
-	n, err := s.PruneEvents(ctx, time.Now().Add(-s.retention))
+	n, err := s.PruneEvents(ctx, now.Add(-s.retention))
 	if n > 0 {
 		s.log.Info("deleted events past store.retention, with their workflow runs", "events", n, "retention", s.retention.String())
 	}

@@ -135,6 +135,47 @@ func TestJanitorAppliesRetention(t *testing.T) {
 	}
 }
 
+// TestJanitorUsesDatabaseClock: on PostgreSQL a janitor's cutoffs come
+// from the database's clock, which every node shares. A node whose own
+// clock ran ten days fast deleted every node's events younger than
+// store.retention (and their idempotency keys); now it deletes only what
+// is past retention by the database's clock. On SQLite, with one node,
+// its clock is the database's.
+func TestJanitorUsesDatabaseClock(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, storeDrivers[1].fresh(t), Options{Retention: 48 * time.Hour, IdempotencyWindow: 24 * time.Hour})
+	s.nodeNow = func() time.Time { return time.Now().Add(10 * 24 * time.Hour) }
+	young, _, err := s.InsertEvent(ctx, sampleEvent("OC_a", "key-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := s.InsertEvent(ctx, oldEvent("OC_a", time.Now().Add(-72*time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.janitorRound()
+	if _, err := s.GetEvent(ctx, "acme", young); err != nil {
+		t.Errorf("an event received just now was deleted by a node whose clock runs ten days fast: %v", err)
+	}
+	if _, err := s.GetEvent(ctx, "acme", old); err == nil {
+		t.Error("an event 72 h old by the database's clock outlived store.retention 48h")
+	}
+	var keys int64
+	if err := s.Reader().QueryRow(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 1 {
+		t.Errorf("%d idempotency keys after the round; want the fresh one kept", keys)
+	}
+
+	// On SQLite the node's clock is the only one.
+	l := openTest(t, storeDrivers[0].fresh(t), Options{})
+	l.nodeNow = func() time.Time { return time.Unix(1e9, 0) }
+	if now, err := l.dbNow(ctx); err != nil || !now.Equal(time.Unix(1e9, 0)) {
+		t.Errorf("SQLite dbNow = %v, %v; want the node's clock", now, err)
+	}
+}
+
 func TestPruneKeepsUnfinishedRuns(t *testing.T) { forEachDriver(t, testPruneKeepsUnfinishedRuns) }
 
 // testPruneKeepsUnfinishedRuns: a failed run retried by hand is a new job

@@ -48,8 +48,9 @@ type Store struct {
 
 	maxBatch  int
 	window    time.Duration
-	retention time.Duration // events older are deleted by the janitor; 0 keeps them
-	mu        sync.RWMutex  // guards closed against sends on queue
+	retention time.Duration    // events older are deleted by the janitor; 0 keeps them
+	nodeNow   func() time.Time // this process's clock: time.Now (tests set another)
+	mu        sync.RWMutex     // guards closed against sends on queue
 	closed    bool
 	queue     chan *writeReq
 	done      chan struct{} // closed when the writers have drained and exited
@@ -128,6 +129,7 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 		maxBatch:  opt.MaxBatch,
 		window:    opt.IdempotencyWindow,
 		retention: opt.Retention,
+		nodeNow:   time.Now,
 		queue:     make(chan *writeReq, 4096),
 		done:      make(chan struct{}),
 	}
@@ -243,23 +245,51 @@ func (s *Store) janitor() {
 			return
 		case <-t.C:
 			t.Reset(every)
-			ctx, cancel := context.WithTimeout(s.janitorCtx, time.Minute)
-			if n, err := s.PruneIdempotencyKeys(ctx, time.Now().Add(-s.window)); err != nil {
-				s.log.Warn("pruning expired idempotency keys failed", "err", err)
-			} else if n > 0 {
-				s.log.Debug("pruned expired idempotency keys", "keys", n)
-			}
-			if n, err := s.PruneCaptures(ctx, time.Now()); err != nil {
-				s.log.Warn("pruning expired captures failed", "err", err)
-			} else if n > 0 {
-				s.log.Debug("pruned expired captures", "captures", n)
-			}
-			cancel()
-			if s.retention > 0 {
-				s.pruneEvents()
-			}
+			s.janitorRound()
 		}
 	}
+}
+
+// janitorRound is one round of the janitor. Its cutoffs come from the
+// database's clock (see dbNow): on PostgreSQL every node's janitor deletes
+// what one shared clock says is expired.
+func (s *Store) janitorRound() {
+	ctx, cancel := context.WithTimeout(s.janitorCtx, time.Minute)
+	now, err := s.dbNow(ctx)
+	if err != nil {
+		cancel()
+		s.log.Warn("the janitor could not read the database's clock; it deletes nothing this round", "err", err)
+		return
+	}
+	if n, err := s.PruneIdempotencyKeys(ctx, now.Add(-s.window)); err != nil {
+		s.log.Warn("pruning expired idempotency keys failed", "err", err)
+	} else if n > 0 {
+		s.log.Debug("pruned expired idempotency keys", "keys", n)
+	}
+	if n, err := s.PruneCaptures(ctx, now); err != nil {
+		s.log.Warn("pruning expired captures failed", "err", err)
+	} else if n > 0 {
+		s.log.Debug("pruned expired captures", "captures", n)
+	}
+	cancel()
+	if s.retention > 0 {
+		s.pruneEvents(now)
+	}
+}
+
+// dbNow is the time by the database's clock: on PostgreSQL the server's,
+// which every node shares (a node whose own clock ran days fast would
+// otherwise delete every node's events days early); on SQLite, which has
+// one node, this process's clock (nodeNow).
+func (s *Store) dbNow(ctx context.Context) (time.Time, error) {
+	if _, ok := s.b.(*pgBackend); !ok {
+		return s.nodeNow(), nil
+	}
+	var now time.Time
+	if err := s.b.reader().QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return time.Time{}, unavailable(fmt.Errorf("read the database's clock: %w", err))
+	}
+	return now, nil
 }
 
 // PruneIdempotencyKeys deletes the idempotency keys first used before
