@@ -58,7 +58,8 @@ func BenchmarkPostEvent(b *testing.B) {
 			ctx.Request.SetBody(body)
 			handler(&ctx)
 			if ctx.Response.StatusCode() != fasthttp.StatusAccepted {
-				b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				b.Errorf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body()) // not Fatal: this is not the benchmark's goroutine
+				return
 			}
 		}
 	})
