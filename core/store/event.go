@@ -190,14 +190,27 @@ func encodeEvent(ev *Event) (*eventRow, error) {
 }
 
 // claimKey records r's idempotency key, or finds the live event that holds
-// it. One upsert: a key older than the window is taken over, a live one is
-// left alone and its event id returned.
+// it. One upsert: a key older than the window ($6 microseconds before the
+// new key's created_at) is taken over, a live one is left alone and its
+// event id returned. On SQLite created_at is $5, the event's received time
+// (one node, whose clock is the only one); on PostgreSQL it is the
+// database's clock (pgClaimKeySQL), which every node shares and the
+// janitor prunes keys by: a node whose clock ran a day fast would take
+// over the keys the others had just stored, and one a day slow store keys
+// the janitor deleted at once, each letting a retry in as a new event.
 const claimKeySQL = `INSERT INTO idempotency_keys (account_id, trigger_id, idem_key, event_id, created_at)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (account_id, trigger_id, idem_key) DO UPDATE SET
-    event_id   = CASE WHEN idempotency_keys.created_at < $6 THEN excluded.event_id   ELSE idempotency_keys.event_id   END,
-    created_at = CASE WHEN idempotency_keys.created_at < $6 THEN excluded.created_at ELSE idempotency_keys.created_at END
+    event_id   = CASE WHEN idempotency_keys.created_at < excluded.created_at - $6 THEN excluded.event_id   ELSE idempotency_keys.event_id   END,
+    created_at = CASE WHEN idempotency_keys.created_at < excluded.created_at - $6 THEN excluded.created_at ELSE idempotency_keys.created_at END
 RETURNING event_id`
+
+// pgClaimKeySQL is claimKeySQL with created_at from the database's clock,
+// in microseconds since 1970 as the column holds, and the window as $5.
+var pgClaimKeySQL = strings.NewReplacer(
+	"$4, $5)", "$4, CAST(extract(epoch FROM now()) * 1000000 AS bigint))",
+	"$6", "$5",
+).Replace(claimKeySQL)
 
 const insertEventSQL = `INSERT INTO events (id, account_id, trigger_id, context_id, user_id, brand_id,
     query_json, headers_json, body, normalized_body, fields_json, warnings_json,
@@ -262,9 +275,14 @@ func claimKey(ctx context.Context, tx Tx, r *eventRow, window time.Duration) (st
 	if r.idemKey == "" {
 		return r.id, false, nil
 	}
+	var row Row
+	if _, ok := tx.(*sqlTx); ok { // SQLite: one node, the event's own time
+		row = tx.QueryRow(ctx, claimKeySQL, r.accountID, r.triggerID, r.idemKey, r.id, r.receivedAt, window.Microseconds())
+	} else {
+		row = tx.QueryRow(ctx, pgClaimKeySQL, r.accountID, r.triggerID, r.idemKey, r.id, window.Microseconds())
+	}
 	var holder string
-	err := tx.QueryRow(ctx, claimKeySQL, r.accountID, r.triggerID, r.idemKey, r.id, r.receivedAt,
-		r.receivedAt-window.Microseconds()).Scan(&holder)
+	err := row.Scan(&holder)
 	if err != nil {
 		return "", false, fmt.Errorf("claim idempotency key: %w", err)
 	}

@@ -372,3 +372,45 @@ func TestPostgresMigrationWaitIsLogged(t *testing.T) {
 		t.Errorf("no line once the wait ended:\n%s", logs.String())
 	}
 }
+
+// TestPostgresIdempotencyOnDatabaseClock: on PostgreSQL an idempotency
+// key's age is measured on the database's clock, which every node shares,
+// not on the clock of the node that received the event. A node whose
+// clock ran a day fast took over every key another node had just stored
+// (its cutoff, its now less 24 h, was after them), accepting a retry as a
+// new event; a node whose clock ran a day slow stored keys that the
+// janitor (database clock) deleted at once, so the next retry was new too.
+func TestPostgresIdempotencyOnDatabaseClock(t *testing.T) {
+	nodes := openNodes(t, 2, pgtest.DSN(t), func(int) Options { return Options{IdempotencyWindow: 24 * time.Hour} })
+	ctx := context.Background()
+	received := func(key string, skew time.Duration) *Event {
+		ev := sampleEvent("OC_a", key)
+		ev.ReceivedAt = time.Now().Add(skew) // the receiving node's clock
+		return ev
+	}
+
+	first, _, err := nodes[0].InsertEvent(ctx, received("fast", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, dup, err := nodes[1].InsertEvent(ctx, received("fast", 25*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dup || id != first {
+		t.Errorf("a retry through a node whose clock runs 25 h fast: id %s duplicate %v; want %s, a duplicate", id, dup, first)
+	}
+
+	first, _, err = nodes[1].InsertEvent(ctx, received("slow", -25*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].janitorRound()
+	id, dup, err = nodes[0].InsertEvent(ctx, received("slow", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dup || id != first {
+		t.Errorf("a retry of an event a node whose clock runs 25 h slow stored: id %s duplicate %v; want %s, a duplicate", id, dup, first)
+	}
+}
