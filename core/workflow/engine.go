@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -641,12 +642,17 @@ func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, p
 }
 
 // retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// Seconds past what a Duration holds (292 years; a timestamp sent by
+// mistake) are the longest Duration, not a product that wrapped negative.
 func retryAfter(h map[string][]string, now time.Time) (time.Duration, bool) {
 	v := http.Header(h).Get("Retry-After")
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if secs, err := strconv.ParseInt(v, 10, 64); (err == nil && secs >= 0) || errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		if err != nil || secs > math.MaxInt64/int64(time.Second) {
+			return math.MaxInt64, true
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -438,6 +439,11 @@ func TestRetryAfter(t *testing.T) {
 		{"", 0, false}, {"7", 7 * time.Second, true}, {"0", 0, true}, {"soon", 0, false},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		// Past what a Duration holds (a timestamp in milliseconds sent by
+		// mistake): as long as can be, which max_backoff then caps; it
+		// wrapped negative, and the retry came at min_backoff.
+		{"10000000000", math.MaxInt64, true}, {"1767225600000", math.MaxInt64, true},
+		{"99999999999999999999", math.MaxInt64, true}, {"9223372036", 9223372036 * time.Second, true},
 	}
 	for _, tt := range tests {
 		got, ok := retryAfter(map[string][]string{"Retry-After": {tt.v}}, now)
