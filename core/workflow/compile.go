@@ -197,8 +197,9 @@ func Compile(c *config.Config) (*Set, error) {
 	if q := c.Queue; q.Workers < 0 || q.Workers > 10000 {
 		errs = append(errs, fmt.Errorf("queue.workers: %d is out of range (1 to 10000, 0 for the default %d)", q.Workers, DefaultWorkers))
 	}
-	if q := c.Queue; q.PollInterval < 0 || q.PollInterval > time.Minute {
-		errs = append(errs, fmt.Errorf("queue.poll_interval: %s is out of range (up to 1m)", q.PollInterval))
+	// river refuses a poll interval (and so FetchCooldown) below 1 ms.
+	if q := c.Queue; q.PollInterval < 0 || (q.PollInterval > 0 && q.PollInterval < time.Millisecond) || q.PollInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("queue.poll_interval: %s is out of range (1ms to 1m, 0 for the default %s)", q.PollInterval, DefaultPollInterval))
 	}
 	if q := c.Queue; q.RescueAfter < 0 || (q.RescueAfter > 0 && q.RescueAfter < time.Second) {
 		errs = append(errs, fmt.Errorf("queue.rescue_after: %s is too short (at least 1s; it must exceed the longest workflow)", q.RescueAfter))

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/jsonevent/jsonevent/core/config"
 )
 
@@ -278,5 +280,42 @@ func TestCompileRefusesRequestsThatCannotBeSent(t *testing.T) {
 	w.Tasks[0].headers["X-Api/Key"] = w.Tasks[0].url
 	if _, err := runOne(t, set, w, 0, nil); IsPermanent(err) || err == nil || !strings.Contains(err.Error(), "invalid header field name") {
 		t.Errorf("run-time error = %v", err)
+	}
+}
+
+// TestQueueDurationsRiverRefuses: a queue.poll_interval below river's 1 ms
+// passed validation, then river refused to start with "FetchCooldown must
+// be at least 1ms", naming no key of the config. Every value Validate
+// accepts, river accepts.
+func TestQueueDurationsRiverRefuses(t *testing.T) {
+	for _, q := range []config.Queue{
+		{PollInterval: 500 * time.Microsecond}, {PollInterval: time.Nanosecond}, {PollInterval: -time.Second},
+		{PollInterval: 2 * time.Minute}, {RescueAfter: -time.Second}, {RescueAfter: time.Millisecond},
+	} {
+		cfg := testConfig(config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "a"}}})
+		cfg.Queue = q
+		err := Validate(cfg)
+		if err == nil || !strings.Contains(err.Error(), "queue.") {
+			t.Errorf("queue %+v: Validate = %v, want an error naming the key", q, err)
+		}
+	}
+	for _, q := range []config.Queue{{}, {PollInterval: time.Millisecond, RescueAfter: time.Second}, {PollInterval: time.Minute}} {
+		cfg := testConfig(config.Workflow{ID: "wf", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "a"}}})
+		cfg.Queue = q
+		if err := Validate(cfg); err != nil {
+			t.Errorf("queue %+v: Validate = %v", q, err)
+			continue
+		}
+		e, err := NewEngine(cfg, EngineOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := e.RiverConfig(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.FetchCooldown < river.FetchCooldownMin || rc.FetchPollInterval < river.FetchPollIntervalMin {
+			t.Errorf("queue %+v: river refuses FetchCooldown %s, FetchPollInterval %s, which Validate accepted", q, rc.FetchCooldown, rc.FetchPollInterval)
+		}
 	}
 }
