@@ -90,7 +90,9 @@ type Field struct {
 // Options tunes New.
 type Options struct {
 	Log *slog.Logger
-	// Now is the clock (tests); nil is time.Now.
+	// Now is the clock (tests); nil is the store's (store.Store.Now: on
+	// PostgreSQL the database server's, so that every node agrees when a
+	// session or a capture expires), else time.Now.
 	Now func() time.Time
 }
 
@@ -123,6 +125,9 @@ func New(ctx context.Context, st Store, opt Options) (*Service, error) {
 	s := &Service{st: st, log: opt.Log, now: opt.Now, open: map[string]*store.CaptureSession{}, ended: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if c, ok := st.(interface{ Now() time.Time }); ok && s.now == nil {
+		s.now = c.Now
 	}
 	if s.now == nil {
 		s.now = time.Now

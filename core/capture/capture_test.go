@@ -644,3 +644,42 @@ func TestFieldsCarryPathHints(t *testing.T) {
 		}
 	}
 }
+
+// clockStore is a store whose clock (the database's, store.Store.Now) is
+// not this process's.
+type clockStore struct {
+	*store.Store
+	now func() time.Time
+}
+
+func (s clockStore) Now() time.Time { return s.now() }
+
+// TestSessionsFollowTheStoreClock: without Options.Now a session's times
+// come from the store's clock, on PostgreSQL the database server's, which
+// every node shares. They came from each node's own clock: a session
+// opened for 15 minutes on one node was already over on a node whose
+// clock ran 15 minutes fast, which captured nothing for it.
+func TestSessionsFollowTheStoreClock(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "c.db"))
+	db := &clock{t: time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)}
+	s, err := New(ctx, clockStore{st, db.now}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trig := testTrigger()
+	v, err := s.Open(ctx, trig, 2, 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.CreatedAt.Equal(db.now()) || !v.ExpiresAt.Equal(db.now().Add(15*time.Minute)) {
+		t.Errorf("session created %s, expiring %s; want the store's clock, %s", v.CreatedAt, v.ExpiresAt, db.now())
+	}
+	if !s.Capturing(trig.ID) {
+		t.Error("a session 0 of its 15 minutes old by the store's clock is not capturing")
+	}
+	db.add(16 * time.Minute)
+	if s.Capturing(trig.ID) {
+		t.Error("a session 16 minutes old by the store's clock is still capturing")
+	}
+}

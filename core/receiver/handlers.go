@@ -172,8 +172,9 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 	}
 
 	// 8. Commit, then answer.
+	now := s.now()
 	ev := &store.Event{
-		ID:             store.NewEventID(),
+		ID:             store.NewEventIDAt(now),
 		AccountID:      p.AccountID,
 		TriggerID:      triggerID,
 		ContextID:      req.Query["contextId"],
@@ -185,7 +186,7 @@ func (s *Server) postEvent(c *fiber.Ctx, route string) error {
 		NormalizedBody: norm.Body,
 		Fields:         fields,
 		Warnings:       slices.Concat(norm.Warnings, fieldWarnings),
-		ReceivedAt:     s.now(),
+		ReceivedAt:     now,
 		IdempotencyKey: key,
 		AuthUsername:   p.Username,
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/riverqueue/river"
 
 	"github.com/jsonevent/jsonevent/core"
@@ -864,5 +865,41 @@ func TestRepeatedQueryParameterKeepsTheFirst(t *testing.T) {
 	}
 	if ev.TriggerID != "OC_demo" || ev.Query["triggerId"] != "OC_demo" || ev.ContextID != "c1" || ev.Query["contextId"] != "c1" {
 		t.Fatalf("trigger %s, contextId %s, query %v; want OC_demo and c1 throughout", ev.TriggerID, ev.ContextID, ev.Query)
+	}
+}
+
+// clockStore is a store whose clock (the database's, store.Store.Now) is
+// not this process's.
+type clockStore struct {
+	*store.Store
+	now time.Time
+}
+
+func (s clockStore) Now() time.Time { return s.now }
+
+// TestEventTimesFollowTheStoreClock: an event's id and received time come
+// from the store's clock, on PostgreSQL the database server's, which every
+// node shares. They came from the node's own clock: retention deletes by
+// the id's time on the server's clock, so a node whose clock ran days slow
+// had its events deleted days early.
+func TestEventTimesFollowTheStoreClock(t *testing.T) {
+	h := newHarness(t, testConfig())
+	dbNow := time.Now().Add(-72 * time.Hour).Truncate(time.Millisecond)
+	srv, err := New(testConfig(), Options{Store: clockStore{h.store, dbNow}, Limiter: h.limiter, Adapters: testAdapters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	r := h.do(t, "POST", inbound+"OC_demo", goodBody, jsonHeaders())
+	if r.status != 202 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	id, _ := r.json["eventId"].(string)
+	ev, err := h.store.GetEvent(context.Background(), "demo", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at := ulid.Time(ulid.MustParse(strings.TrimPrefix(id, store.EventIDPrefix)).Time()); !at.Equal(dbNow) || !ev.ReceivedAt.Equal(dbNow) {
+		t.Errorf("event %s made at %s, received at %s; want both at the store's %s", id, at, ev.ReceivedAt, dbNow)
 	}
 }

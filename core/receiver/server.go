@@ -61,7 +61,9 @@ type Options struct {
 	// Registry receives the metrics; nil makes a private one served on
 	// /metrics.
 	Registry *prometheus.Registry
-	// Now is the clock (tests); nil is time.Now.
+	// Now is the clock (tests); nil is the store's (store.Store.Now: on
+	// PostgreSQL the database server's, which event ids and received
+	// times must follow), else time.Now.
 	Now func() time.Time
 	// StoreWait bounds a request's wait for its commit, and separately for
 	// the rate limiter's decision; 0 is 30 s (tests set less).
@@ -121,6 +123,9 @@ func New(cfg *config.Config, opt Options) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if c, ok := opt.Store.(interface{ Now() time.Time }); ok && s.now == nil {
+		s.now = c.Now
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -229,12 +229,13 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 		}
 		// The fields a live event would get now, adopted ones included.
 		fields, fieldWarnings := extract(s.fieldsOf(trig), norm.Body)
+		now := s.now()
 		ev := &store.Event{
-			ID: store.NewEventID(), AccountID: acct, TriggerID: old.TriggerID,
+			ID: store.NewEventIDAt(now), AccountID: acct, TriggerID: old.TriggerID,
 			ContextID: old.ContextID, UserID: old.UserID, BrandID: old.BrandID,
 			Query: old.Query, Header: old.Header, Body: old.Body, NormalizedBody: norm.Body,
 			Fields: fields, Warnings: slices.Concat(norm.Warnings, fieldWarnings),
-			ReceivedAt: s.now(), ReplayOf: old.ID, AuthUsername: old.AuthUsername,
+			ReceivedAt: now, ReplayOf: old.ID, AuthUsername: old.AuthUsername,
 		}
 		var jobs []river.InsertManyParams
 		if s.jobs != nil {

@@ -29,6 +29,12 @@ const IdempotencyWindow = 24 * time.Hour
 // NewEventID returns a fresh, time-ordered event id ("evt_" + ULID).
 func NewEventID() string { return EventIDPrefix + ulid.Make().String() }
 
+// NewEventIDAt is NewEventID for an event received at t (Store.Now: the
+// database's clock, which retention deletes by).
+func NewEventIDAt(t time.Time) string {
+	return EventIDPrefix + ulid.MustNew(ulid.Timestamp(t), ulid.DefaultEntropy()).String()
+}
+
 // ValidEventID reports whether id has the shape NewEventID gives: the
 // prefix and a ULID.
 func ValidEventID(id string) bool { return ValidID(EventIDPrefix, id) }
@@ -101,10 +107,10 @@ type Event struct {
 // with core.CodeUnavailable.
 func (s *Store) InsertEvent(ctx context.Context, ev *Event, jobs ...river.InsertManyParams) (id string, duplicate bool, err error) {
 	if ev.ID == "" {
-		ev.ID = NewEventID()
+		ev.ID = NewEventIDAt(s.Now())
 	}
 	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = time.Now()
+		ev.ReceivedAt = s.Now()
 	}
 	row, err := encodeEvent(ev)
 	if err != nil {

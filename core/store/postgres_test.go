@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/oklog/ulid/v2"
 	"github.com/riverqueue/river"
 
 	"github.com/jsonevent/jsonevent/core/config"
@@ -412,5 +413,37 @@ func TestPostgresIdempotencyOnDatabaseClock(t *testing.T) {
 	}
 	if !dup || id != first {
 		t.Errorf("a retry of an event a node whose clock runs 25 h slow stored: id %s duplicate %v; want %s, a duplicate", id, dup, first)
+	}
+}
+
+// TestPostgresStoreNowFollowsDatabaseClock: on PostgreSQL Store.Now is
+// the server's clock as measured from this node, whatever this node's own
+// clock says. Event ids are made from it, and retention deletes by their
+// time on the server's clock: a node whose clock ran 49 h slow made ids
+// that the janitor (store.retention 48h) deleted at their first round.
+func TestPostgresStoreNowFollowsDatabaseClock(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, storeDrivers[1].fresh(t), Options{Retention: 48 * time.Hour})
+	s.nodeNow = func() time.Time { return time.Now().Add(-49 * time.Hour) }
+	s.janitorRound() // measures the offset, as Open did
+	if d := time.Since(s.Now()); d.Abs() > time.Second {
+		t.Fatalf("Now is %s off the database's clock on a node 49 h slow", d)
+	}
+	ev := sampleEvent("OC_a", "")
+	ev.ReceivedAt = time.Time{}
+	id, _, err := s.InsertEvent(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(ulid.MustParse(strings.TrimPrefix(id, EventIDPrefix)).Timestamp()); d.Abs() > time.Second {
+		t.Errorf("event id %s is %s off the database's clock", id, d)
+	}
+	s.janitorRound()
+	got, err := s.GetEvent(ctx, "acme", id)
+	if err != nil {
+		t.Fatalf("the janitor deleted an event received just now through a node 49 h slow: %v", err)
+	}
+	if d := time.Since(got.ReceivedAt); d.Abs() > time.Second {
+		t.Errorf("received at %s, %s off the database's clock", got.ReceivedAt, d)
 	}
 }

@@ -50,6 +50,7 @@ type Store struct {
 	window    time.Duration
 	retention time.Duration    // events older are deleted by the janitor; 0 keeps them
 	nodeNow   func() time.Time // this process's clock: time.Now (tests set another)
+	offset    atomic.Int64     // the database's clock less nodeNow, in ns (PostgreSQL; see Now)
 	mu        sync.RWMutex     // guards closed against sends on queue
 	closed    bool
 	queue     chan *writeReq
@@ -156,6 +157,9 @@ func newStore(ctx context.Context, b backend, log *slog.Logger, opt Options) (*S
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Go(s.writer)
+	}
+	if _, err := s.dbNow(ctx); err != nil { // Now's offset, before the first event
+		log.Warn("could not read the database's clock; this node's is used until the janitor's next round", "err", err)
 	}
 	s.janitorCtx, s.stopJanitor = context.WithCancel(context.Background())
 	s.janitorDone = make(chan struct{})
@@ -280,16 +284,41 @@ func (s *Store) janitorRound() {
 // dbNow is the time by the database's clock: on PostgreSQL the server's,
 // which every node shares (a node whose own clock ran days fast would
 // otherwise delete every node's events days early); on SQLite, which has
-// one node, this process's clock (nodeNow).
+// one node, this process's clock (nodeNow). On PostgreSQL it also measures
+// how far this node's clock is off the server's, for Now.
 func (s *Store) dbNow(ctx context.Context) (time.Time, error) {
 	if _, ok := s.b.(*pgBackend); !ok {
 		return s.nodeNow(), nil
 	}
 	var now time.Time
-	if err := s.b.reader().QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+	t0 := s.nodeNow()
+	if err := s.b.reader().QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
 		return time.Time{}, unavailable(fmt.Errorf("read the database's clock: %w", err))
 	}
+	t1 := s.nodeNow()
+	off := now.Sub(t0.Add(t1.Sub(t0) / 2)) // the server read its clock about halfway
+	s.offset.Store(int64(off))
+	if off.Abs() >= clockWarnOffset {
+		s.log.Warn("this node's clock is off the database server's; event ids, received times and capture sessions follow the server's",
+			"offset", off.Round(time.Millisecond).String(), "round_trip", t1.Sub(t0).Round(time.Millisecond).String())
+	}
 	return now, nil
+}
+
+// clockWarnOffset is how far a node's clock may be off the PostgreSQL
+// server's before each measurement logs it.
+const clockWarnOffset = 2 * time.Second
+
+// Now is the time by the database's clock as this node best knows it: on
+// PostgreSQL this node's clock corrected by its offset from the server's,
+// measured at Open and at each janitor round (every 10 minutes), to within
+// half a round trip; on SQLite this node's clock. Event ids (retention
+// deletes by their time), received times and capture sessions (their
+// expiry is compared on every node) take it, so that a node whose clock is
+// off by minutes or days does not stamp them off by as much: with one
+// clock, none deletes another's events early or misses its sessions.
+func (s *Store) Now() time.Time {
+	return s.nodeNow().Add(time.Duration(s.offset.Load()))
 }
 
 // PruneIdempotencyKeys deletes the idempotency keys first used before
