@@ -109,6 +109,10 @@ func runCapture(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "capture: --count must be 1 to %d and --timeout 1s to %s\n", capture.MaxCount, capture.MaxTTL)
 		return 2
 	}
+	if f.poll <= 0 || f.poll > time.Minute { // time.NewTicker panics on 0
+		fmt.Fprintf(stderr, "capture: --poll must be more than 0s and at most 1m, not %s\n", f.poll)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	c := &apiClient{base: strings.TrimSuffix(f.base, "/"), token: f.token, http: &http.Client{Timeout: 30 * time.Second}}

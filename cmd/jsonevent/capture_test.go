@@ -192,6 +192,10 @@ func TestCaptureCommandUsage(t *testing.T) {
 		{[]string{"capture", "OC_x", "--token", "t", "--adopt", "x=$.a[", "--url", "http://127.0.0.1:1"}, 2, "--adopt x=$.a[: invalid JSONPath at column 5"},
 		{[]string{"capture", "OC_x", "--token", "t", "--adopt", "=$.a", "--url", "http://127.0.0.1:1"}, 2, "the field name is empty"},
 		{[]string{"capture", "OC_x", "--token", "t", "--url", "http://127.0.0.1:1", "--timeout", "1s"}, 1, "open capture session"},
+		// time.NewTicker panics on a zero or negative interval, once the
+		// session was open.
+		{[]string{"capture", "OC_x", "--token", "t", "--url", "http://127.0.0.1:1", "--poll", "0s"}, 2, "--poll must be"},
+		{[]string{"capture", "OC_x", "--token", "t", "--url", "http://127.0.0.1:1", "--poll", "-1s"}, 2, "--poll must be"},
 	}
 	t.Setenv("JSONEVENT_TOKEN", "")
 	for _, c := range cases {
