@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,7 +334,7 @@ func TestEndToEnd(t *testing.T) {
 			if !jsonEqual(ev.NormalizedBody, c.exp.Body) {
 				t.Errorf("stored normalised body differs from expected.json")
 			}
-			if len(ev.Warnings) != len(c.exp.Warnings) {
+			if !slices.Equal(ev.Warnings, c.exp.Warnings) {
 				t.Errorf("stored warnings %q, want %q", ev.Warnings, c.exp.Warnings)
 			}
 			if c.exp.DeliveryID != "" {
