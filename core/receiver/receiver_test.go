@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -546,6 +547,18 @@ func TestRateLimit(t *testing.T) {
 		for _, hd := range []string{"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
 			if r.header.Get(hd) == "" {
 				t.Errorf("429 without %s", hd)
+			}
+		}
+		// The window's oldest admission was made moments ago (the
+		// prefill), so room comes back about a minute from now: a client
+		// told to come back sooner would only be refused again.
+		if r.header.Get("RateLimit-Limit") != "3000" || r.header.Get("RateLimit-Remaining") != "0" {
+			t.Errorf("429 RateLimit-Limit %q, RateLimit-Remaining %q; want 3000 and 0",
+				r.header.Get("RateLimit-Limit"), r.header.Get("RateLimit-Remaining"))
+		}
+		for _, hd := range []string{"Retry-After", "RateLimit-Reset"} {
+			if s, err := strconv.Atoi(r.header.Get(hd)); err != nil || s < 50 || s > 60 {
+				t.Errorf("429 %s %q, want the seconds until the oldest admission leaves the window (50-60)", hd, r.header.Get(hd))
 			}
 		}
 		// Another token is not affected.
