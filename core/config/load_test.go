@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -489,12 +490,26 @@ func TestSampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Accounts[0].Tokens[0].SHA256; got != auth.HashToken("jse_demo_token_change_me") {
-		t.Errorf("demo token hash %s is not the hash of the documented demo token", got)
+	// What the README's quick start promises, read from the README itself.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("the demo account `([^`]+)`\\s+\\(username `([^`]+)`, token `([^`]+)`\\) and the demo trigger `([^`]+)`,\\s+" +
+		"which extracts the field `([^`]+)` with `([^`]+)`").FindStringSubmatch(string(readme))
+	if m == nil {
+		t.Fatal("README.md no longer documents the demo account, token and trigger where this test reads them")
+	}
+	account, username, token, trigger, field, path := m[1], m[2], m[3], m[4], m[5], m[6]
+	if a := cfg.Accounts[0]; a.ID != account || a.Username != username {
+		t.Errorf("demo account %q with username %q, the README documents %q with %q", a.ID, a.Username, account, username)
+	}
+	if got := cfg.Accounts[0].Tokens[0].SHA256; got != auth.HashToken(token) {
+		t.Errorf("demo token hash %s is not the hash of the documented demo token %s", got, token)
 	}
 	tr := cfg.Triggers[0]
-	if tr.ID != "OC_demo" || tr.Account != "demo" || tr.Adapter != "generic" || tr.Fields["store"] != "$.stores[0].name" {
-		t.Errorf("demo trigger = %+v", tr)
+	if tr.ID != trigger || tr.Account != account || tr.Adapter != "generic" || tr.Fields[field] != path {
+		t.Errorf("demo trigger = %+v, the README documents %s extracting %s with %s", tr, trigger, field, path)
 	}
 	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Store.DSN != "data/jsonevent.db" {
 		t.Errorf("server/store = %+v %+v", cfg.Server, cfg.Store)
