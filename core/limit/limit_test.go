@@ -261,13 +261,24 @@ func TestConcurrentExact(t *testing.T) {
 // BenchmarkAllowOneKey measures the admitted path for a single hot token
 // whose ring is full and sliding (the steady state at the limit).
 func BenchmarkAllowOneKey(b *testing.B) {
+	const lim = 3000
+	// One request per Window/lim: each admission finds the oldest one just
+	// expired, so the ring stays full (at 25 ms a step it held 2,400 of
+	// 3,000 and never reached the limit).
 	var now atomic.Int64
 	base := time.Now()
-	m := limit.NewMemoryWithClock(func() time.Time { return base.Add(time.Duration(now.Add(int64(25 * time.Millisecond)))) })
+	m := limit.NewMemoryWithClock(func() time.Time {
+		return base.Add(time.Duration(now.Add(int64(limit.Window / lim))))
+	})
 	ctx := context.Background()
+	for range lim { // fill the window before timing
+		m.Allow(ctx, "tok", lim)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Allow(ctx, "tok", 3000)
+		if d, _ := m.Allow(ctx, "tok", lim); !d.Allowed || d.Remaining != 0 {
+			b.Fatalf("%+v: not the admitted path with a full ring", d)
+		}
 	}
 }
 
