@@ -425,11 +425,19 @@ func BenchmarkPostgresAllow(b *testing.B) {
 			tr.statements.Store(0)
 			b.ResetTimer()
 			if tc.parallel {
+				// Each sender goes round every key: RunParallel starts
+				// GOMAXPROCS senders, and one key per sender made the
+				// 64-key case use as many keys as the machine has cores.
+				keys := make([]string, tc.keys)
+				for i := range keys {
+					keys[i] = fmt.Sprintf("key-%d", i)
+				}
 				var next atomic.Int64
 				b.RunParallel(func(pb *testing.PB) {
-					key := fmt.Sprintf("key-%d", next.Add(1)%int64(tc.keys))
+					i := int(next.Add(1))
 					for pb.Next() {
-						if _, err := lim.Allow(ctx, key, tc.limit); err != nil {
+						i++
+						if _, err := lim.Allow(ctx, keys[i%len(keys)], tc.limit); err != nil {
 							b.Error(err)
 							return
 						}
