@@ -604,6 +604,19 @@ func TestDuplicates(t *testing.T) {
 	if long.status != 400 {
 		t.Fatalf("256-char key: %d", long.status)
 	}
+	// 255 is the longest key taken: adapters bound their delivery ids to
+	// it (jsondoc.BoundKey), so a key of that length must be accepted and
+	// deduplicated, from a header or from the adapter.
+	for _, c := range []struct{ trigger, header, body string }{
+		{"OC_demo", "Idempotency-Key", goodBody},
+		{"OC_delivery", "X-Delivery-Id", `{"ok":1}`},
+	} {
+		key := strings.Repeat("k", 254) + c.header[:1]
+		a, b := post(c.trigger, c.body, c.header, key), post(c.trigger, c.body, c.header, key)
+		if a.status != 202 || b.status != 202 || b.json["eventId"] != a.json["eventId"] || b.json["duplicate"] != true {
+			t.Fatalf("255-char %s: %d %s / %d %s", c.header, a.status, a.body, b.status, b.body)
+		}
+	}
 }
 
 func TestResponderShapesReplies(t *testing.T) {
