@@ -7,8 +7,9 @@
 //     temporary directory when Debian's postgresql binaries are installed,
 //     shared by every test of the binary and stopped when it exits,
 //  3. otherwise the test is skipped with a message saying how to enable it,
-//     unless JSONEVENT_TEST_PG_REQUIRE=1, when it fails instead (CI sets it
-//     so that PostgreSQL tests cannot silently stop running).
+//     unless JSONEVENT_TEST_PG_REQUIRE=1 (.ci/test sets it) or CI=true (every
+//     CI service sets it, whatever command the job runs), when it fails
+//     instead, so that PostgreSQL tests cannot silently stop running.
 //
 // Each call of DSN or Pool creates a fresh, empty schema (DatabaseDSN a
 // database) that is dropped when the test ends, so tests may run in
@@ -138,6 +139,12 @@ func Available() bool {
 	return setupErr == nil
 }
 
+// Required reports whether a missing server fails the test rather than
+// skipping it: JSONEVENT_TEST_PG_REQUIRE=1, or CI=true.
+func Required() bool {
+	return os.Getenv(EnvRequire) == "1" || os.Getenv("CI") == "true"
+}
+
 // AdminDSN returns the DSN of the server's maintenance database, skipping
 // (or failing, see the package doc) when there is no server. Tests should
 // use DSN instead; AdminDSN is for tests that manage databases themselves.
@@ -145,7 +152,7 @@ func AdminDSN(t testing.TB) string {
 	t.Helper()
 	once.Do(setup)
 	if setupErr != nil {
-		if skip && os.Getenv(EnvRequire) != "1" {
+		if skip && !Required() {
 			t.Skipf("%s (%v)", howTo, setupErr)
 		}
 		t.Fatalf("pgtest: no PostgreSQL: %v; %s", setupErr, howTo)

@@ -86,3 +86,25 @@ func TestWithParamAndRedact(t *testing.T) {
 		t.Fatalf("redact left the password: %s", got)
 	}
 }
+
+// TestRequired: in CI (CI=true, which CI services set whatever command a
+// job runs, `make test-race` included) or with JSONEVENT_TEST_PG_REQUIRE=1
+// a missing server fails the PostgreSQL tests; only elsewhere do they skip.
+func TestRequired(t *testing.T) {
+	for _, tc := range []struct {
+		ci, require string
+		want        bool
+	}{
+		{"", "", false},
+		{"false", "", false},
+		{"true", "", true},
+		{"", "1", true},
+		{"true", "1", true},
+	} {
+		t.Setenv("CI", tc.ci)
+		t.Setenv(EnvRequire, tc.require)
+		if got := Required(); got != tc.want {
+			t.Errorf("CI=%q %s=%q: Required() = %v, want %v", tc.ci, EnvRequire, tc.require, got, tc.want)
+		}
+	}
+}

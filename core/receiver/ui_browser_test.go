@@ -57,13 +57,14 @@ func screenshotDir(t *testing.T) string {
 }
 
 // needChromium returns the Chromium the browser tests drive, or skips the
-// test (fails it when JSONEVENT_TEST_BROWSER_REQUIRE says it must run).
+// test (fails it when JSONEVENT_TEST_BROWSER_REQUIRE, or CI=true, says it
+// must run: CI installs Chromium, whatever command the job runs).
 func needChromium(t *testing.T) string {
 	t.Helper()
 	chromium := findChromium()
 	if chromium == "" {
-		if os.Getenv(browserEnv) != "" {
-			t.Fatalf("%s is set but no chromium was found; run .ci/chromium.sh install", browserEnv)
+		if os.Getenv(browserEnv) != "" || os.Getenv("CI") == "true" {
+			t.Fatalf("%s or CI=true is set but no chromium was found; run .ci/chromium.sh install", browserEnv)
 		}
 		t.Skip("chromium not found: install Debian's chromium (sudo .ci/chromium.sh install) or set JSONEVENT_CHROMIUM=/path/to/chromium to run the browser test")
 	}
