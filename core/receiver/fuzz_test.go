@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/jsonpath"
 )
 
@@ -171,5 +173,25 @@ func TestExtractWarnsPastTheBudget(t *testing.T) {
 	}
 	if first := string(got["first"]); !strings.HasPrefix(first, "[[") {
 		t.Fatalf("first = %.20s…", first)
+	}
+
+	// Stored so: a live request whose body the endpoint accepts (wide,
+	// nested within maxNesting) gets the null and the warning in the event.
+	cfg := testConfig()
+	cfg.Triggers = append(cfg.Triggers, config.Trigger{ID: "OC_costly", Account: "demo", Adapter: "generic",
+		Fields: map[string]string{"costly": "$..[?@..*]", "first": "$[0]"}})
+	h := newHarness(t, cfg)
+	body := strings.Repeat("[", 100) + strings.Repeat("[1,2,3,4,5,6,7,8,9,10],", 3000) + "[]" + strings.Repeat("]", 100)
+	r := h.do(t, http.MethodPost, inbound+"OC_costly", body, jsonHeaders())
+	if r.status != 202 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	ev, err := h.store.GetEvent(context.Background(), "demo", r.json["eventId"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ev.Fields["costly"]) != "null" || len(ev.Warnings) != 1 ||
+		!strings.Contains(ev.Warnings[0], `field "costly" is null`) || !strings.Contains(ev.Warnings[0], "$..[?@..*]") {
+		t.Fatalf("stored costly = %s, warnings %q", ev.Fields["costly"], ev.Warnings)
 	}
 }
