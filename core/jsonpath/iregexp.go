@@ -465,7 +465,11 @@ func cachedIRegexp(src string, anchored bool, spend func(int) bool) (reEntry, bo
 	if !spend(compileCost(len(src))) {
 		return reEntry{}, false
 	}
-	e = compileIRegexpSized(src, anchored)
+	// src may alias the caller's document (decodeString, rootOf): the
+	// cache outlives the call, so its key (and anything compiled from it)
+	// gets memory of its own.
+	k.src = strings.Clone(src)
+	e = compileIRegexpSized(k.src, anchored)
 	reMu.Lock()
 	if len(reCache) >= reCacheSize {
 		clear(reCache)

@@ -63,3 +63,29 @@ func TestIRegexp(t *testing.T) {
 		}
 	}
 }
+
+// TestRegexpCacheOwnsItsKeys: a pattern taken from the document is cached
+// by its text, which must not alias the document. The caller owns doc once
+// Select returns and may reuse its buffer; a key sharing that memory
+// would change under the map (the entry is then found by neither its old
+// nor its new text) and keep the whole document alive in a global.
+func TestRegexpCacheOwnsItsKeys(t *testing.T) {
+	p, err := Compile(`$[?match(@.s, @.p)]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pattern = "q[0-9]+zz-owned-key"
+	doc := []byte(`[{"s":"q12zz-owned-key","p":"` + pattern + `"}]`)
+	if vals, err := p.Select(doc); err != nil || len(vals) != 1 {
+		t.Fatalf("Select = %q, %v; want the one element", vals, err)
+	}
+	for i := range doc { // the caller reuses its buffer
+		doc[i] = 'x'
+	}
+	reMu.Lock()
+	_, found := reCache[reKey{pattern, true}]
+	reMu.Unlock()
+	if !found {
+		t.Fatalf("the cached pattern %q is no longer found once the document's buffer is reused: its key aliases the document", pattern)
+	}
+}
