@@ -122,7 +122,18 @@ func (s *Store) InsertEvent(ctx context.Context, ev *Event, jobs ...river.Insert
 		s.mu.RUnlock()
 		return "", false, core.Errorf(core.CodeUnavailable, "the event store is shutting down; nothing was stored, retry later")
 	}
-	s.queue <- req
+	select {
+	case s.queue <- req:
+	default:
+		// The queue is full: the writer is behind, or stuck. Wait for room
+		// only as long as the caller waits for its answer.
+		select {
+		case s.queue <- req:
+		case <-ctx.Done():
+			s.mu.RUnlock()
+			return "", false, &core.Error{Code: core.CodeUnavailable, Message: "the event store is too busy; nothing was stored, retry later", Err: ctx.Err()}
+		}
+	}
 	s.mu.RUnlock()
 	select {
 	case res := <-req.done:

@@ -345,7 +345,17 @@ func (b *Batcher) Do(ctx context.Context, fn func(Tx) error) error {
 		b.mu.RUnlock()
 		return core.Errorf(core.CodeUnavailable, "the store is shutting down")
 	}
-	b.queue <- req
+	select {
+	case b.queue <- req:
+	default:
+		// The queue is full: wait for room only as long as the caller waits.
+		select {
+		case b.queue <- req:
+		case <-ctx.Done():
+			b.mu.RUnlock()
+			return unavailable(fmt.Errorf("waiting for the store: %w", ctx.Err()))
+		}
+	}
 	b.mu.RUnlock()
 	select {
 	case err := <-req.done:
