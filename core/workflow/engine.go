@@ -624,7 +624,12 @@ func (t engineTickets) CreateTicket(ctx context.Context, tk *Ticket) (*Ticket, e
 		out = got
 		return err
 	})
-	return out, err
+	if err != nil {
+		// Do may have given up (ctx) while the Batcher still runs the
+		// function, which sets out: it is only read once Do has answered.
+		return nil, err
+	}
+	return out, nil
 }
 
 // errorHandler logs job failures river reports (a panic in a worker
