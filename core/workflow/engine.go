@@ -207,6 +207,14 @@ func (e *Engine) Close() {
 // in the queue be shown with its event and by its id.
 func (e *Engine) PlanJobs(_ context.Context, trigger *config.Trigger, ev *store.Event) ([]river.InsertManyParams, error) {
 	wfs := e.set.Load().Workflows(ev.TriggerID)
+	if trigger != nil && !sameWorkflows(trigger.Workflows, wfs) {
+		// A reload reaches the receiver before the engine (serve applies
+		// them one after the other): planning from the engine's set would
+		// answer 202 for workflows the config in force lists and never
+		// start them. The sender retries after the 503's Retry-After.
+		return nil, core.Errorf(core.CodeUnavailable,
+			"the workflows of trigger %s are being reloaded; nothing was stored, retry in a few seconds", ev.TriggerID)
+	}
 	if len(wfs) == 0 {
 		return nil, nil
 	}
@@ -226,6 +234,20 @@ func (e *Engine) PlanJobs(_ context.Context, trigger *config.Trigger, ev *store.
 		})
 	}
 	return jobs, nil
+}
+
+// sameWorkflows reports whether the compiled wfs are the trigger's
+// configured workflows, by id and in order.
+func sameWorkflows(cfg []config.Workflow, wfs []*Workflow) bool {
+	if len(cfg) != len(wfs) {
+		return false
+	}
+	for i := range cfg {
+		if cfg[i].ID != wfs[i].ID {
+			return false
+		}
+	}
+	return true
 }
 
 // jitter is a deterministic random number in [0, 1) for a run's attempt,

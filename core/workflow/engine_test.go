@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/pgtest"
 	"github.com/jsonevent/jsonevent/core/store"
@@ -895,5 +896,35 @@ func TestEngineShutdownDoesNotUseAnAttempt(t *testing.T) {
 	if run.Status != store.RunSucceeded || len(run.Attempts) != 2 || calls != 2 || len(tickets) != 1 || notes != 0 {
 		t.Errorf("after the restart: run %s (%s) with %d attempts, %d calls, %d tickets, %d notifications; want succeeded, 2, 2, 1, 0",
 			run.Status, run.Error, len(run.Attempts), calls, len(tickets), notes)
+	}
+}
+
+// TestPlanJobsRefusesATriggerItHasNotCompiled: serve applies a reloaded
+// config to the receiver, then to the engine. An event accepted in
+// between carries the receiver's trigger, whose workflows the engine has
+// not compiled yet: planning from the engine's older set would store the
+// event, answer 202 and start none of the workflows the config in force
+// lists, with nothing saying so. Planning must refuse instead (a 503 the
+// sender retries), never plan a different list of workflows.
+func TestPlanJobsRefusesATriggerItHasNotCompiled(t *testing.T) {
+	old := testConfig()
+	e, err := NewEngine(old, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := testConfig(config.Workflow{ID: "added", Tasks: []config.Task{{ID: "x", Type: "ticket", Title: "t"}}})
+	ev := &store.Event{ID: "evt_1", AccountID: "demo", TriggerID: "OC_demo"}
+	jobs, err := e.PlanJobs(context.Background(), &next.Triggers[0], ev)
+	if err == nil || core.ErrorCode(err) != core.CodeUnavailable {
+		t.Fatalf("PlanJobs with a trigger the engine has not compiled = %d jobs, %v; want an unavailable error", len(jobs), err)
+	}
+	// The other way round (a workflow removed, not yet from the engine).
+	e.Apply(next)
+	if jobs, err := e.PlanJobs(context.Background(), &old.Triggers[0], ev); err == nil {
+		t.Fatalf("PlanJobs with a trigger whose workflow was removed = %d jobs, nil error", len(jobs))
+	}
+	// Matching configs plan as before.
+	if jobs, err := e.PlanJobs(context.Background(), &next.Triggers[0], ev); err != nil || len(jobs) != 1 {
+		t.Fatalf("PlanJobs = %d jobs, %v", len(jobs), err)
 	}
 }
