@@ -353,7 +353,7 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		run = &store.Run{ID: a.RunID, EventID: a.EventID, AccountID: a.AccountID, TriggerID: a.TriggerID,
 			WorkflowID: a.WorkflowID, CreatedAt: e.now().UTC(), Tasks: map[string]*store.TaskRecord{}}
 	case err != nil:
-		return fmt.Errorf("load run %s: %w", a.RunID, err)
+		return e.keepJob(job, fmt.Errorf("load run %s: %w", a.RunID, err))
 	}
 	switch run.Status {
 	case store.RunSucceeded, store.RunSkipped, store.RunFailed:
@@ -429,7 +429,7 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return e.finishFailed(ctx, job, set, run, &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}, "", fmt.Errorf("event %s is not in the store", a.EventID))
 	}
 	if err != nil {
-		return fmt.Errorf("load event %s: %w", a.EventID, err)
+		return e.keepJob(job, fmt.Errorf("load event %s: %w", a.EventID, err))
 	}
 	ev := EventFromStore(stored)
 	match, err := wf.Match(ev)
@@ -554,6 +554,24 @@ func stopping(ctx context.Context) bool {
 	return !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, river.ErrJobCancelledRemotely)
 }
 
+// storeWaitSnooze is how long a job in its last river attempt waits
+// before trying again to read or write its run after the store failed.
+const storeWaitSnooze = 2 * time.Second
+
+// keepJob returns err, unless this is the job's last river attempt (the
+// spare one, which records a run whose last attempt never finished as
+// failed): river discards such a job when it errs, and its run would stay
+// running or retrying for ever, neither failed nor notified. The job is
+// snoozed instead (river counts no attempt) until the store answers.
+func (e *Engine) keepJob(job *river.Job[RunArgs], err error) error {
+	if job.Attempt < job.MaxAttempts {
+		return err
+	}
+	e.log.Error("workflow run could not be read or recorded in its job's last attempt; the job waits for the store",
+		"run_id", job.Args.RunID, "event_id", job.Args.EventID, "err", err)
+	return river.JobSnooze(storeWaitSnooze)
+}
+
 // snoozed reports whether river ran the job before without counting the
 // attempt (interruptAttempt): its run may have finished tasks already.
 func snoozed(job *rivertype.JobRow) bool {
@@ -610,7 +628,7 @@ func (e *Engine) finishFailed(ctx context.Context, job *river.Job[RunArgs], set 
 		jobs = append(jobs, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{MaxAttempts: notifyAttempts, Tags: []string{run.EventID}}})
 	}
 	if serr := e.save(ctx, run, jobs...); serr != nil {
-		return errors.Join(err, serr)
+		return e.keepJob(job, errors.Join(err, serr))
 	}
 	if wf := set.Workflow(run.TriggerID, run.WorkflowID); wf != nil {
 		e.metrics.run(wf, store.RunFailed)

@@ -928,3 +928,59 @@ func TestPlanJobsRefusesATriggerItHasNotCompiled(t *testing.T) {
 		t.Fatalf("PlanJobs = %d jobs, %v", len(jobs), err)
 	}
 }
+
+// TestEngineSpareAttemptOutlastsAStoreFailure: the spare attempt only
+// records a run whose last attempt never finished as failed. When the
+// store fails that write, river must not discard the job (it was its last
+// attempt): the run would stay "running" for ever, never failed nor
+// notified, and the job would be gone from the queue. The attempt waits
+// for the store instead, and the run ends failed once the store is back.
+func TestEngineSpareAttemptOutlastsAStoreFailure(t *testing.T) {
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: config.Retry{Attempts: 1}, Tasks: []config.Task{
+		{ID: "open", Type: "ticket", Title: "t"},
+	}})
+	env := newEngineEnv(t, cfg, false)
+	id := env.fire(t, `{"subject":"x"}`)
+	ctx := context.Background()
+	exec := func(q string) {
+		t.Helper()
+		if err := env.st.Write(ctx, func(tx store.Tx) error { _, err := tx.Exec(ctx, q); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Updates of a run fail (the run's first write, below, is an insert).
+	exec(`CREATE TRIGGER runs_fail BEFORE UPDATE ON workflow_runs BEGIN SELECT RAISE(ABORT, 'simulated store failure'); END`)
+	started := time.Now().Add(-time.Hour).UTC()
+	env.killedDuring(t, id, 0, func(run *store.Run) {
+		run.Status = store.RunRunning
+		run.Attempts = []*store.Attempt{{Number: 1, StartedAt: started}}
+	})
+	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("jobs = %v, %v", res, err)
+	}
+	jobID := res.Jobs[0].ID
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		job, err := env.st.Queue().JobGet(ctx, jobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.State == rivertype.JobStateDiscarded || job.State == rivertype.JobStateCancelled {
+			run, _ := env.st.GetRun(ctx, "demo", res.Jobs[0].Tags[1])
+			t.Fatalf("the job was %s after the store failed its spare attempt; the run stays %s", job.State, run.Status)
+		}
+		if snoozed(job) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the spare attempt did not run: job %s, attempt %d", job.State, job.Attempt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	exec(`DROP TRIGGER runs_fail`)
+	got := env.waitRuns(t, id, 1, store.RunFailed)[0]
+	if !strings.Contains(got.Error, "interrupted") || got.FinishedAt.IsZero() {
+		t.Errorf("run = %s, error %q", got.Status, got.Error)
+	}
+}
