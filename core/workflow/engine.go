@@ -367,6 +367,14 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if last := run.LastAttempt(); last != nil && last.FinishedAt.IsZero() {
 		last.FinishedAt = now
 		last.Error = "interrupted: the worker stopped during this attempt"
+		// The attempt left open is the job's previous one (every other
+		// way out closes it): what river kept of how it ended (a panic,
+		// a store failure, the rescuer) is what the history says.
+		for _, je := range job.Errors {
+			if je.Attempt == job.Attempt-1 {
+				last.FinishedAt, last.Error = je.At.UTC(), "interrupted: "+je.Error
+			}
+		}
 		interrupted = last
 	}
 	// Attempts river made that left no trace in the run (killed before a

@@ -984,3 +984,47 @@ func TestEngineSpareAttemptOutlastsAStoreFailure(t *testing.T) {
 		t.Errorf("run = %s, error %q", got.Status, got.Error)
 	}
 }
+
+// panicOnce is an HTTP transport whose first request panics, as a bug in
+// an executor would.
+type panicOnce struct {
+	mu  sync.Mutex
+	hit bool
+}
+
+func (p *panicOnce) RoundTrip(r *http.Request) (*http.Response, error) {
+	p.mu.Lock()
+	first := !p.hit
+	p.hit = true
+	p.mu.Unlock()
+	if first {
+		panic("executor bug: nil map in the http task")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestEnginePanicIsInTheHistory: a panic in a task after an earlier task
+// of the attempt was committed leaves that attempt open in the run. River
+// keeps the panic as the attempt's error; the next attempt must record it
+// there, not claim the worker stopped, so the history says what failed.
+func TestEnginePanicIsInTheHistory(t *testing.T) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer sink.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{
+		{ID: "open", Type: "ticket", Title: "t"},
+		{ID: "post", Type: "http", URL: sink.URL},
+	}})
+	env := newEngineEnv(t, cfg, false)
+	env.e.Runner().HTTP.SetTransport(&panicOnce{})
+	if err := env.st.Queue().Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1)[0]
+	if run.Status != store.RunSucceeded || len(run.Attempts) != 2 {
+		t.Fatalf("run = %s with attempts %+v; want succeeded in the 2nd", run.Status, run.Attempts)
+	}
+	if a := run.Attempts[0]; !strings.Contains(a.Error, "executor bug: nil map in the http task") || a.FinishedAt.IsZero() {
+		t.Errorf("the attempt that panicked = %+v; want the panic as its error", a)
+	}
+}
