@@ -35,6 +35,8 @@ type mailServer struct {
 	user     string
 	pass     string
 	rejectTo string // a recipient answered with 550
+	// rejectMsg is the text of that 550 ("no such user" when empty).
+	rejectMsg string
 
 	mu   sync.Mutex
 	msgs []receivedMail
@@ -86,7 +88,11 @@ func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
 
 func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if to == s.srv.rejectTo {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		msg := "no such user"
+		if s.srv.rejectMsg != "" {
+			msg = s.srv.rejectMsg
+		}
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: msg}
 	}
 	s.to = append(s.to, to)
 	return nil

@@ -374,6 +374,7 @@ func TestEngineOnPostgres(t *testing.T) {
 	t.Run("RetryRunResumes", TestEngineRetryRunResumes)
 	t.Run("ShowsQueuedRunsAsPending", TestEngineShowsQueuedRunsAsPending)
 	t.Run("ShutdownDoesNotUseAnAttempt", TestEngineShutdownDoesNotUseAnAttempt)
+	t.Run("ErrorWithANULFailsTheRun", TestEngineErrorWithANULFailsTheRun)
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -1026,5 +1027,48 @@ func TestEnginePanicIsInTheHistory(t *testing.T) {
 	}
 	if a := run.Attempts[0]; !strings.Contains(a.Error, "executor bug: nil map in the http task") || a.FinishedAt.IsZero() {
 		t.Errorf("the attempt that panicked = %+v; want the panic as its error", a)
+	}
+}
+
+// TestEngineErrorWithANULFailsTheRun: an error quoting what a remote
+// server said may hold a NUL character (an SMTP reply is any bytes but
+// CR LF). PostgreSQL's jsonb refuses it, and the error goes into the
+// failure notification's job arguments and river's record of the
+// attempt: the run's failure was never committed, and the run stayed
+// "running" for ever, neither failed nor notified.
+func TestEngineErrorWithANULFailsTheRun(t *testing.T) {
+	m, smtpCfg := startMailServer(t, "none")
+	m.rejectTo, m.rejectMsg = "gone@example.com", "no such user \x00 here"
+	var mu sync.Mutex
+	notes := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		notes++
+		mu.Unlock()
+	}))
+	defer hs.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{
+		{ID: "mail", Type: "email", To: "gone@example.com", Subject: "s", Body: "b"},
+	}})
+	cfg.SMTP = smtpCfg
+	cfg.Accounts[0].Notify = config.Notify{Webhook: hs.URL}
+	env := startEngine(t, cfg)
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1)[0]
+	if run.Status != store.RunFailed || run.FailedTask != "mail" || !strings.Contains(run.Error, "no such user") {
+		t.Fatalf("run = %s, task %q, error %q", run.Status, run.FailedTask, run.Error)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := notes
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notifications = %d, want 1", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -53,10 +53,15 @@ func (e *TaskError) Error() string {
 	if e.Permanent {
 		kind = "permanent"
 	}
+	msg := fmt.Sprintf("task %s: %v (%s)", e.Task, e.Err, kind)
 	if e.Task == "" { // the run failed before any task (its condition)
-		return fmt.Sprintf("%v (%s)", e.Err, kind)
+		msg = fmt.Sprintf("%v (%s)", e.Err, kind)
 	}
-	return fmt.Sprintf("task %s: %v (%s)", e.Task, e.Err, kind)
+	// An error may quote a remote server (an SMTP reply is any bytes but
+	// CR LF). PostgreSQL's jsonb refuses a NUL character, and this text
+	// goes into the failure notification's job and river's record of the
+	// attempt: with one, the run's failure could not be committed at all.
+	return strings.ReplaceAll(msg, "\x00", "\uFFFD")
 }
 
 func (e *TaskError) Unwrap() error { return e.Err }
