@@ -483,9 +483,11 @@ func (b *Batcher) commit(batch []*batchReq) {
 
 // MarkRunPending sets a failed run back to pending in tx (for a manual
 // retry) and reports whether it was failed; a run in any other state is
-// left alone, so two retries racing start one job.
+// left alone, so two retries racing start one job. Its job id is cleared:
+// the retry's job takes the run over, and the run's earlier job, should
+// river hand it back, knows it no longer owns it.
 func MarkRunPending(ctx context.Context, tx Querier, id string) (bool, error) {
-	n, err := tx.Exec(ctx, `UPDATE workflow_runs SET status = $1, next_at = 0, finished_at = 0, updated_at = $2
+	n, err := tx.Exec(ctx, `UPDATE workflow_runs SET status = $1, job_id = 0, next_at = 0, finished_at = 0, updated_at = $2
 WHERE id = $3 AND status = $4`, RunPending, time.Now().UnixMicro(), id, RunFailed)
 	if err != nil {
 		return false, fmt.Errorf("mark run %s pending: %w", id, err)

@@ -1072,3 +1072,96 @@ func TestEngineErrorWithANULFailsTheRun(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestEngineStaleJobOfARetriedRunDoesNothing: a process killed after a
+// run's failure was committed but before river heard of it leaves the
+// job "running" with attempts to spare. If the admin retries the failed
+// run before the rescuer hands that job back, the run has two jobs: the
+// retry's and the old one. The old one must not run the workflow a second
+// time beside the retry (every task twice, the history interleaved).
+func TestEngineStaleJobOfARetriedRunDoesNothing(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
+	env := newEngineEnv(t, cfg, false)
+	ctx := context.Background()
+	id := env.fire(t, `{"subject":"x"}`)
+	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("jobs = %v, %v", res, err)
+	}
+	old := res.Jobs[0]
+	var args RunArgs
+	if err := json.Unmarshal(old.EncodedArgs, &args); err != nil {
+		t.Fatal(err)
+	}
+	// Attempt 1 failed the run for good (what finishFailed commits).
+	at := time.Now().Add(-time.Hour).UTC()
+	failed := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf",
+		JobID: old.ID, Status: store.RunFailed, Error: "task post: answered 400 (permanent)", FailedTask: "post",
+		MaxAttempts: 3, Tasks: map[string]*store.TaskRecord{}, CreatedAt: at, FinishedAt: at,
+		Attempts: []*store.Attempt{{Number: 1, StartedAt: at, FinishedAt: at, Task: "post", Error: "answered 400", Permanent: true}}}
+	err = env.st.Write(ctx, func(tx store.Tx) error {
+		if err := store.SaveRun(ctx, tx, failed); err != nil {
+			return err
+		}
+		// The crash kept river from hearing of it: the job is running on
+		// a node that is gone.
+		_, err := tx.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1,
+    attempted_at = datetime('now', '-1 hour', 'subsec'), attempted_by = '["dead-node"]' WHERE id = $1`, old.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.RetryRun(ctx, "demo", args.RunID); err != nil {
+		t.Fatal(err)
+	}
+	// The old job, handed back by the rescuer, runs its second attempt.
+	row := *old
+	row.Attempt, row.State = 2, rivertype.JobStateRunning
+	if err := env.e.work(ctx, &river.Job[RunArgs]{JobRow: &row, Args: args}); err != nil {
+		t.Fatalf("the old job's attempt = %v", err)
+	}
+	mu.Lock()
+	n := calls
+	mu.Unlock()
+	run, err := env.st.GetRun(ctx, "demo", args.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || run.Status != store.RunPending || len(run.Attempts) != 1 {
+		t.Fatalf("the old job ran the retried run: sink calls %d, run %s with %d attempts", n, run.Status, len(run.Attempts))
+	}
+	// The retry's job runs it, once; the rescuer hands the old job back,
+	// which ends without running anything.
+	if err := env.st.Queue().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run = env.waitRuns(t, id, 1, store.RunSucceeded)[0]
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		j, err := env.st.Queue().JobGet(ctx, old.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == rivertype.JobStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old job is %s, attempt %d", j.State, j.Attempt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 || len(run.Attempts) != 2 {
+		t.Errorf("sink calls = %d, attempts %+v; want 1 call, 2 attempts", calls, run.Attempts)
+	}
+}
