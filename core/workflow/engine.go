@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -428,8 +429,12 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 		if attempt == nil {
 			attempt = &store.Attempt{Number: len(run.Attempts) + 1, StartedAt: now}
 		}
-		return e.finishFailed(ctx, job, set, run, attempt, taskID,
-			fmt.Errorf("interrupted: the last of %d attempts did not finish (the worker stopped or the store failed)", limit))
+		err := fmt.Errorf("interrupted: the last of %d attempts did not finish (the worker stopped or the store failed)", limit)
+		if cause, ok := strings.CutPrefix(attempt.Error, "interrupted: "); ok {
+			// What river kept of how it ended (a panic, the rescuer).
+			err = fmt.Errorf("interrupted: the last of %d attempts did not finish: %s", limit, cause)
+		}
+		return e.finishFailed(ctx, job, set, run, attempt, taskID, err)
 	}
 	if wf == nil {
 		if e.st.Driver() == "postgres" && now.Sub(job.CreatedAt) < unknownWorkflowGrace {

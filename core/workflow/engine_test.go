@@ -1165,3 +1165,31 @@ func TestEngineStaleJobOfARetriedRunDoesNothing(t *testing.T) {
 		t.Errorf("sink calls = %d, attempts %+v; want 1 call, 2 attempts", calls, run.Attempts)
 	}
 }
+
+// panicAlways is an HTTP transport that panics on every request.
+type panicAlways struct{}
+
+func (panicAlways) RoundTrip(*http.Request) (*http.Response, error) {
+	panic("executor bug: index out of range in the http task")
+}
+
+// TestEnginePanicInTheLastAttemptNamesIt: a panic in the run's last
+// attempt leaves the run to the spare attempt, which fails it. The run's
+// error (and so the notification) must say what ended that attempt, not
+// that "the worker stopped or the store failed".
+func TestEnginePanicInTheLastAttemptNamesIt(t *testing.T) {
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: config.Retry{Attempts: 1}, Tasks: []config.Task{
+		{ID: "post", Type: "http", URL: "http://127.0.0.1:1/"},
+	}})
+	env := newEngineEnv(t, cfg, false)
+	env.e.Runner().HTTP.SetTransport(panicAlways{})
+	if err := env.st.Queue().Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1, store.RunFailed)[0]
+	if !strings.Contains(run.Error, "index out of range in the http task") || len(run.Attempts) != 1 ||
+		!strings.Contains(run.Attempts[0].Error, "index out of range in the http task") {
+		t.Fatalf("run error %q, attempts %+v; want the panic named", run.Error, run.Attempts)
+	}
+}
