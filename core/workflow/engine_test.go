@@ -1193,3 +1193,65 @@ func TestEnginePanicInTheLastAttemptNamesIt(t *testing.T) {
 		t.Fatalf("run error %q, attempts %+v; want the panic named", run.Error, run.Attempts)
 	}
 }
+
+// TestEngineRetryQueuedBeforeAnUpgradeRuns: a run retried by hand with an
+// earlier version kept its old job's id until the retry's job saved it.
+// That retry's job must still run it after an upgrade.
+func TestEngineRetryQueuedBeforeAnUpgradeRuns(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
+	env := newEngineEnv(t, cfg, false)
+	ctx := context.Background()
+	id := env.fire(t, `{"subject":"x"}`)
+	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("jobs = %v, %v", res, err)
+	}
+	old := res.Jobs[0]
+	var args RunArgs
+	if err := json.Unmarshal(old.EncodedArgs, &args); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).UTC()
+	failed := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf",
+		JobID: old.ID, Status: store.RunFailed, Error: "answered 400", FailedTask: "post", MaxAttempts: 3,
+		Tasks: map[string]*store.TaskRecord{}, CreatedAt: at, FinishedAt: at,
+		Attempts: []*store.Attempt{{Number: 1, StartedAt: at, FinishedAt: at, Task: "post", Error: "answered 400", Permanent: true}}}
+	err = env.st.Write(ctx, func(tx store.Tx) error {
+		if err := store.SaveRun(ctx, tx, failed); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE river_job SET state = 'cancelled', attempt = 1, finalized_at = datetime('now', 'subsec') WHERE id = $1`, old.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.RetryRun(ctx, "demo", args.RunID); err != nil {
+		t.Fatal(err)
+	}
+	// What the earlier version's retry left: the old job's id.
+	err = env.st.Write(ctx, func(tx store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE workflow_runs SET job_id = $1 WHERE id = $2`, old.ID, args.RunID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.st.Queue().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := env.waitRuns(t, id, 1, store.RunSucceeded)[0]
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 || len(run.Attempts) != 2 {
+		t.Errorf("sink calls = %d, attempts %d; want 1 and 2", calls, len(run.Attempts))
+	}
+}
