@@ -57,6 +57,9 @@ type Run struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// Notifications tells what became of the failure notifications of a
+	// failed run, one entry per channel and failure (RecordNotification).
+	Notifications []*RunNotification `json:"notifications,omitempty"`
 }
 
 // TaskRecord is a finished task: its outputs and what was recorded (an
@@ -133,16 +136,17 @@ func SaveRun(ctx context.Context, tx Querier, r *Run) error {
 }
 
 const runColumns = `id, event_id, account_id, trigger_id, workflow_id, job_id, status, skipped_by, error,
-    failed_task, max_attempts, tasks_json, attempts_json, next_at, created_at, updated_at, finished_at`
+    failed_task, max_attempts, tasks_json, attempts_json, next_at, created_at, updated_at, finished_at,
+    notifications_json`
 
 func scanRun(row Row) (*Run, error) {
 	var (
 		r                                     Run
 		maxAttempts, next, created, upd, done int64
-		tj, aj                                string
+		tj, aj, nj                            string
 	)
 	err := row.Scan(&r.ID, &r.EventID, &r.AccountID, &r.TriggerID, &r.WorkflowID, &r.JobID, &r.Status,
-		&r.SkippedBy, &r.Error, &r.FailedTask, &maxAttempts, &tj, &aj, &next, &created, &upd, &done)
+		&r.SkippedBy, &r.Error, &r.FailedTask, &maxAttempts, &tj, &aj, &next, &created, &upd, &done, &nj)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +157,12 @@ func scanRun(row Row) (*Run, error) {
 	}
 	if err := json.Unmarshal([]byte(aj), &r.Attempts); err != nil {
 		return nil, fmt.Errorf("decode run %s attempts: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(nj), &r.Notifications); err != nil {
+		return nil, fmt.Errorf("decode run %s notifications: %w", r.ID, err)
+	}
+	if len(r.Notifications) == 0 {
+		r.Notifications = nil
 	}
 	if r.Tasks == nil {
 		r.Tasks = map[string]*TaskRecord{}

@@ -175,6 +175,7 @@ func TestPostgresEventListIndexBuiltOnceBehindLongReader(t *testing.T) {
 	// The database as step 5 left it.
 	for _, q := range []string{`DROP INDEX events_account_trigger_id`,
 		`CREATE INDEX events_account_trigger_received ON events (account_id, trigger_id, received_at)`,
+		`ALTER TABLE workflow_runs DROP COLUMN notifications_json`, // 0009
 		`DELETE FROM jsonevent_migrations WHERE version >= 6`} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatal(err)
