@@ -97,6 +97,9 @@ type Engine struct {
 	// nextAt hands the retry time an attempt chose (a Retry-After honoured)
 	// from Work to NextRetry, which river calls right after, by job id.
 	nextAt sync.Map
+	// notifyRetry, when set, is the pause after a notification's try n
+	// failed (tests); nil keeps river's policy.
+	notifyRetry func(attempt int) time.Duration
 }
 
 // EngineOptions tunes NewEngine.

@@ -375,6 +375,8 @@ func TestEngineOnPostgres(t *testing.T) {
 	t.Run("ShowsQueuedRunsAsPending", TestEngineShowsQueuedRunsAsPending)
 	t.Run("ShutdownDoesNotUseAnAttempt", TestEngineShutdownDoesNotUseAnAttempt)
 	t.Run("ErrorWithANULFailsTheRun", TestEngineErrorWithANULFailsTheRun)
+	t.Run("NotifyRetriedThenSentIsRecorded", TestNotifyRetriedThenSentIsRecorded)
+	t.Run("NotifyGivenUpIsRecorded", TestNotifyGivenUpIsRecorded)
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/jsonevent/jsonevent/core/store"
 )
 
 // Notification is the JSON body POSTed to an account's notify webhook when
@@ -45,28 +47,70 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	n := set.Notify(a.AccountID)
 	msg := Notification{Type: "workflow.failed", AccountID: a.AccountID, EventID: a.EventID, TriggerID: a.TriggerID,
 		WorkflowID: a.WorkflowID, RunID: a.RunID, Task: a.Task, Error: a.Error, Attempts: a.Attempts, FailedAt: a.FailedAt}
-	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
+	sendCtx, cancel := context.WithTimeout(ctx, notifyTimeout)
 	defer cancel()
 	var err error
 	switch a.Channel {
 	case "webhook":
 		if n.Webhook == "" {
-			return nil // removed from the config since
-		}
-		err = w.e.sendWebhook(ctx, n.Webhook, msg)
-	case "email":
-		if n.Email == "" {
+			// Removed from the config since: nothing to send, but a try
+			// recorded as retrying must not stay so.
+			w.e.recordNotification(ctx, job, errors.New("notify.webhook is no longer configured"), true)
 			return nil
 		}
-		err = w.e.sendNotifyMail(ctx, set, n.Email, msg)
+		err = w.e.sendWebhook(sendCtx, n.Webhook, msg)
+	case "email":
+		if n.Email == "" {
+			w.e.recordNotification(ctx, job, errors.New("notify.email is no longer configured"), true)
+			return nil
+		}
+		err = w.e.sendNotifyMail(sendCtx, set, n.Email, msg)
 	default:
-		return river.JobCancel(fmt.Errorf("unknown notification channel %q", a.Channel))
+		err = fmt.Errorf("unknown notification channel %q", a.Channel)
+		w.e.recordNotification(ctx, job, err, true)
+		return river.JobCancel(err)
 	}
 	w.e.metrics.notification(a.Channel, err)
 	if err != nil {
 		w.e.log.Warn("failure notification not delivered", "channel", a.Channel, "run_id", a.RunID, "attempt", job.Attempt, "err", err)
 	}
+	w.e.recordNotification(ctx, job, err, false)
 	return err
+}
+
+// NextRetry spaces the tries of a notification: river's default policy,
+// unless the engine was given its own (tests).
+func (w *notifyWorker) NextRetry(job *river.Job[NotifyArgs]) time.Time {
+	if w.e.notifyRetry == nil {
+		return time.Time{}
+	}
+	return time.Now().Add(w.e.notifyRetry(job.Attempt))
+}
+
+// recordTimeout bounds the write of a notification's outcome.
+const recordTimeout = 5 * time.Second
+
+// recordNotification writes the outcome of this try of a notification on
+// its run: sent, retrying (river tries again) or failed (the last try, or
+// final, given up). It is the notification's own transaction, apart from
+// the run worker's group commits. A failed write is logged, never returned:
+// retrying the job for it would send the notification again.
+func (e *Engine) recordNotification(ctx context.Context, job *river.Job[NotifyArgs], err error, final bool) {
+	rn := store.RunNotification{Channel: job.Args.Channel, RunAttempts: job.Args.Attempts, Attempts: job.Attempt,
+		Status: store.NotifySent, At: e.now()}
+	if err != nil {
+		rn.Error = err.Error()
+		rn.Status = store.NotifyRetrying
+		if final || job.Attempt >= job.MaxAttempts {
+			rn.Status = store.NotifyFailed
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if werr := e.st.RecordNotification(ctx, job.Args.RunID, rn); werr != nil {
+		e.log.Warn("failure notification outcome not recorded on its run", "channel", rn.Channel, "run_id", job.Args.RunID,
+			"status", rn.Status, "err", werr)
+	}
 }
 
 // notifyKey identifies one failure of a run, the same on every try of its
