@@ -366,6 +366,47 @@ func TestRunsShowForAPerson(t *testing.T) {
 	}
 }
 
+// TestRunsShowNotifications: runs show says what became of each failure
+// notification of the run (channel, the failure it told of, its status,
+// tries, and last error), and prints no such section for a run without.
+func TestRunsShowNotifications(t *testing.T) {
+	run := map[string]any{
+		"id": "run_1", "eventId": "evt_1", "triggerId": "OC_t", "workflowId": "wf", "status": "failed",
+		"error": "HTTP 400", "failedTask": "post", "maxAttempts": 3,
+		"attempts":  []map[string]any{{"number": 1, "startedAt": "2026-11-27T10:00:00Z", "finishedAt": "2026-11-27T10:00:01Z", "task": "post", "error": "HTTP 400", "permanent": true}},
+		"createdAt": "2026-11-27T10:00:00Z", "updatedAt": "2026-11-27T10:01:00Z", "finishedAt": "2026-11-27T10:00:01Z",
+		"notifications": []map[string]any{
+			{"channel": "webhook", "status": "failed", "runAttempts": 1, "attempts": 6, "error": "notify webhook answered 500\x1b[2J", "at": "2026-11-27T10:30:00Z"},
+			{"channel": "email", "status": "sent", "runAttempts": 1, "attempts": 1, "at": "2026-11-27T10:00:02Z"},
+		},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(run)
+	}))
+	defer srv.Close()
+	code, out, errOut := runCmd(t, "runs", "show", "run_1", "--url", srv.URL, "--token", "t")
+	if code != 0 {
+		t.Fatalf("runs show: code %d, stderr %q", code, errOut)
+	}
+	for _, re := range []string{
+		`(?m)^Failure notifications:$`,
+		`(?m)^  webhook +attempt 1 +failed, given up +6 +\S+ \S+ +notify webhook answered 500\\x1b\[2J$`,
+		`(?m)^  email +attempt 1 +sent +1 +\S+ \S+ *$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("runs show output does not match %s:\n%s", re, out)
+		}
+	}
+	if strings.ContainsAny(out, "\x1b") {
+		t.Errorf("runs show printed control characters: %q", out)
+	}
+	delete(run, "notifications")
+	if _, out, _ = runCmd(t, "runs", "show", "run_1", "--url", srv.URL, "--token", "t"); strings.Contains(out, "notifications") {
+		t.Errorf("a run without notifications:\n%s", out)
+	}
+}
+
 // Ensure `tickets show` prints a ticket's field values as the API sent
 // them: decoded as float64, an integer past 2^53 (a 64-bit id) was shown
 // rounded, a value the ticket does not hold.

@@ -352,6 +352,22 @@ func printRun(w io.Writer, r *store.Run) {
 		}
 		_ = tw.Flush()
 	}
+	if len(r.Notifications) > 0 {
+		fmt.Fprintln(w, "\nFailure notifications:")
+		tw = tabwriter.NewWriter(termSafe{w}, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CHANNEL\tFOR\tSTATUS\tTRIES\tAT\tLAST ERROR")
+		for _, n := range r.Notifications {
+			status := n.Status
+			switch status {
+			case store.NotifyFailed:
+				status = "failed, given up"
+			case store.NotifyRetrying:
+				status = "retrying"
+			}
+			fmt.Fprintf(tw, "  %s\tattempt %d\t%s\t%d\t%s\t%s\n", n.Channel, n.RunAttempts, status, n.Attempts, fmtTime(n.At), oneLine(n.Error, 160))
+		}
+		_ = tw.Flush()
+	}
 	if len(r.Tasks) > 0 {
 		ids := make([]string, 0, len(r.Tasks))
 		for id := range r.Tasks {
