@@ -110,7 +110,12 @@ func TestBrowserCaptureFlow(t *testing.T) {
 		_, _ = io.WriteString(w, `{"id":"CRM-1"}`)
 	}))
 	defer sink.Close()
-	base := startBrowserServer(t, sink.URL)
+	// The account's failure notification webhook is down too.
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer hook.Close()
+	base := startBrowserServer(t, sink.URL, hook.URL)
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
@@ -258,6 +263,7 @@ func TestBrowserCaptureFlow(t *testing.T) {
 
 	// The next event carries the field; the event page shows its value.
 	id := postEvent()
+	waitNotified(t, base, id)
 	run("event page",
 		chromedp.Navigate(base+"/ui/events/"+id),
 		waitText(`tr[data-field="ticket_subject"]`, "Unable to download invoice PDF"),
@@ -265,6 +271,8 @@ func TestBrowserCaptureFlow(t *testing.T) {
 		chromedp.Navigate(base+"/ui/events"),
 		waitText("#events", id),
 		waitText("#runs .run.failed", "answered 502"),
+		// The run's failure notification, not delivered, is being retried.
+		waitText(`#runs .run.failed .notifications li[data-channel="webhook"][data-status="retrying"]`, "notify webhook answered 503"),
 		shot("06-events-1280"),
 	)
 	// Failures come first; retrying one after the CRM is back succeeds.
@@ -316,6 +324,35 @@ func TestBrowserCaptureFlow(t *testing.T) {
 	}
 }
 
+// waitNotified waits until the API shows a failure notification's outcome
+// on a run of event id.
+func waitNotified(t *testing.T, base, id string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", base+"/v1/events/"+id, nil)
+		req.Header.Set("X-API-TOKEN", demoToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev struct {
+			Runs []struct {
+				Notifications []json.RawMessage `json:"notifications"`
+			} `json:"runs"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&ev)
+		resp.Body.Close()
+		if err == nil && len(ev.Runs) > 0 && len(ev.Runs[0].Notifications) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event %s: no failure notification recorded on its run (%v)", id, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // a11yAudit lists what keyboard and screen-reader users would miss on the
 // page: form controls without a label, buttons and links without a name,
 // images without alt text, and a page without a single h1.
@@ -334,7 +371,7 @@ const a11yAudit = `(() => {
 
 // startBrowserServer runs a receiver with capture and the workflow engine
 // (one workflow posting to crmURL, two attempts) on a loopback listener.
-func startBrowserServer(t *testing.T, crmURL string) string {
+func startBrowserServer(t *testing.T, crmURL string, notifyURL ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	cfg := captureConfig()
@@ -350,6 +387,11 @@ func startBrowserServer(t *testing.T, crmURL string) string {
 			Tasks: []config.Task{{ID: "post", Type: "http", Method: "POST", URL: crmURL, Timeout: 2 * time.Second,
 				Body: map[string]any{"ticket": "{{ .fields.ticket_id }}"}}},
 		}}
+	}
+	if len(notifyURL) > 0 {
+		for i := range cfg.Accounts {
+			cfg.Accounts[i].Notify.Webhook = notifyURL[0]
+		}
 	}
 	eng, err := workflow.NewEngine(cfg, workflow.EngineOptions{})
 	if err != nil {

@@ -387,6 +387,7 @@ async function initTrigger() {
 
 function renderRun(r, onRetry) {
   const attempts = (r.attempts || []).filter((a) => a.error);
+  const notices = r.notifications || [];
   return el("article", { class: "run " + r.status, "aria-label": "Run " + r.id },
     el("div", { class: "head" }, runBadge(r.status), el("strong", {}, r.workflowId),
       el("span", { class: "muted" }, r.triggerId), el("a", { href: "/ui/events/" + encodeURIComponent(r.eventId) }, r.eventId),
@@ -396,7 +397,21 @@ function renderRun(r, onRetry) {
     r.skippedBy ? el("p", { class: "muted" }, "Skipped: " + r.skippedBy) : null,
     r.error ? el("p", { class: "reason" }, r.error) : null,
     attempts.length ? el("ol", { class: "attempts", "aria-label": "Failed attempts" }, attempts.map((a) =>
-      el("li", { value: a.number }, el("span", { class: "muted" }, "attempt " + a.number + ", " + fmtTime(a.startedAt) + ": "), a.error))) : null);
+      el("li", { value: a.number }, el("span", { class: "muted" }, "attempt " + a.number + ", " + fmtTime(a.startedAt) + ": "), a.error))) : null,
+    notices.length ? el("ul", { class: "notifications", "aria-label": "Failure notifications" }, notices.map(renderNotice)) : null);
+}
+
+// renderNotice says what became of one failure notification of a run:
+// sent, being retried or given up, with its tries and last error.
+function renderNotice(n) {
+  const cls = { sent: "ok", retrying: "warn", failed: "bad" }[n.status] || "info";
+  const word = { sent: "sent", retrying: "retrying", failed: "given up" }[n.status] || n.status;
+  const tries = n.attempts + (n.attempts === 1 ? " try" : " tries");
+  return el("li", { "data-channel": n.channel, "data-status": n.status },
+    el("span", { class: "badge " + cls }, word), " ",
+    n.channel + " notice of the failure after attempt " + n.runAttempts,
+    el("span", { class: "muted" }, " (" + tries + ", " + fmtTime(n.at) + ")"),
+    n.error ? ": " + n.error : "");
 }
 
 async function retryRun(r, button, reload) {
@@ -449,7 +464,9 @@ async function initEvent() {
     try { ev = await api("GET", "/v1/events/" + encodeURIComponent(id)); }
     catch (e) { clear(box, el("p", { class: "flash" }, e.message)); return; }
     // Runs still under way are followed until they settle.
-    if ((ev.runs || []).some((r) => ["pending", "running", "retrying"].includes(r.status))) timer = setTimeout(load, 2000);
+    // So are the failure notifications still being retried.
+    if ((ev.runs || []).some((r) => ["pending", "running", "retrying"].includes(r.status) ||
+      (r.notifications || []).some((n) => n.status === "retrying"))) timer = setTimeout(load, 2000);
     const fields = Object.entries(ev.fields || {}).sort();
     const meta = [["Trigger", ev.triggerId], ["Received", fmtTime(ev.receivedAt)], ["Context", ev.contextId], ["User", ev.userId], ["Brand", ev.brandId], ["Idempotency key", ev.idempotencyKey], ["Replay of", ev.replayOf]]
       .filter(([, v]) => v);
