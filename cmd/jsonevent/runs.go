@@ -229,7 +229,7 @@ func escapeJSONControls(b []byte) string {
 }
 
 func runRuns(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	c, code := startAPICommand("runs", `usage: jsonevent runs list [--status S] [--trigger T] [--since 24h|RFC3339] [--limit N] [--all]
+	c, code := startAPICommand("runs", `usage: jsonevent runs list [--status S] [--trigger T] [--since 24h|7d|RFC3339] [--limit N] [--all]
        jsonevent runs show ID
        jsonevent runs retry ID
 common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --json`, args, stderr)
@@ -243,7 +243,7 @@ common flags: --url URL (env JSONEVENT_URL), --token T (env JSONEVENT_TOKEN), --
 	case "list":
 		status := fs.String("status", "", "only runs with this `status`: "+strings.Join(store.RunStatuses, ", "))
 		trigger := fs.String("trigger", "", "only runs of this trigger `id`")
-		since := fs.String("since", "", "only runs created since (a duration back, 24h, or an RFC 3339 `time`)")
+		since := fs.String("since", "", "only runs created since (a duration back, 24h or 7d, or an RFC 3339 `time`)")
 		limit := fs.Int("limit", 50, "runs per page (1-500)")
 		all := fs.Bool("all", false, "follow the cursor through every page")
 		if err := fs.Parse(args); err != nil {

@@ -255,9 +255,10 @@ func levenshtein(a, b string) int {
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
-// parseDuration is time.ParseDuration, also taking whole days before the
-// rest ("30d", "1d12h"), as retention periods are written.
-func parseDuration(v string) (time.Duration, error) {
+// ParseDuration is time.ParseDuration, also taking whole days before the
+// rest ("30d", "1d12h"), as retention periods are written. The API's
+// since= takes the same.
+func ParseDuration(v string) (time.Duration, error) {
 	days, rest, ok := strings.Cut(v, "d")
 	if !ok {
 		return time.ParseDuration(v)
@@ -285,7 +286,7 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	}
 	switch v := data.(type) {
 	case string:
-		d, err := parseDuration(strings.TrimSpace(v))
+		d, err := ParseDuration(strings.TrimSpace(v))
 		if err != nil {
 			return nil, fmt.Errorf("invalid duration %q: write a Go duration such as \"10s\", \"1m30s\" or \"15m\", or days as \"30d\"", v)
 		}

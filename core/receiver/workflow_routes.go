@@ -15,6 +15,7 @@ import (
 
 	"github.com/jsonevent/jsonevent/core"
 	"github.com/jsonevent/jsonevent/core/auth"
+	"github.com/jsonevent/jsonevent/core/config"
 	"github.com/jsonevent/jsonevent/core/store"
 )
 
@@ -252,7 +253,7 @@ func (s *Server) replayEvent(c *fiber.Ctx) error {
 }
 
 // parseSince reads since= as an RFC 3339 time or a duration back from now
-// ("24h").
+// ("24h", or with days as config durations take them: "7d", "1d12h").
 func parseSince(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
@@ -260,10 +261,10 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+	if d, err := config.ParseDuration(v); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, core.Errorf(core.CodeInvalid, "since %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (24h)", truncate(v, 60))
+	return time.Time{}, core.Errorf(core.CodeInvalid, "since %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (24h, 7d)", truncate(v, 60))
 }
 
 // parseCursor checks a paging cursor: empty, or an id with prefix (what
