@@ -377,6 +377,7 @@ func TestEngineOnPostgres(t *testing.T) {
 	t.Run("ErrorWithANULFailsTheRun", TestEngineErrorWithANULFailsTheRun)
 	t.Run("NotifyRetriedThenSentIsRecorded", TestNotifyRetriedThenSentIsRecorded)
 	t.Run("NotifyGivenUpIsRecorded", TestNotifyGivenUpIsRecorded)
+	t.Run("NotifyErrorWithANULIsRetried", TestNotifyErrorWithANULIsRetried)
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -75,7 +75,20 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		w.e.log.Warn("failure notification not delivered", "channel", a.Channel, "run_id", a.RunID, "attempt", job.Attempt, "err", err)
 	}
 	w.e.recordNotification(ctx, job, err, false)
-	return err
+	return withoutNUL(err)
+}
+
+// withoutNUL is err with any NUL character replaced, as TaskError.Error
+// does for a run's errors. A notification's error may quote the remote
+// server (an SMTP reply is any bytes but CR LF), and river keeps each
+// try's error in the job, in jsonb on PostgreSQL, which refuses a NUL:
+// river could not record the try (nor the other jobs completed in the
+// same batch), and the job stayed running until the rescuer.
+func withoutNUL(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "\x00") {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), "\x00", "\uFFFD"))
 }
 
 // NextRetry spaces the tries of a notification: river's default policy,

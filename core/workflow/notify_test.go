@@ -174,3 +174,27 @@ func TestNotifyRemovedChannelIsRecorded(t *testing.T) {
 		t.Errorf("webhook notification = %+v", *w)
 	}
 }
+
+// TestNotifyErrorWithANULIsRetried: a notification's error may quote the
+// remote server (an SMTP reply is any bytes but CR LF). River keeps the
+// error of each try in the job (jsonb on PostgreSQL, which refuses a NUL):
+// unsanitised, river could not record the failed try, so the job stayed
+// "running" until the rescuer (queue.rescue_after, minutes) and the run
+// showed the notification retrying meanwhile. The next try must follow at
+// once.
+func TestNotifyErrorWithANULIsRetried(t *testing.T) {
+	ms, smtpConf := startMailServer(t, "none")
+	ms.rejectTo, ms.rejectMsg = "ops@example.com", "mailbox \x00 unavailable"
+	cfg := failingRunConfig(t, "", &smtpConf)
+	cfg.Accounts[0].Notify.Webhook = ""
+	env := startNotifyEngine(t, cfg, 10*time.Millisecond)
+	id := env.fire(t, `{"subject":"x"}`)
+	run := env.waitRuns(t, id, 1, store.RunFailed)[0]
+	got := env.waitNotifications(t, run.ID, nil, func(ns []*store.RunNotification) bool {
+		e := byChannel(ns, "email")
+		return e != nil && e.Attempts >= 2
+	})
+	if e := byChannel(got.Notifications, "email"); !strings.Contains(e.Error, "mailbox") || strings.Contains(e.Error, "\x00") {
+		t.Errorf("e-mail notification = %+v", *e)
+	}
+}
