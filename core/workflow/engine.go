@@ -359,13 +359,16 @@ func (e *Engine) work(ctx context.Context, job *river.Job[RunArgs]) error {
 	case err != nil:
 		return e.keepJob(job, fmt.Errorf("load run %s: %w", a.RunID, err))
 	}
-	if err == nil && run.JobID != job.ID && a.Retry != len(run.Attempts)+1 {
+	if err == nil && a.Retry != len(run.Attempts)+1 && (run.JobID != job.ID || run.Status == store.RunPending) {
 		// Another job owns the run: this one is the job of a run since
 		// retried by hand (MarkRunPending cleared the run's job; the
 		// retry's job is known by its Retry, the number of its first
 		// attempt, until it saves the run), handed back by river's
 		// rescuer after a crash kept river from hearing it had ended.
 		// Running it beside the retry's job would run every task twice.
+		// A stored run is pending only once retried by hand: an earlier
+		// version's retry left the old job's id on it, so that job is
+		// known by the status alone.
 		e.log.Info("workflow job no longer owns its run, which was retried; nothing to do",
 			"job_id", job.ID, "run_id", a.RunID, "run_job_id", run.JobID)
 		return nil

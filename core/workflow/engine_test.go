@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1256,5 +1257,62 @@ func TestEngineRetryQueuedBeforeAnUpgradeRuns(t *testing.T) {
 	defer mu.Unlock()
 	if calls != 1 || len(run.Attempts) != 2 {
 		t.Errorf("sink calls = %d, attempts %d; want 1 and 2", calls, len(run.Attempts))
+	}
+}
+
+// TestEngineStaleJobOfARunRetriedBeforeAnUpgradeDoesNothing: an earlier
+// version's manual retry left the old job's id on the pending run. During
+// a rolling upgrade that old job, handed back by the rescuer to a new
+// node, found the run still naming it and ran it beside the retry's job
+// (every task twice). A run is pending only when retried by hand, and then
+// only the retry's job (known by its Retry) may run it.
+func TestEngineStaleJobOfARunRetriedBeforeAnUpgradeDoesNothing(t *testing.T) {
+	var calls atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	defer sink.Close()
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
+	env := newEngineEnv(t, cfg, false)
+	ctx := context.Background()
+	id := env.fire(t, `{"subject":"x"}`)
+	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("jobs = %v, %v", res, err)
+	}
+	old := res.Jobs[0]
+	var args RunArgs
+	if err := json.Unmarshal(old.EncodedArgs, &args); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).UTC()
+	failed := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf",
+		JobID: old.ID, Status: store.RunFailed, Error: "answered 400", FailedTask: "post", MaxAttempts: 3,
+		Tasks: map[string]*store.TaskRecord{}, CreatedAt: at, FinishedAt: at,
+		Attempts: []*store.Attempt{{Number: 1, StartedAt: at, FinishedAt: at, Task: "post", Error: "answered 400", Permanent: true}}}
+	if err := env.st.Write(ctx, func(tx store.Tx) error { return store.SaveRun(ctx, tx, failed) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.RetryRun(ctx, "demo", args.RunID); err != nil {
+		t.Fatal(err)
+	}
+	// What the earlier version's retry left: the old job's id.
+	err = env.st.Write(ctx, func(tx store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE workflow_runs SET job_id = $1 WHERE id = $2`, old.ID, args.RunID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old job, handed back by the rescuer, runs its second attempt.
+	row := *old
+	row.Attempt, row.State = 2, rivertype.JobStateRunning
+	if err := env.e.work(ctx, &river.Job[RunArgs]{JobRow: &row, Args: args}); err != nil {
+		t.Fatalf("the old job's attempt = %v", err)
+	}
+	run, err := env.st.GetRun(ctx, "demo", args.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 0 || run.Status != store.RunPending || len(run.Attempts) != 1 {
+		t.Fatalf("the old job ran the retried run: sink calls %d, run %s with %d attempts", n, run.Status, len(run.Attempts))
 	}
 }
