@@ -58,7 +58,7 @@ func runCapture(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// The env default is applied after parsing, so that the usage text
 	// never prints the token.
 	fs.StringVar(&f.token, "token", "", "API token of the trigger's account (env JSONEVENT_TOKEN)")
-	fs.DurationVar(&f.poll, "poll", time.Second, "how often to ask the server for new captures")
+	fs.DurationVar(&f.poll, "poll", time.Second, "how often to ask the server for new captures (more than 0s, at most 1m)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: jsonevent capture TRIGGER [--count N] [--timeout D] [--adopt name=path ...] [--url BASE] [--token T]")
 		fmt.Fprintln(stderr, "\nOpens a capture session on TRIGGER, prints each request the trigger receives (secrets")

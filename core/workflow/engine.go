@@ -38,8 +38,10 @@ type RunArgs struct {
 	TriggerID  string `json:"triggerId"`
 	WorkflowID string `json:"workflowId"`
 	RunID      string `json:"runId"`
-	// Retry counts manual retries (POST /v1/runs/{id}/retry); the first
-	// attempt of the first job of a run has no stored state to load.
+	// Retry is set on the job of a manual retry (POST /v1/runs/{id}/retry):
+	// the number of its first attempt (the run's stored attempts plus one),
+	// by which that job knows it owns the run (see work). 0 on a run's
+	// first job, whose first attempt has no stored state to load.
 	Retry int `json:"retry,omitempty"`
 	// Attempts is the workflow's retry.attempts. The job has one more river
 	// attempt, kept for the rescuer: after a kill -9 in the last attempt it
