@@ -169,11 +169,12 @@ func portableText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
-// portable returns s fit for a TEXT column on every driver: invalid UTF-8
+// Portable returns s fit for a TEXT column on every driver: invalid UTF-8
 // and NUL characters become U+FFFD. It is for text we derive (a run's
 // error, a ticket's title rendered from the body), which must be stored,
-// unlike a sender's ids, which are refused.
-func portable(s string) string {
+// unlike a sender's ids, which are refused; and for text river keeps in
+// jsonb on PostgreSQL (a job's errors and arguments), which refuses a NUL.
+func Portable(s string) string {
 	if portableText(s) {
 		return s
 	}

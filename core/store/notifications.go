@@ -46,7 +46,7 @@ func (s *Store) RecordNotification(ctx context.Context, runID string, n RunNotif
 		lock = " FOR UPDATE"
 	}
 	n.At = n.At.UTC()
-	n.Error = portable(n.Error)
+	n.Error = Portable(n.Error)
 	return s.Write(ctx, func(tx Tx) error {
 		var raw string
 		err := tx.QueryRow(ctx, `SELECT notifications_json FROM workflow_runs WHERE id = $1`+lock, runID).Scan(&raw)

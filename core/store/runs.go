@@ -127,7 +127,7 @@ func SaveRun(ctx context.Context, tx Querier, r *Run) error {
 		r.UpdatedAt = r.CreatedAt
 	}
 	_, err = tx.Exec(ctx, upsertRunSQL, r.ID, r.EventID, r.AccountID, r.TriggerID, r.WorkflowID, r.JobID,
-		r.Status, portable(r.SkippedBy), portable(r.Error), portable(r.FailedTask), int64(len(r.Attempts)), int64(r.MaxAttempts), string(tj), string(aj),
+		r.Status, Portable(r.SkippedBy), Portable(r.Error), Portable(r.FailedTask), int64(len(r.Attempts)), int64(r.MaxAttempts), string(tj), string(aj),
 		micros(r.NextAt), micros(r.CreatedAt), micros(r.UpdatedAt), micros(r.FinishedAt))
 	if err != nil {
 		return fmt.Errorf("save run %s: %w", r.ID, err)

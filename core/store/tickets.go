@@ -93,8 +93,8 @@ func CreateTicketTx(ctx context.Context, tx Querier, t *Ticket) (*Ticket, error)
 	_, err = tx.Exec(ctx, `INSERT INTO tickets (`+ticketColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (event_id, workflow_id, task_id) DO NOTHING`,
-		c.ID, c.AccountID, c.TriggerID, c.EventID, c.WorkflowID, c.TaskID, portable(c.Title), portable(c.Description),
-		portable(c.Priority), portable(c.Status), portable(c.Assignee), string(fj), micros(c.CreatedAt), micros(c.UpdatedAt))
+		c.ID, c.AccountID, c.TriggerID, c.EventID, c.WorkflowID, c.TaskID, Portable(c.Title), Portable(c.Description),
+		Portable(c.Priority), Portable(c.Status), Portable(c.Assignee), string(fj), micros(c.CreatedAt), micros(c.UpdatedAt))
 	if err != nil {
 		return nil, fmt.Errorf("insert ticket: %w", err)
 	}
@@ -181,10 +181,10 @@ func (s *Store) UpdateTicket(ctx context.Context, accountID, id string, p Ticket
 			return err
 		}
 		if p.Status != nil {
-			t.Status = portable(*p.Status)
+			t.Status = Portable(*p.Status)
 		}
 		if p.Assignee != nil {
-			t.Assignee = portable(*p.Assignee)
+			t.Assignee = Portable(*p.Assignee)
 		}
 		t.UpdatedAt = time.Now().UTC()
 		if _, err := tx.Exec(ctx, `UPDATE tickets SET status = $1, assignee = $2, updated_at = $3 WHERE id = $4`,

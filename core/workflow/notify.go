@@ -78,17 +78,20 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	return withoutNUL(err)
 }
 
-// withoutNUL is err with any NUL character replaced, as TaskError.Error
-// does for a run's errors. A notification's error may quote the remote
+// withoutNUL is err with its text made store.Portable, as TaskError.Error
+// is for a run's errors. A notification's error may quote the remote
 // server (an SMTP reply is any bytes but CR LF), and river keeps each
 // try's error in the job, in jsonb on PostgreSQL, which refuses a NUL:
 // river could not record the try (nor the other jobs completed in the
 // same batch), and the job stayed running until the rescuer.
 func withoutNUL(err error) error {
-	if err == nil || !strings.Contains(err.Error(), "\x00") {
-		return err
+	if err == nil {
+		return nil
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), "\x00", "\uFFFD"))
+	if msg := store.Portable(err.Error()); msg != err.Error() {
+		return errors.New(msg)
+	}
+	return err
 }
 
 // NextRetry spaces the tries of a notification: river's default policy,

@@ -61,7 +61,7 @@ func (e *TaskError) Error() string {
 	// CR LF). PostgreSQL's jsonb refuses a NUL character, and this text
 	// goes into the failure notification's job and river's record of the
 	// attempt: with one, the run's failure could not be committed at all.
-	return strings.ReplaceAll(msg, "\x00", "\uFFFD")
+	return store.Portable(msg)
 }
 
 func (e *TaskError) Unwrap() error { return e.Err }
