@@ -1077,6 +1077,42 @@ func TestEngineErrorWithANULFailsTheRun(t *testing.T) {
 	}
 }
 
+// failedRun is a run of one http task whose first job failed it for good
+// an hour ago (what finishFailed commits; not yet saved), for the tests of
+// runs retried by hand. calls counts what the task sent.
+type failedRun struct {
+	env    *engineEnv
+	event  string
+	old    *rivertype.JobRow // the run's first job
+	args   RunArgs
+	failed *store.Run
+	calls  *atomic.Int32
+}
+
+func newFailedRun(t *testing.T) *failedRun {
+	t.Helper()
+	f := &failedRun{calls: new(atomic.Int32)}
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { f.calls.Add(1) }))
+	t.Cleanup(sink.Close)
+	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
+	f.env = newEngineEnv(t, cfg, false)
+	f.event = f.env.fire(t, `{"subject":"x"}`)
+	res, err := f.env.st.Queue().JobList(context.Background(), river.NewJobListParams().Kinds(RunKind).TagsAny(f.event))
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("jobs = %v, %v", res, err)
+	}
+	f.old = res.Jobs[0]
+	if err := json.Unmarshal(f.old.EncodedArgs, &f.args); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).UTC()
+	f.failed = &store.Run{ID: f.args.RunID, EventID: f.event, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf",
+		JobID: f.old.ID, Status: store.RunFailed, Error: "task post: answered 400 (permanent)", FailedTask: "post",
+		MaxAttempts: 3, Tasks: map[string]*store.TaskRecord{}, CreatedAt: at, FinishedAt: at,
+		Attempts: []*store.Attempt{{Number: 1, StartedAt: at, FinishedAt: at, Task: "post", Error: "answered 400", Permanent: true}}}
+	return f
+}
+
 // TestEngineStaleJobOfARetriedRunDoesNothing: a process killed after a
 // run's failure was committed but before river heard of it leaves the
 // job "running" with attempts to spare. If the admin retries the failed
@@ -1084,34 +1120,10 @@ func TestEngineErrorWithANULFailsTheRun(t *testing.T) {
 // retry's and the old one. The old one must not run the workflow a second
 // time beside the retry (every task twice, the history interleaved).
 func TestEngineStaleJobOfARetriedRunDoesNothing(t *testing.T) {
-	var mu sync.Mutex
-	calls := 0
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		calls++
-		mu.Unlock()
-	}))
-	defer sink.Close()
-	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
-	env := newEngineEnv(t, cfg, false)
+	f := newFailedRun(t)
+	env, id, old, args, failed := f.env, f.event, f.old, f.args, f.failed
 	ctx := context.Background()
-	id := env.fire(t, `{"subject":"x"}`)
-	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
-	if err != nil || len(res.Jobs) != 1 {
-		t.Fatalf("jobs = %v, %v", res, err)
-	}
-	old := res.Jobs[0]
-	var args RunArgs
-	if err := json.Unmarshal(old.EncodedArgs, &args); err != nil {
-		t.Fatal(err)
-	}
-	// Attempt 1 failed the run for good (what finishFailed commits).
-	at := time.Now().Add(-time.Hour).UTC()
-	failed := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf",
-		JobID: old.ID, Status: store.RunFailed, Error: "task post: answered 400 (permanent)", FailedTask: "post",
-		MaxAttempts: 3, Tasks: map[string]*store.TaskRecord{}, CreatedAt: at, FinishedAt: at,
-		Attempts: []*store.Attempt{{Number: 1, StartedAt: at, FinishedAt: at, Task: "post", Error: "answered 400", Permanent: true}}}
-	err = env.st.Write(ctx, func(tx store.Tx) error {
+	err := env.st.Write(ctx, func(tx store.Tx) error {
 		if err := store.SaveRun(ctx, tx, failed); err != nil {
 			return err
 		}
@@ -1133,9 +1145,7 @@ func TestEngineStaleJobOfARetriedRunDoesNothing(t *testing.T) {
 	if err := env.e.work(ctx, &river.Job[RunArgs]{JobRow: &row, Args: args}); err != nil {
 		t.Fatalf("the old job's attempt = %v", err)
 	}
-	mu.Lock()
-	n := calls
-	mu.Unlock()
+	n := f.calls.Load()
 	run, err := env.st.GetRun(ctx, "demo", args.RunID)
 	if err != nil {
 		t.Fatal(err)
@@ -1163,9 +1173,7 @@ func TestEngineStaleJobOfARetriedRunDoesNothing(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if calls != 1 || len(run.Attempts) != 2 {
+	if calls := f.calls.Load(); calls != 1 || len(run.Attempts) != 2 {
 		t.Errorf("sink calls = %d, attempts %+v; want 1 call, 2 attempts", calls, run.Attempts)
 	}
 }
@@ -1202,33 +1210,10 @@ func TestEnginePanicInTheLastAttemptNamesIt(t *testing.T) {
 // earlier version kept its old job's id until the retry's job saved it.
 // That retry's job must still run it after an upgrade.
 func TestEngineRetryQueuedBeforeAnUpgradeRuns(t *testing.T) {
-	var mu sync.Mutex
-	calls := 0
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		calls++
-		mu.Unlock()
-	}))
-	defer sink.Close()
-	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
-	env := newEngineEnv(t, cfg, false)
+	f := newFailedRun(t)
+	env, id, old, args, failed := f.env, f.event, f.old, f.args, f.failed
 	ctx := context.Background()
-	id := env.fire(t, `{"subject":"x"}`)
-	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
-	if err != nil || len(res.Jobs) != 1 {
-		t.Fatalf("jobs = %v, %v", res, err)
-	}
-	old := res.Jobs[0]
-	var args RunArgs
-	if err := json.Unmarshal(old.EncodedArgs, &args); err != nil {
-		t.Fatal(err)
-	}
-	at := time.Now().Add(-time.Hour).UTC()
-	failed := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf",
-		JobID: old.ID, Status: store.RunFailed, Error: "answered 400", FailedTask: "post", MaxAttempts: 3,
-		Tasks: map[string]*store.TaskRecord{}, CreatedAt: at, FinishedAt: at,
-		Attempts: []*store.Attempt{{Number: 1, StartedAt: at, FinishedAt: at, Task: "post", Error: "answered 400", Permanent: true}}}
-	err = env.st.Write(ctx, func(tx store.Tx) error {
+	err := env.st.Write(ctx, func(tx store.Tx) error {
 		if err := store.SaveRun(ctx, tx, failed); err != nil {
 			return err
 		}
@@ -1253,9 +1238,7 @@ func TestEngineRetryQueuedBeforeAnUpgradeRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := env.waitRuns(t, id, 1, store.RunSucceeded)[0]
-	mu.Lock()
-	defer mu.Unlock()
-	if calls != 1 || len(run.Attempts) != 2 {
+	if calls := f.calls.Load(); calls != 1 || len(run.Attempts) != 2 {
 		t.Errorf("sink calls = %d, attempts %d; want 1 and 2", calls, len(run.Attempts))
 	}
 }
@@ -1267,27 +1250,9 @@ func TestEngineRetryQueuedBeforeAnUpgradeRuns(t *testing.T) {
 // (every task twice). A run is pending only when retried by hand, and then
 // only the retry's job (known by its Retry) may run it.
 func TestEngineStaleJobOfARunRetriedBeforeAnUpgradeDoesNothing(t *testing.T) {
-	var calls atomic.Int32
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
-	defer sink.Close()
-	cfg := testConfig(config.Workflow{ID: "wf", Retry: fastRetry, Tasks: []config.Task{{ID: "post", Type: "http", URL: sink.URL}}})
-	env := newEngineEnv(t, cfg, false)
+	f := newFailedRun(t)
+	env, old, args, failed, calls := f.env, f.old, f.args, f.failed, f.calls
 	ctx := context.Background()
-	id := env.fire(t, `{"subject":"x"}`)
-	res, err := env.st.Queue().JobList(ctx, river.NewJobListParams().Kinds(RunKind).TagsAny(id))
-	if err != nil || len(res.Jobs) != 1 {
-		t.Fatalf("jobs = %v, %v", res, err)
-	}
-	old := res.Jobs[0]
-	var args RunArgs
-	if err := json.Unmarshal(old.EncodedArgs, &args); err != nil {
-		t.Fatal(err)
-	}
-	at := time.Now().Add(-time.Hour).UTC()
-	failed := &store.Run{ID: args.RunID, EventID: id, AccountID: "demo", TriggerID: "OC_demo", WorkflowID: "wf",
-		JobID: old.ID, Status: store.RunFailed, Error: "answered 400", FailedTask: "post", MaxAttempts: 3,
-		Tasks: map[string]*store.TaskRecord{}, CreatedAt: at, FinishedAt: at,
-		Attempts: []*store.Attempt{{Number: 1, StartedAt: at, FinishedAt: at, Task: "post", Error: "answered 400", Permanent: true}}}
 	if err := env.st.Write(ctx, func(tx store.Tx) error { return store.SaveRun(ctx, tx, failed) }); err != nil {
 		t.Fatal(err)
 	}
@@ -1295,7 +1260,7 @@ func TestEngineStaleJobOfARunRetriedBeforeAnUpgradeDoesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the earlier version's retry left: the old job's id.
-	err = env.st.Write(ctx, func(tx store.Tx) error {
+	err := env.st.Write(ctx, func(tx store.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE workflow_runs SET job_id = $1 WHERE id = $2`, old.ID, args.RunID)
 		return err
 	})
